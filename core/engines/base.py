@@ -1,0 +1,74 @@
+"""The Engine protocol every backend implements, and the small types it speaks."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from core.errors import EngineError
+
+Prompt = str | Sequence[dict]  # raw text for completion, or chat messages
+
+
+@dataclass(frozen=True)
+class LoglikelihoodResult:
+    """Sum of log-probabilities of a continuation, and whether greedy decoding would produce it."""
+
+    logprob: float
+    is_greedy: bool
+
+
+class Engine(Protocol):
+    """One way to run a model. Sampling parameters are named as in the OpenAI API."""
+
+    def generate(self, prompt: Prompt, *, max_tokens: int = 256, temperature: float = 0.7,
+                 top_p: float = 1.0, stop: Sequence[str] | None = None,
+                 seed: int | None = None) -> Iterator[str]:
+        """Stream the reply; chat messages go through the model's chat format, a string is continued."""
+        ...
+
+    def loglikelihood(self, requests: Sequence[tuple[str, str]]) -> list[LoglikelihoodResult]:
+        """Score each (context, continuation) pair."""
+        ...
+
+    def count_tokens(self, text: str) -> int:
+        """Tokens in `text` under the model's tokenizer, without special tokens."""
+        ...
+
+    def info(self) -> dict[str, Any]:
+        """What is loaded: backend, model, source, sizes, chat format. Never secrets."""
+        ...
+
+    def close(self) -> None:
+        """Free the model."""
+        ...
+
+
+def complete(engine: Engine, prompt: Prompt, **params: Any) -> str:
+    """Run `generate` to the end and return the whole reply."""
+    return "".join(engine.generate(prompt, **params))
+
+
+def check_sampling(max_tokens: int, temperature: float, top_p: float) -> None:
+    """Reject sampling parameters outside the ranges the OpenAI API accepts."""
+    if not isinstance(max_tokens, int) or max_tokens < 1:
+        raise EngineError(f"max_tokens must be a positive integer, got {max_tokens!r}.")
+    if not 0 <= temperature <= 2:
+        raise EngineError(f"temperature must be between 0 and 2, got {temperature!r}.")
+    if not 0 < top_p <= 1:
+        raise EngineError(f"top_p must be in (0, 1], got {top_p!r}.")
+
+
+def check_requests(requests: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
+    """Validate loglikelihood requests; lm-eval style, trailing context spaces move to the continuation."""
+    out = []
+    for i, pair in enumerate(requests):
+        if not (isinstance(pair, (tuple, list)) and len(pair) == 2 and all(isinstance(x, str) for x in pair)):
+            raise EngineError(f"Request {i} must be a (context, continuation) pair of strings, got {pair!r}.")
+        ctx, cont = pair
+        if not cont:
+            raise EngineError(f"Request {i} has an empty continuation; there is nothing to score.")
+        stripped = ctx.rstrip(" ")
+        out.append((stripped, ctx[len(stripped):] + cont))
+    return out

@@ -1,0 +1,140 @@
+"""The `gguf` backend: llama.cpp through llama-cpp-python, with the GGUF's own chat template."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import numpy as np
+
+from core.chat import check_prompt, render, resolve_format
+from core.engines.base import LoglikelihoodResult, Prompt, check_requests, check_sampling
+from core.engines.spec import ModelSpec
+from core.errors import EngineError, ModelFileError
+from core.models import PACKAGED, check_gguf_header, diagnose_gguf, packaged_gguf
+
+
+class GGUFEngine:
+    """A GGUF model in llama.cpp."""
+
+    backend = "gguf"
+
+    def __init__(self, spec: ModelSpec, *, n_ctx: int = 4096, n_threads: int | None = None,
+                 chat_format: str | None = None, n_gpu_layers: int = -1):
+        from llama_cpp import Llama
+
+        start = time.perf_counter()
+        self.spec = spec
+        self.path = packaged_gguf(spec.model) if spec.model in PACKAGED else check_gguf_header(spec.model)
+        fallback = PACKAGED[spec.model].chat_fallback if spec.model in PACKAGED else "alpaca"
+        try:
+            self.llm = Llama(model_path=str(self.path), n_ctx=n_ctx, n_batch=min(n_ctx, 512),
+                             n_threads=n_threads or os.cpu_count(), n_gpu_layers=n_gpu_layers, verbose=False)
+        except ValueError as exc:  # llama.cpp only says "Failed to load model from file"
+            problem = diagnose_gguf(self.path) or "llama.cpp rejected it (unsupported architecture or version?)"
+            raise ModelFileError(f"Cannot load {self.path}: {problem}. Re-download or re-export the file.") from exc
+        meta = self.llm.metadata
+        self.format = resolve_format(meta.get("tokenizer.chat_template"), chat_format, fallback)
+        self._add_bos = self.llm._model.add_bos_token()
+        self._bos = self._token_text(self.llm.token_bos())
+        self._eos = self._token_text(self.llm.token_eos())
+        self._lock = threading.Lock()
+        self._scored_ids: list[int] = []  # tokens whose KV cache loglikelihood left behind
+        self.load_seconds = time.perf_counter() - start
+
+    def _token_text(self, token: int) -> str:
+        return self.llm.detokenize([token], special=True).decode("utf-8", "replace") if token >= 0 else ""
+
+    def _tokens(self, text: str, bos: bool) -> list[int]:
+        return self.llm.tokenize(text.encode("utf-8"), add_bos=bos and self._add_bos, special=True)
+
+    def _prompt_tokens(self, prompt: str | list[dict]) -> list[int]:
+        if isinstance(prompt, str):
+            return self._tokens(prompt, bos=True)
+        text = render(self.format, prompt, self._bos, self._eos)
+        return self._tokens(text, bos=not (self._bos and text.startswith(self._bos)))
+
+    def count_tokens(self, text: str) -> int:
+        return len(self.llm.tokenize(text.encode("utf-8"), add_bos=False, special=False))
+
+    def generate(self, prompt: Prompt, *, max_tokens: int = 256, temperature: float = 0.7, top_p: float = 1.0,
+                 stop: Sequence[str] | None = None, seed: int | None = None) -> Iterator[str]:
+        prompt = check_prompt(prompt)
+        check_sampling(max_tokens, temperature, top_p)
+        stops = list(stop or []) + (list(self.format.stop) if not isinstance(prompt, str) else [])
+        tokens = self._prompt_tokens(prompt)
+        if len(tokens) >= self.llm.n_ctx():
+            raise EngineError(f"The prompt has {len(tokens)} tokens but the context holds {self.llm.n_ctx()}; "
+                              f"shorten it or load the model with a larger n_ctx.")
+        with self._lock:
+            self._scored_ids = []  # generation overwrites the KV cache
+            # top_k=0 and min_p=0 so that only temperature and top_p shape sampling, as in the OpenAI API.
+            for chunk in self.llm.create_completion(
+                tokens, max_tokens=max_tokens, temperature=temperature, top_p=top_p, top_k=0, min_p=0.0,
+                stop=stops, seed=seed, stream=True,
+            ):
+                text = chunk["choices"][0]["text"]
+                if text:
+                    yield text
+
+    def loglikelihood(self, requests: Sequence[tuple[str, str]]) -> list[LoglikelihoodResult]:
+        return [self._score(ctx, cont) for ctx, cont in check_requests(requests)]
+
+    def _score(self, ctx: str, cont: str) -> LoglikelihoodResult:
+        llm = self.llm
+        ctx_ids = self._tokens(ctx, bos=True) if ctx or self._add_bos else []
+        if not ctx_ids:
+            ctx_ids = [llm.token_bos() if llm.token_bos() >= 0 else llm.token_eos()]
+        cont_ids = llm.tokenize(cont.encode("utf-8"), add_bos=False, special=False)
+        ids = (ctx_ids + cont_ids)[-llm.n_ctx():]
+        first = len(ids) - len(cont_ids) - 1  # position whose logits predict the first continuation token
+        total, greedy = 0.0, True
+        with self._lock:
+            # Keep the KV cache of the prefix shared with the previous request (choices share a context),
+            # but recompute from `first` on, whose logits are needed again.
+            keep = min(_common_prefix(self._scored_ids, ids), first)
+            if keep == 0 or not llm._ctx.kv_cache_seq_rm(-1, keep, -1):
+                keep = 0
+                llm._ctx.kv_cache_clear()
+            batch = llm._batch
+            for lo in range(keep, len(ids) - 1, llm.n_batch):
+                chunk = ids[lo:min(len(ids) - 1, lo + llm.n_batch)]
+                batch.set_batch(chunk, n_past=lo, logits_all=False)
+                for j in range(len(chunk)):
+                    batch.batch.logits[j] = lo + j >= first
+                llm._ctx.decode(batch)
+                for j in range(max(0, first - lo), len(chunk)):
+                    row = np.ctypeslib.as_array(llm._ctx.get_logits_ith(j), shape=(llm.n_vocab(),)).astype(np.float64)
+                    target = ids[lo + j + 1]
+                    top = row.max()
+                    total += float(row[target] - top - np.log(np.exp(row - top).sum()))
+                    greedy &= int(row.argmax()) == target
+            self._scored_ids = ids[:-1]
+            llm.reset()  # generate() must not trust llama-cpp-python's own prefix cache after this
+        return LoglikelihoodResult(total, greedy)
+
+    def info(self) -> dict[str, Any]:
+        meta = self.llm.metadata
+        arch = meta.get("general.architecture", "?")
+        return {
+            "backend": "gguf", "spec": str(self.spec), "source": str(self.path), "architecture": arch,
+            "name": meta.get("general.name"), "parameters": self.llm._model.n_params(),
+            "file_type": self.llm._model.desc(), "context_length": self.llm.n_ctx(),
+            "trained_context_length": int(meta.get(f"{arch}.context_length", 0)),
+            "chat_format": self.format.name, "load_seconds": round(self.load_seconds, 2),
+        }
+
+    def close(self) -> None:
+        self.llm.close()
+
+
+def _common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
+    n = 0
+    for x, y in zip(a, b):
+        if x != y:
+            break
+        n += 1
+    return n

@@ -1,0 +1,220 @@
+"""The `hf` backend: transformers (+ PEFT adapters, switchable by name), on CPU or CUDA."""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from core.chat import check_prompt, cut_at_stop, render, resolve_format
+from core.engines.base import LoglikelihoodResult, Prompt, check_requests, check_sampling
+from core.engines.hf_convert import converted_dir
+from core.engines.spec import ModelSpec
+from core.errors import EngineError, ModelFileError
+from core.models import PACKAGED, packaged_gguf
+
+_HUB_ID = re.compile(r"^[\w.-]+(/[\w.-]+)?$")
+
+
+def resolve_source(model: str) -> tuple[str, str]:
+    """Where transformers loads `model` from, and the name of its chat fallback."""
+    if model in PACKAGED:
+        return str(converted_dir(packaged_gguf(model))), PACKAGED[model].chat_fallback
+    path = Path(model).expanduser()
+    if model.endswith(".gguf"):
+        return str(converted_dir(path)), "alpaca"
+    if path.exists():
+        if not (path / "config.json").exists():
+            raise ModelFileError(f"{path} has no config.json, so it is not a transformers model directory. "
+                                 f"Point hf: at the directory that holds config.json and the weights.")
+        return str(path), "alpaca"
+    if model.startswith(("/", ".", "~")) or not _HUB_ID.match(model):
+        raise ModelFileError(f"Model directory not found: {path}. Check the path, or use a packaged model "
+                             f"(hf:{next(iter(PACKAGED))}).")
+    return model, "alpaca"  # a hub id
+
+
+class HFEngine:
+    """A transformers causal LM, optionally with PEFT adapters."""
+
+    backend = "hf"
+
+    def __init__(self, spec: ModelSpec, *, device: str | None = None, chat_format: str | None = None,
+                 batch_size: int = 8, max_length: int | None = None):
+        import torch
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        start = time.perf_counter()
+        self.spec = spec
+        self.source, fallback = resolve_source(spec.model)
+        self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        dtype = torch.bfloat16 if self.device.startswith("cuda") else torch.float32
+        try:
+            self.tokenizer = AutoTokenizer.from_pretrained(self.source)
+            model = AutoModelForCausalLM.from_pretrained(self.source, dtype=dtype)
+        except OSError as exc:
+            raise ModelFileError(f"Cannot load {self.source!r} with transformers: {exc}. Check the path, or, for "
+                                 f"a hub id, that the hub is reachable (HF_HUB_OFFLINE unset).") from exc
+        self.adapters = [name for name, _ in spec.adapters]
+        if spec.adapters:
+            model = _attach_adapters(model, spec.adapters)
+        self.model = model.to(self.device).eval()
+        self.format = resolve_format(self.tokenizer.chat_template, chat_format, fallback)
+        self.batch_size = batch_size
+        self.max_length = max_length or min(getattr(model.config, "max_position_embeddings", 2048) or 2048, 8192)
+        self.active_adapter = self.adapters[0] if self.adapters else None
+        self._lock = threading.Lock()  # one forward pass at a time; adapters switch between them
+        self.load_seconds = time.perf_counter() - start
+
+    # -- adapters ---------------------------------------------------------------
+    def set_adapter(self, name: str | None) -> None:
+        """Switch to the adapter called `name`, or to the bare base model with None."""
+        if name is not None and name not in self.adapters:
+            raise EngineError(f"No adapter named {name!r}; loaded adapters: {', '.join(self.adapters) or 'none'}.")
+        self.active_adapter = name
+
+    def _adapter_context(self):
+        import contextlib
+
+        if not self.adapters:
+            return contextlib.nullcontext()
+        if self.active_adapter is None:
+            return self.model.disable_adapter()
+        self.model.set_adapter(self.active_adapter)
+        return contextlib.nullcontext()
+
+    # -- tokens -------------------------------------------------------------------
+    def _bos_ids(self) -> list[int]:
+        tok = self.tokenizer
+        probe = tok("a", add_special_tokens=True).input_ids
+        return [tok.bos_token_id] if tok.bos_token_id is not None and probe[:1] == [tok.bos_token_id] else []
+
+    def _prompt_ids(self, prompt: str | list[dict]) -> list[int]:
+        tok = self.tokenizer
+        if isinstance(prompt, str):
+            return self._bos_ids() + tok.encode(prompt, add_special_tokens=False)
+        text = render(self.format, prompt, tok.bos_token or "", tok.eos_token or "")
+        # Templates that write the BOS themselves must not get a second one.
+        bos = [] if tok.bos_token and text.startswith(tok.bos_token) else self._bos_ids()
+        return bos + tok.encode(text, add_special_tokens=False)
+
+    def count_tokens(self, text: str) -> int:
+        return len(self.tokenizer.encode(text, add_special_tokens=False))
+
+    # -- generation ---------------------------------------------------------------
+    def generate(self, prompt: Prompt, *, max_tokens: int = 256, temperature: float = 0.7, top_p: float = 1.0,
+                 stop: Sequence[str] | None = None, seed: int | None = None) -> Iterator[str]:
+        import torch
+        from transformers import StoppingCriteria, StoppingCriteriaList, TextIteratorStreamer
+
+        prompt = check_prompt(prompt)
+        check_sampling(max_tokens, temperature, top_p)
+        stops = list(stop or []) + (list(self.format.stop) if not isinstance(prompt, str) else [])
+        ids = self._prompt_ids(prompt)
+        vocab = self.tokenizer.get_vocab()
+        # Stop strings that are special tokens never reach the decoded text: end on their ids.
+        eos = [i for i in _as_list(self.model.generation_config.eos_token_id)] + [vocab[s] for s in stops if s in vocab]
+        cancel = threading.Event()
+
+        class Cancelled(StoppingCriteria):
+            def __call__(self, input_ids, scores, **kwargs):
+                return cancel.is_set()
+
+        streamer = TextIteratorStreamer(self.tokenizer, skip_prompt=True, skip_special_tokens=True)
+        sampling = dict(do_sample=True, temperature=temperature, top_p=top_p, top_k=0) if temperature > 0 else dict(
+            do_sample=False, temperature=None, top_p=None, top_k=None)
+        kwargs = dict(input_ids=torch.tensor([ids], device=self.device), max_new_tokens=max_tokens,
+                      eos_token_id=eos or None, pad_token_id=self.tokenizer.pad_token_id or (eos or [0])[0],
+                      streamer=streamer, stopping_criteria=StoppingCriteriaList([Cancelled()]), **sampling)
+        failure: list[BaseException] = []
+
+        def run() -> None:
+            try:
+                with self._lock, torch.inference_mode(), self._adapter_context():
+                    if seed is not None:
+                        torch.manual_seed(seed)
+                    self.model.generate(**kwargs)
+            except BaseException as exc:  # surfaced in the caller's thread below
+                failure.append(exc)
+                streamer.end()
+
+        worker = threading.Thread(target=run, daemon=True)
+        worker.start()
+        try:
+            yield from cut_at_stop(streamer, stops)
+        finally:
+            cancel.set()  # also when the caller stops reading early
+            worker.join()
+        if failure:
+            raise EngineError(f"Generation failed: {type(failure[0]).__name__}: {failure[0]}") from failure[0]
+
+    # -- scoring ------------------------------------------------------------------
+    def loglikelihood(self, requests: Sequence[tuple[str, str]]) -> list[LoglikelihoodResult]:
+        import torch
+
+        pairs = check_requests(requests)
+        tok = self.tokenizer
+        start = self._bos_ids() or [tok.eos_token_id]  # an empty context still needs one token
+        encoded = []
+        for ctx, cont in pairs:
+            ctx_ids = start + tok.encode(ctx, add_special_tokens=False)
+            cont_ids = tok.encode(cont, add_special_tokens=False)
+            ids = (ctx_ids + cont_ids)[-(self.max_length + 1):]
+            encoded.append((ids, len(cont_ids)))
+        results: list[LoglikelihoodResult | None] = [None] * len(pairs)
+        order = sorted(range(len(pairs)), key=lambda i: -len(encoded[i][0]))
+        with self._lock, torch.inference_mode(), self._adapter_context():
+            for b in range(0, len(order), self.batch_size):
+                batch = order[b:b + self.batch_size]
+                width = max(len(encoded[i][0]) for i in batch) - 1
+                inputs = torch.zeros((len(batch), width), dtype=torch.long)
+                mask = torch.zeros_like(inputs)
+                for row, i in enumerate(batch):
+                    ids = encoded[i][0][:-1]
+                    inputs[row, :len(ids)] = torch.tensor(ids)
+                    mask[row, :len(ids)] = 1
+                logits = self.model(input_ids=inputs.to(self.device), attention_mask=mask.to(self.device)).logits
+                logprobs = torch.log_softmax(logits.float(), dim=-1).cpu()
+                for row, i in enumerate(batch):
+                    ids, n_cont = encoded[i]
+                    targets = torch.tensor(ids[-n_cont:])
+                    rows = logprobs[row, len(ids) - 1 - n_cont:len(ids) - 1]
+                    picked = rows.gather(1, targets[:, None]).squeeze(1)
+                    results[i] = LoglikelihoodResult(float(picked.sum()), bool((rows.argmax(-1) == targets).all()))
+        return results  # type: ignore[return-value]
+
+    def info(self) -> dict[str, Any]:
+        cfg = self.model.config
+        return {
+            "backend": "hf", "spec": str(self.spec), "source": self.source,
+            "architecture": getattr(cfg, "model_type", "?"),
+            "parameters": sum(p.numel() for p in self.model.parameters()),
+            "dtype": str(next(self.model.parameters()).dtype).removeprefix("torch."), "device": self.device,
+            "context_length": self.max_length, "chat_format": self.format.name,
+            "adapters": list(self.adapters), "active_adapter": self.active_adapter,
+            "load_seconds": round(self.load_seconds, 2),
+        }
+
+    def close(self) -> None:
+        self.model = None  # type: ignore[assignment]
+
+
+def _as_list(x: Any) -> list:
+    return [] if x is None else list(x) if isinstance(x, (list, tuple)) else [x]
+
+
+def _attach_adapters(model, adapters: Sequence[tuple[str, str]]):
+    from peft import PeftModel
+
+    for i, (name, path) in enumerate(adapters):
+        if not (Path(path).expanduser() / "adapter_config.json").exists():
+            raise ModelFileError(f"Adapter {name!r}: {path} has no adapter_config.json; point adapter= at a "
+                                 f"directory saved by PEFT (save_pretrained).")
+        if i == 0:
+            model = PeftModel.from_pretrained(model, str(Path(path).expanduser()), adapter_name=name)
+        else:
+            model.load_adapter(str(Path(path).expanduser()), adapter_name=name)
+    return model

@@ -1,0 +1,101 @@
+"""The `openai` backend: any OpenAI-compatible server (OpenAI, vLLM, llama_cpp.server, ...).
+
+The API key is read from the environment at load time and lives only inside the client:
+it is never logged, never returned by `info()` and never part of `repr()`.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from core.chat import check_prompt
+from core.engines.base import LoglikelihoodResult, Prompt, check_requests, check_sampling
+from core.engines.spec import ModelSpec
+from core.errors import EngineError
+
+
+class OpenAIEngine:
+    """A model behind an OpenAI-compatible HTTP API."""
+
+    backend = "openai"
+
+    def __init__(self, spec: ModelSpec, *, api_key_env: str = "OPENAI_API_KEY", timeout: float = 120.0):
+        import openai
+
+        start = time.perf_counter()
+        self.spec = spec
+        self.api_key_env = api_key_env
+        # Local servers accept any key; a placeholder keeps the client from refusing to start.
+        key = os.environ.get(api_key_env) or "no-key"
+        self._client = openai.OpenAI(base_url=spec.base_url, api_key=key, timeout=timeout, max_retries=1)
+        self.load_seconds = time.perf_counter() - start
+
+    def __repr__(self) -> str:
+        return f"OpenAIEngine({self.spec})"
+
+    def _call(self, fn, **kwargs):
+        import openai
+
+        try:
+            return fn(model=self.spec.model, **kwargs)
+        except openai.APIConnectionError as exc:
+            raise EngineError(f"Cannot reach {self.spec.base_url}: is the server running and the URL right?") from exc
+        except openai.AuthenticationError as exc:
+            raise EngineError(f"{self.spec.base_url} rejected the API key; set ${self.api_key_env}.") from exc
+        except openai.APIStatusError as exc:
+            raise EngineError(f"{self.spec.base_url} answered HTTP {exc.status_code}: {_short(exc)}") from exc
+
+    def generate(self, prompt: Prompt, *, max_tokens: int = 256, temperature: float = 0.7, top_p: float = 1.0,
+                 stop: Sequence[str] | None = None, seed: int | None = None) -> Iterator[str]:
+        prompt = check_prompt(prompt)
+        check_sampling(max_tokens, temperature, top_p)
+        params = dict(max_tokens=max_tokens, temperature=temperature, top_p=top_p, stream=True, seed=seed,
+                      stop=list(stop) if stop else None)
+        if isinstance(prompt, str):
+            for chunk in self._call(self._client.completions.create, prompt=prompt, **params):
+                if chunk.choices and chunk.choices[0].text:
+                    yield chunk.choices[0].text
+        else:
+            for chunk in self._call(self._client.chat.completions.create, messages=prompt, **params):
+                if chunk.choices and chunk.choices[0].delta.content:
+                    yield chunk.choices[0].delta.content
+
+    def loglikelihood(self, requests: Sequence[tuple[str, str]]) -> list[LoglikelihoodResult]:
+        """Scores through the completions endpoint with echo=True and logprobs (vLLM, llama.cpp with logits_all)."""
+        out = []
+        for ctx, cont in check_requests(requests):
+            resp = self._call(self._client.completions.create, prompt=ctx + cont, max_tokens=1, temperature=0.0,
+                              echo=True, logprobs=1)
+            lp = resp.choices[0].logprobs
+            if not lp or not lp.token_logprobs or not lp.text_offset:
+                raise EngineError(f"{self.spec.base_url} returned no prompt logprobs; this server cannot score "
+                                  f"log-likelihoods (llama_cpp.server needs --logits_all true).")
+            end = len(ctx) + len(cont)
+            span = [i for i, off in enumerate(lp.text_offset) if len(ctx) <= off < end]
+            total = sum(lp.token_logprobs[i] or 0.0 for i in span)
+            greedy = all(lp.top_logprobs and lp.top_logprobs[i]
+                         and max(lp.top_logprobs[i], key=lp.top_logprobs[i].get) == lp.tokens[i] for i in span)
+            out.append(LoglikelihoodResult(float(total), bool(greedy)))
+        return out
+
+    def count_tokens(self, text: str) -> int:
+        """Prompt tokens the server counts for `text` (its tokenizer, incl. any BOS it adds)."""
+        resp = self._call(self._client.completions.create, prompt=text, max_tokens=1, temperature=0.0)
+        return int(resp.usage.prompt_tokens)
+
+    def info(self) -> dict[str, Any]:
+        return {"backend": "openai", "spec": str(self.spec), "model": self.spec.model,
+                "base_url": self.spec.base_url, "api_key_env": self.api_key_env,
+                "api_key_set": bool(os.environ.get(self.api_key_env)),
+                "load_seconds": round(self.load_seconds, 2)}
+
+    def close(self) -> None:
+        self._client.close()
+
+
+def _short(exc: Exception) -> str:
+    text = str(exc)
+    return text if len(text) < 300 else text[:300] + "..."

@@ -1,0 +1,1 @@
+"""Floor 2: zero-shot benchmarks, LLM judge and language-agreement checks."""

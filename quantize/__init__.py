@@ -1,0 +1,1 @@
+"""Floor 2: GGUF, bitsandbytes and ONNX exports, each verified (issue #5)."""
