@@ -85,8 +85,8 @@ class GGUFEngine:
 
     def _score(self, ctx: str, cont: str) -> LoglikelihoodResult:
         llm = self.llm
-        ctx_ids = self._tokens(ctx, bos=True) if ctx or self._add_bos else []
-        if not ctx_ids:
+        ctx_ids = self._tokens(ctx, bos=True)
+        if not ctx_ids:  # an empty context still needs one token to predict from
             ctx_ids = [llm.token_bos() if llm.token_bos() >= 0 else llm.token_eos()]
         cont_ids = llm.tokenize(cont.encode("utf-8"), add_bos=False, special=False)
         ids = (ctx_ids + cont_ids)[-llm.n_ctx():]

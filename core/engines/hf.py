@@ -66,6 +66,7 @@ class HFEngine:
         self.batch_size = batch_size
         self.max_length = max_length or min(getattr(model.config, "max_position_embeddings", 2048) or 2048, 8192)
         self.active_adapter = self.adapters[0] if self.adapters else None
+        self._bos: list[int] | None = None
         self._lock = threading.Lock()  # one forward pass at a time; adapters switch between them
         self.load_seconds = time.perf_counter() - start
 
@@ -88,9 +89,12 @@ class HFEngine:
 
     # -- tokens -------------------------------------------------------------------
     def _bos_ids(self) -> list[int]:
-        tok = self.tokenizer
-        probe = tok("a", add_special_tokens=True).input_ids
-        return [tok.bos_token_id] if tok.bos_token_id is not None and probe[:1] == [tok.bos_token_id] else []
+        """[BOS] if the tokenizer starts every text with it (Gemma), else [] (SmolLM2)."""
+        if self._bos is None:
+            tok = self.tokenizer
+            probe = tok("a", add_special_tokens=True).input_ids
+            self._bos = [tok.bos_token_id] if tok.bos_token_id is not None and probe[:1] == [tok.bos_token_id] else []
+        return self._bos
 
     def _prompt_ids(self, prompt: str | list[dict]) -> list[int]:
         tok = self.tokenizer
@@ -157,10 +161,10 @@ class HFEngine:
 
         pairs = check_requests(requests)
         tok = self.tokenizer
-        start = self._bos_ids() or [tok.eos_token_id]  # an empty context still needs one token
         encoded = []
         for ctx, cont in pairs:
-            ctx_ids = start + tok.encode(ctx, add_special_tokens=False)
+            ctx_ids = self._bos_ids() + tok.encode(ctx, add_special_tokens=False)
+            ctx_ids = ctx_ids or [tok.bos_token_id if tok.bos_token_id is not None else tok.eos_token_id]
             cont_ids = tok.encode(cont, add_special_tokens=False)
             ids = (ctx_ids + cont_ids)[-(self.max_length + 1):]
             encoded.append((ids, len(cont_ids)))
