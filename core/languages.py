@@ -101,7 +101,8 @@ def get_language(code_or_name: str) -> Language:
         if base in langs:
             return langs[base]
     candidates = {c.lower(): c for c in list(langs) + [lg.name for lg in langs.values()]}
-    close = [candidates[c] for c in difflib.get_close_matches(query.lower(), list(candidates), n=5, cutoff=0.6)]
+    cutoff = 0.5 if len(query) <= 3 else 0.6  # short codes differ by one letter at most
+    close = [candidates[c] for c in difflib.get_close_matches(query.lower(), list(candidates), n=5, cutoff=cutoff)]
     hint = f" Did you mean: {', '.join(dict.fromkeys(close))}?" if close else ""
     raise UnknownLanguageError(
         f"Unknown language {code_or_name!r}.{hint} Use an ISO 639-1 code such as 'de', a 639-3 code "
@@ -189,7 +190,8 @@ def agreement(expected_langs: Iterable[str], texts: Sequence[str], min_conf: flo
     """Share of texts detected as their expected language with confidence >= min_conf."""
     expected = [get_language(c).code for c in expected_langs]
     if len(expected) != len(texts):
-        raise ValueError(f"agreement() got {len(expected)} expected languages for {len(texts)} texts; pass one per text.")
+        raise ValueError(f"agreement() got {len(expected)} expected languages for {len(texts)} texts; "
+                         f"pass one per text.")
     detected = detect_batch(texts)
     hits_by: dict[str, list[bool]] = {}
     for want, (got, conf) in zip(expected, detected):

@@ -30,23 +30,32 @@ def language_line(prompt: str, reply: str) -> str:
 
 
 def respond(message: str, history: list[dict], spec: str, max_tokens: int, temperature: float, top_p: float,
-            progress=gr.Progress()):
-    """Stream the model's reply into the chat; user errors become a visible message, not a traceback."""
+            progress=gr.Progress()):  # noqa: B008 (Gradio injects progress through this default)
+    """Stream the model's reply into the chat.
+
+    A user error (bad spec, missing file, empty message) shows as a warning and in the status line; the
+    chat and the typed message stay as they were, so nothing is lost.
+    """
+    before = list(history or [])
     if not (message or "").strip():
-        raise gr.Error("The message is empty: type something first.")
-    history = [*(history or []), {"role": "user", "content": message}]
+        gr.Warning("The message is empty: type something first.")
+        yield message, before, ""
+        return
+    turn = [*before, {"role": "user", "content": message}]
+    reply = ""
     try:
         progress(0, desc=f"Loading {spec} ...")
         engine = get_engine(spec)
-        messages = [{"role": m["role"], "content": _text(m["content"])} for m in history]
-        reply = ""
+        messages = [{"role": m["role"], "content": _text(m["content"])} for m in turn]
         for chunk in engine.generate(messages, max_tokens=int(max_tokens), temperature=float(temperature),
                                      top_p=float(top_p)):
             reply += chunk
-            yield "", [*history, {"role": "assistant", "content": reply}], ""
+            yield "", [*turn, {"role": "assistant", "content": reply}], ""
     except PolyglotError as exc:
-        raise gr.Error(str(exc)) from exc
-    yield "", [*history, {"role": "assistant", "content": reply}], language_line(message, reply)
+        gr.Warning(str(exc))
+        yield message, before, f"**Error:**\n```text\n{exc}\n```"
+        return
+    yield "", [*turn, {"role": "assistant", "content": reply}], language_line(message, reply)
 
 
 def _text(content) -> str:

@@ -1,0 +1,42 @@
+# Quick start: `make run` (install everything, start the app) and `make test` (install test extras, run all tests).
+PYTHON ?= python3.11
+VENV ?= .venv
+PY := $(VENV)/bin/python
+# Portable llama.cpp build (no -march=native); pip caches the built wheel, so it compiles once per machine.
+export CMAKE_ARGS ?= -DGGML_NATIVE=OFF
+
+.PHONY: install run test test-fast lint bench clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.txt requirements-nodeps.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --upgrade pip
+	$(PY) -m pip install -r requirements.txt
+	$(PY) -m pip install --no-deps -r requirements-nodeps.txt
+	touch $@
+
+$(VENV)/.test-installed: $(VENV)/.installed requirements-test.txt
+	$(PY) -m pip install -r requirements-test.txt
+	@command -v chromium >/dev/null || { \
+	  echo "Installing Debian's chromium for the browser tests"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
+	touch $@
+
+run: install
+	$(PY) app.py
+
+lint: $(VENV)/.test-installed
+	$(VENV)/bin/ruff check .
+
+test: $(VENV)/.test-installed lint
+	$(PY) -m pytest
+
+test-fast: $(VENV)/.test-installed
+	$(PY) -m pytest -m "not slow"
+
+bench: install
+	$(PY) bench/engines.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache
