@@ -56,7 +56,8 @@ class HFEngine:
             self.tokenizer = AutoTokenizer.from_pretrained(self.source)
             model = AutoModelForCausalLM.from_pretrained(self.source, dtype=dtype)
         except OSError as exc:
-            raise ModelFileError(f"Cannot load {self.source!r} with transformers: {exc}. Check the path, or, for "
+            raise ModelFileError(f"Cannot load {self.source!r} with transformers: {str(exc).rstrip('.')}. "
+                                 f"Check the path, or, for "
                                  f"a hub id, that the hub is reachable (HF_HUB_OFFLINE unset).") from exc
         self.adapters = [name for name, _ in spec.adapters]
         if spec.adapters:
