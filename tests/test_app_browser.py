@@ -1,4 +1,4 @@
-"""`python app.py` in headless Chromium: chat with the packaged model and see the language check."""
+"""`python app.py` in headless Chromium: chat with the default packaged model and see the language check."""
 
 from __future__ import annotations
 
@@ -16,7 +16,8 @@ CHROMIUM = "/usr/bin/chromium"
 def app_url(tmp_path_factory):
     port = free_port()
     log = tmp_path_factory.mktemp("app") / "app.log"
-    with serve(["app.py", "--port", str(port), "--model", "smollm2-135m"], f"http://127.0.0.1:{port}/", log):
+    # No arguments, as a user starts it; the port comes from Gradio's own variable to avoid clashes.
+    with serve(["app.py"], f"http://127.0.0.1:{port}/", log, env={"GRADIO_SERVER_PORT": str(port)}):
         yield f"http://127.0.0.1:{port}/"
 
 

@@ -13,13 +13,15 @@ from core.models import PACKAGED
 BACKENDS = ("hf", "gguf", "openai")
 DEFAULT_OPENAI_URL = "https://api.openai.com/v1"
 
-VALID_FORMS = f"""Valid model specs:
-  {' | '.join(PACKAGED)}            a packaged model (runs on the gguf backend)
-  hf:{next(iter(PACKAGED))}                 the same packaged model through transformers
-  gguf:path/to/model.gguf          a GGUF file through llama.cpp
-  hf:path/to/dir  |  hf:org/name   a transformers model directory or hub id (or hf:model.gguf)
-  hf:BASE+adapter=DIR              with a PEFT adapter; repeat +adapter=NAME:DIR for several
-  openai:MODEL@http://host:port/v1 an OpenAI-compatible server (key from $OPENAI_API_KEY)"""
+_FORMS = [
+    (" | ".join(PACKAGED), "a packaged model (runs on the gguf backend)"),
+    (f"hf:{next(iter(PACKAGED))}", "the same packaged model through transformers"),
+    ("gguf:path/to/model.gguf", "a GGUF file through llama.cpp"),
+    ("hf:path/to/dir | hf:org/name", "a transformers model directory or hub id (or hf:model.gguf)"),
+    ("hf:BASE+adapter=DIR", "with a PEFT adapter; repeat +adapter=NAME:DIR for several"),
+    ("openai:MODEL@http://host:port/v1", "an OpenAI-compatible server (key from $OPENAI_API_KEY)"),
+]
+VALID_FORMS = "Valid model specs:\n" + "\n".join(f"  {form:<34} {what}" for form, what in _FORMS)
 
 
 @dataclass(frozen=True)
