@@ -116,13 +116,23 @@ def check_prompt(prompt: str | Sequence[dict]) -> str | list[dict]:
 
 def render(fmt: ChatFormat, messages: Sequence[dict], bos_token: str = "", eos_token: str = "") -> str:
     """Render messages to prompt text ending with the assistant's turn opener."""
+    from jinja2 import TemplateError
     from transformers.utils.chat_template_utils import render_jinja_template
 
-    rendered, _ = render_jinja_template(
-        [check_messages(messages)], chat_template=fmt.template, add_generation_prompt=True,
-        bos_token=bos_token, eos_token=eos_token,
-    )
+    try:
+        rendered, _ = render_jinja_template(
+            [check_messages(messages)], chat_template=fmt.template, add_generation_prompt=True,
+            bos_token=bos_token, eos_token=eos_token,
+        )
+    except TemplateError as exc:  # templates reject e.g. a system role or non-alternating turns
+        raise EngineError(f"The {fmt.name!r} chat template rejected this conversation: {exc}. Adjust the "
+                          f"messages or pass another chat_format.") from exc
     return rendered[0]
+
+
+def stop_strings(fmt: ChatFormat, prompt: str | Sequence[dict], stop: Sequence[str] | None) -> list[str]:
+    """The caller's stop strings, plus the chat format's turn ends when the prompt is a conversation."""
+    return list(stop or []) + (list(fmt.stop) if not isinstance(prompt, str) else [])
 
 
 def cut_at_stop(chunks: Iterable[str], stop: Sequence[str]) -> Iterator[str]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import gradio as gr
 
 from core.errors import PolyglotError
-from core.languages import detect, get_language
+from core.languages import detect_batch, get_language
 from core.models import PACKAGED
 from playground.engines import get_engine
 
@@ -14,19 +14,19 @@ MODEL_CHOICES = [*PACKAGED, *(f"hf:{name}" for name in PACKAGED)]
 
 def language_line(prompt: str, reply: str) -> str:
     """One markdown line saying which language the prompt and the reply are in."""
-    def name(text: str) -> str:
-        code, conf = detect(text)
+    (p_code, p_conf), (r_code, r_conf) = detect_batch([prompt, reply])
+
+    def name(code: str, conf: float) -> str:
         if code == "und":
             return "no language detected"
         try:
             label = get_language(code).name
-        except PolyglotError:
+        except PolyglotError:  # lid.176 knows languages beyond the table
             label = code
         return f"{label} (`{code}`, {conf:.2f})"
 
-    p_code, r_code = detect(prompt)[0], detect(reply)[0]
     verdict = "✅ same language" if p_code == r_code else "⚠️ language switch"
-    return f"**Prompt:** {name(prompt)} · **Reply:** {name(reply)} · {verdict}"
+    return f"**Prompt:** {name(p_code, p_conf)} · **Reply:** {name(r_code, r_conf)} · {verdict}"
 
 
 def respond(message: str, history: list[dict], spec: str, max_tokens: int, temperature: float, top_p: float,

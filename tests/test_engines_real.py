@@ -22,7 +22,7 @@ def test_generates_chat_and_raw(engine, spec):
     raw = "".join(e.generate("The weather today is", max_tokens=16, temperature=0.8, seed=1))
     assert raw.strip()
     info = e.info()
-    assert info["backend"] == spec.partition(":")[0] if ":" in spec else "gguf"
+    assert info["backend"] == (spec.partition(":")[0] if ":" in spec else "gguf")
     assert info["parameters"] > 100_000_000
 
 
@@ -83,3 +83,26 @@ def test_conversion_is_cached(engine):
     stamp = (target / "model.safetensors").stat().st_mtime
     assert converted_dir(packaged_gguf("smollm2-135m")) == target
     assert (target / "model.safetensors").stat().st_mtime == stamp
+
+
+@pytest.mark.parametrize("model", ["gemma3-270m", "smollm2-135m"])  # sliding-window and full attention
+def test_gguf_scores_do_not_depend_on_the_kv_cache_left_behind(engine, model):
+    e = engine(model)
+    a, b = ("Der Hund läuft", " schnell über die Wiese."), ("Der Hund läuft", " langsam nach Hause.")
+    first = e.loglikelihood([a, b])  # b reuses a's context in the KV cache
+    alone = e.loglikelihood([b])
+    complete(e, "Etwas ganz anderes", max_tokens=5, temperature=0)  # generation overwrites the cache
+    after = e.loglikelihood([b, a])
+    assert first[1].logprob == pytest.approx(alone[0].logprob, abs=1e-3)
+    assert after[0].logprob == pytest.approx(alone[0].logprob, abs=1e-3)
+    assert after[1].logprob == pytest.approx(first[0].logprob, abs=1e-3)
+
+
+@pytest.mark.parametrize("model", ["gemma3-270m", "smollm2-135m"])
+def test_chat_reply_never_runs_into_a_new_turn(engine, model):
+    e = engine(model)
+    for _ in range(3):
+        reply = complete(e, [{"role": "user", "content": "Hi! Tell me about Paris."}], max_tokens=120,
+                         temperature=0.9, seed=_)
+        assert "<start_of_turn>" not in reply and "<|im_start|>" not in reply
+        assert not any(line.strip() in ("user", "model") for line in reply.splitlines())

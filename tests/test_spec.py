@@ -51,3 +51,10 @@ def test_bad_specs_list_valid_forms(text, why):
 def test_close_packaged_name_is_suggested():
     with pytest.raises(SpecError, match="Did you mean gemma3-270m"):
         parse_spec("gemma3-270")
+
+
+def test_openai_urls_are_shown_without_credentials():
+    from core.engines.openai_api import public_url
+
+    assert public_url("https://user:pw@host.example:8443/v1?api-key=sk-1") == "https://host.example:8443/v1"
+    assert public_url("http://127.0.0.1:8000/v1") == "http://127.0.0.1:8000/v1"

@@ -9,7 +9,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from core.chat import check_prompt, cut_at_stop, render, resolve_format
+from core.chat import check_prompt, cut_at_stop, render, resolve_format, stop_strings
 from core.engines.base import LoglikelihoodResult, Prompt, check_requests, check_sampling
 from core.engines.hf_convert import converted_dir
 from core.engines.spec import ModelSpec
@@ -55,7 +55,7 @@ class HFEngine:
         try:
             self.tokenizer = AutoTokenizer.from_pretrained(self.source)
             model = AutoModelForCausalLM.from_pretrained(self.source, dtype=dtype)
-        except OSError as exc:
+        except (OSError, ValueError) as exc:  # missing files; unknown model_type or broken config
             raise ModelFileError(f"Cannot load {self.source!r} with transformers: {str(exc).rstrip('.')}. "
                                  f"Check the path, or, for "
                                  f"a hub id, that the hub is reachable (HF_HUB_OFFLINE unset).") from exc
@@ -117,7 +117,7 @@ class HFEngine:
 
         prompt = check_prompt(prompt)
         check_sampling(max_tokens, temperature, top_p)
-        stops = list(stop or []) + (list(self.format.stop) if not isinstance(prompt, str) else [])
+        stops = stop_strings(self.format, prompt, stop)
         ids = self._prompt_ids(prompt)
         vocab = self.tokenizer.get_vocab()
         # Stop strings that are special tokens never reach the decoded text: end on their ids.
@@ -154,7 +154,7 @@ class HFEngine:
             cancel.set()  # also when the caller stops reading early
             worker.join()
         if failure:
-            raise EngineError(f"Generation failed: {type(failure[0]).__name__}: {failure[0]}") from failure[0]
+            raise failure[0]
 
     # -- scoring ------------------------------------------------------------------
     def loglikelihood(self, requests: Sequence[tuple[str, str]]) -> list[LoglikelihoodResult]:
@@ -167,6 +167,9 @@ class HFEngine:
             ctx_ids = self._bos_ids() + tok.encode(ctx, add_special_tokens=False)
             ctx_ids = ctx_ids or [tok.bos_token_id if tok.bos_token_id is not None else tok.eos_token_id]
             cont_ids = tok.encode(cont, add_special_tokens=False)
+            if len(cont_ids) >= self.max_length:
+                raise EngineError(f"A continuation of {len(cont_ids)} tokens does not fit the {self.max_length}-token "
+                                  f"context; pass a larger max_length.")
             ids = (ctx_ids + cont_ids)[-(self.max_length + 1):]
             encoded.append((ids, len(cont_ids)))
         results: list[LoglikelihoodResult | None] = [None] * len(pairs)
@@ -182,11 +185,11 @@ class HFEngine:
                     inputs[row, :len(ids)] = torch.tensor(ids)
                     mask[row, :len(ids)] = 1
                 logits = self.model(input_ids=inputs.to(self.device), attention_mask=mask.to(self.device)).logits
-                logprobs = torch.log_softmax(logits.float(), dim=-1).cpu()
                 for row, i in enumerate(batch):
                     ids, n_cont = encoded[i]
                     targets = torch.tensor(ids[-n_cont:])
-                    rows = logprobs[row, len(ids) - 1 - n_cont:len(ids) - 1]
+                    # Only the continuation rows: a full [batch, width, vocab] softmax is GBs for Gemma's vocab.
+                    rows = torch.log_softmax(logits[row, len(ids) - 1 - n_cont:len(ids) - 1].float(), dim=-1).cpu()
                     picked = rows.gather(1, targets[:, None]).squeeze(1)
                     results[i] = LoglikelihoodResult(float(picked.sum()), bool((rows.argmax(-1) == targets).all()))
         return results  # type: ignore[return-value]

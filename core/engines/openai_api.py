@@ -6,10 +6,12 @@ it is never logged, never returned by `info()` and never part of `repr()`.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from collections.abc import Iterator, Sequence
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from core.chat import check_prompt
 from core.engines.base import LoglikelihoodResult, Prompt, check_requests, check_sampling
@@ -33,20 +35,32 @@ class OpenAIEngine:
         self._client = openai.OpenAI(base_url=spec.base_url, api_key=key, timeout=timeout, max_retries=1)
         self.load_seconds = time.perf_counter() - start
 
-    def __repr__(self) -> str:
-        return f"OpenAIEngine({self.spec})"
+        self.url = public_url(spec.base_url or "")
 
-    def _call(self, fn, **kwargs):
+    def __repr__(self) -> str:
+        return f"OpenAIEngine(openai:{self.spec.model}@{self.url})"
+
+    @contextlib.contextmanager
+    def _errors(self):
+        """Turn the client's errors (also those raised mid-stream) into messages that name the fix."""
         import openai
 
         try:
-            return fn(model=self.spec.model, **kwargs)
+            yield
         except openai.APIConnectionError as exc:
-            raise EngineError(f"Cannot reach {self.spec.base_url}: is the server running and the URL right?") from exc
+            raise EngineError(f"Cannot reach {self.url}: is the server running and the URL right?") from exc
         except openai.AuthenticationError as exc:
-            raise EngineError(f"{self.spec.base_url} rejected the API key; set ${self.api_key_env}.") from exc
+            raise EngineError(f"{self.url} rejected the API key; set ${self.api_key_env}.") from exc
         except openai.APIStatusError as exc:
-            raise EngineError(f"{self.spec.base_url} answered HTTP {exc.status_code}: {_short(exc)}") from exc
+            raise EngineError(f"{self.url} answered HTTP {exc.status_code}: {_short(exc)}") from exc
+
+    def _call(self, fn, **kwargs):
+        with self._errors():
+            return fn(model=self.spec.model, **kwargs)
+
+    def _stream(self, fn, **kwargs):
+        with self._errors():
+            yield from fn(model=self.spec.model, **kwargs)
 
     def generate(self, prompt: Prompt, *, max_tokens: int = 256, temperature: float = 0.7, top_p: float = 1.0,
                  stop: Sequence[str] | None = None, seed: int | None = None) -> Iterator[str]:
@@ -55,11 +69,11 @@ class OpenAIEngine:
         params = dict(max_tokens=max_tokens, temperature=temperature, top_p=top_p, stream=True, seed=seed,
                       stop=list(stop) if stop else None)
         if isinstance(prompt, str):
-            for chunk in self._call(self._client.completions.create, prompt=prompt, **params):
+            for chunk in self._stream(self._client.completions.create, prompt=prompt, **params):
                 if chunk.choices and chunk.choices[0].text:
                     yield chunk.choices[0].text
         else:
-            for chunk in self._call(self._client.chat.completions.create, messages=prompt, **params):
+            for chunk in self._stream(self._client.chat.completions.create, messages=prompt, **params):
                 if chunk.choices and chunk.choices[0].delta.content:
                     yield chunk.choices[0].delta.content
 
@@ -71,10 +85,14 @@ class OpenAIEngine:
                               echo=True, logprobs=1)
             lp = resp.choices[0].logprobs
             if not lp or not lp.token_logprobs or not lp.text_offset:
-                raise EngineError(f"{self.spec.base_url} returned no prompt logprobs; this server cannot score "
+                raise EngineError(f"{self.url} returned no prompt logprobs; this server cannot score "
                                   f"log-likelihoods (llama_cpp.server needs --logits_all true).")
             end = len(ctx) + len(cont)
-            span = [i for i, off in enumerate(lp.text_offset) if len(ctx) <= off < end]
+            # Tokens that overlap the continuation, including one straddling the boundary.
+            span = [i for i, (off, tok) in enumerate(zip(lp.text_offset, lp.tokens))
+                    if off < end and off + max(len(tok), 1) > len(ctx)]
+            if not span:
+                raise EngineError(f"{self.url} returned no tokens for the continuation {cont!r}; cannot score it.")
             total = sum(lp.token_logprobs[i] or 0.0 for i in span)
             greedy = all(lp.top_logprobs and lp.top_logprobs[i]
                          and max(lp.top_logprobs[i], key=lp.top_logprobs[i].get) == lp.tokens[i] for i in span)
@@ -87,13 +105,21 @@ class OpenAIEngine:
         return int(resp.usage.prompt_tokens)
 
     def info(self) -> dict[str, Any]:
-        return {"backend": "openai", "spec": str(self.spec), "model": self.spec.model,
-                "base_url": self.spec.base_url, "api_key_env": self.api_key_env,
+        return {"backend": "openai", "spec": f"openai:{self.spec.model}@{self.url}", "model": self.spec.model,
+                "base_url": self.url, "api_key_env": self.api_key_env,
                 "api_key_set": bool(os.environ.get(self.api_key_env)),
                 "load_seconds": round(self.load_seconds, 2)}
 
     def close(self) -> None:
         self._client.close()
+
+
+def public_url(url: str) -> str:
+    """The URL without credentials or query (keys sometimes travel in either)."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 
 
 def _short(exc: Exception) -> str:
