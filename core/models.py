@@ -38,6 +38,11 @@ PACKAGED: dict[str, PackagedModel] = {
 DEFAULT_MODEL = "gemma3-270m"
 
 
+def chat_fallback(model: str) -> str:
+    """The named chat format for a model whose file carries no template: the packaged choice, else alpaca."""
+    return PACKAGED[model].chat_fallback if model in PACKAGED else "alpaca"
+
+
 def polyglot_home() -> Path:
     """Root of caches and converted models: $POLYGLOT_HOME, else ~/.cache/polyglot."""
     return Path(os.environ.get("POLYGLOT_HOME") or Path.home() / ".cache" / "polyglot").expanduser()
@@ -104,3 +109,9 @@ def diagnose_gguf(path: str | Path) -> str | None:
     if end > size:
         return f"it is truncated: its tensors need {end:,} bytes but the file has {size:,}"
     return None
+
+
+def damaged_gguf_error(path: str | Path) -> ModelFileError | None:
+    """A ModelFileError saying what is wrong with a GGUF file that failed to load, or None if it looks intact."""
+    problem = diagnose_gguf(path)
+    return ModelFileError(f"Cannot load {path}: {problem}. Re-download or re-export the file.") if problem else None

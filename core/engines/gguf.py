@@ -14,7 +14,7 @@ from core.chat import check_prompt, render, resolve_format, stop_strings
 from core.engines.base import LoglikelihoodResult, Prompt, check_requests, check_sampling
 from core.engines.spec import ModelSpec
 from core.errors import EngineError, ModelFileError
-from core.models import PACKAGED, check_gguf_header, diagnose_gguf, packaged_gguf
+from core.models import PACKAGED, chat_fallback, check_gguf_header, damaged_gguf_error, packaged_gguf
 
 
 class GGUFEngine:
@@ -29,15 +29,15 @@ class GGUFEngine:
         start = time.perf_counter()
         self.spec = spec
         self.path = packaged_gguf(spec.model) if spec.model in PACKAGED else check_gguf_header(spec.model)
-        fallback = PACKAGED[spec.model].chat_fallback if spec.model in PACKAGED else "alpaca"
         try:
             self.llm = Llama(model_path=str(self.path), n_ctx=n_ctx, n_batch=min(n_ctx, 512),
                              n_threads=n_threads or os.cpu_count(), n_gpu_layers=n_gpu_layers, verbose=False)
         except ValueError as exc:  # llama.cpp only says "Failed to load model from file"
-            problem = diagnose_gguf(self.path) or "llama.cpp rejected it (unsupported architecture or version?)"
-            raise ModelFileError(f"Cannot load {self.path}: {problem}. Re-download or re-export the file.") from exc
+            raise damaged_gguf_error(self.path) or ModelFileError(
+                f"Cannot load {self.path}: llama.cpp rejected it (unsupported architecture or version?). "
+                f"Re-export it with a current converter.") from exc
         meta = self.llm.metadata
-        self.format = resolve_format(meta.get("tokenizer.chat_template"), chat_format, fallback)
+        self.format = resolve_format(meta.get("tokenizer.chat_template"), chat_format, chat_fallback(spec.model))
         self._add_bos = self.llm._model.add_bos_token()
         self._bos = self._token_text(self.llm.token_bos())
         self._eos = self._token_text(self.llm.token_eos())

@@ -14,27 +14,27 @@ from core.engines.base import LoglikelihoodResult, Prompt, check_requests, check
 from core.engines.hf_convert import converted_dir
 from core.engines.spec import ModelSpec
 from core.errors import EngineError, ModelFileError
-from core.models import PACKAGED, packaged_gguf
+from core.models import PACKAGED, chat_fallback, packaged_gguf
 
 _HUB_ID = re.compile(r"^[\w.-]+(/[\w.-]+)?$")
 
 
-def resolve_source(model: str) -> tuple[str, str]:
-    """Where transformers loads `model` from, and the name of its chat fallback."""
+def resolve_source(model: str) -> str:
+    """Where transformers loads `model` from (a packaged or other GGUF goes through the conversion cache)."""
     if model in PACKAGED:
-        return str(converted_dir(packaged_gguf(model))), PACKAGED[model].chat_fallback
+        return str(converted_dir(packaged_gguf(model)))
     path = Path(model).expanduser()
     if model.endswith(".gguf"):
-        return str(converted_dir(path)), "alpaca"
+        return str(converted_dir(path))
     if path.exists():
         if not (path / "config.json").exists():
             raise ModelFileError(f"{path} has no config.json, so it is not a transformers model directory. "
                                  f"Point hf: at the directory that holds config.json and the weights.")
-        return str(path), "alpaca"
+        return str(path)
     if model.startswith(("/", ".", "~")) or not _HUB_ID.match(model):
         raise ModelFileError(f"Model directory not found: {path}. Check the path, or use a packaged model "
                              f"(hf:{next(iter(PACKAGED))}).")
-    return model, "alpaca"  # a hub id
+    return model  # a hub id
 
 
 class HFEngine:
@@ -49,7 +49,7 @@ class HFEngine:
 
         start = time.perf_counter()
         self.spec = spec
-        self.source, fallback = resolve_source(spec.model)
+        self.source = resolve_source(spec.model)
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         dtype = torch.bfloat16 if self.device.startswith("cuda") else torch.float32
         try:
@@ -63,7 +63,7 @@ class HFEngine:
         if spec.adapters:
             model = _attach_adapters(model, spec.adapters)
         self.model = model.to(self.device).eval()
-        self.format = resolve_format(self.tokenizer.chat_template, chat_format, fallback)
+        self.format = resolve_format(self.tokenizer.chat_template, chat_format, chat_fallback(spec.model))
         self.batch_size = batch_size
         self.max_length = max_length or min(getattr(model.config, "max_position_embeddings", 2048) or 2048, 8192)
         self.active_adapter = self.adapters[0] if self.adapters else None

@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 from core.errors import ModelFileError
-from core.models import check_gguf_header, diagnose_gguf, polyglot_home
+from core.models import check_gguf_header, damaged_gguf_error, polyglot_home
 
 log = logging.getLogger(__name__)
 _SAMPLE = 8 << 20  # bytes hashed from each end of the file
@@ -61,11 +61,9 @@ def _convert(path: Path, out: Path) -> None:
         tokenizer = AutoTokenizer.from_pretrained(str(path.parent), gguf_file=path.name)
         model = AutoModelForCausalLM.from_pretrained(str(path.parent), gguf_file=path.name, dtype=torch.float32)
     except Exception as exc:
-        problem = diagnose_gguf(path)
-        if problem:
-            raise ModelFileError(f"Cannot load {path}: {problem}. Re-download or re-export the file.") from exc
-        raise ModelFileError(f"transformers cannot load {path} ({type(exc).__name__}: {exc}). Its architecture "
-                             f"may be unsupported by transformers' GGUF loader; try the gguf backend.") from exc
+        raise damaged_gguf_error(path) or ModelFileError(
+            f"transformers cannot load {path} ({type(exc).__name__}: {exc}). Its architecture may be "
+            f"unsupported by transformers' GGUF loader; try the gguf backend.") from exc
     # The GGUF quantization config makes save_pretrained refuse; the weights are already dequantized.
     model.config.quantization_config = None
     del model.config.quantization_config
