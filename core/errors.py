@@ -19,3 +19,11 @@ class UnknownLanguageError(PolyglotError, LookupError):
 
 class EngineError(PolyglotError, RuntimeError):
     """A request an engine cannot serve (empty prompt, unsupported operation, server down)."""
+
+
+class ConfigError(PolyglotError, ValueError):
+    """A recipe or config file with an unknown key, a wrong type or a value out of range."""
+
+
+class DataError(PolyglotError, ValueError):
+    """Input data that cannot be used: unreadable files, too many malformed rows, too few rows for a mix."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 import difflib
 import functools
 import importlib.util
+import re
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -48,6 +49,7 @@ LID176_LABELS = frozenset(
 )
 
 UNDETERMINED = "und"
+_KANA = re.compile("[\u3040-\u30ff\u31f0-\u31ff\uff66-\uff9d]")  # hiragana, katakana (+ halfwidth)
 # Characters that are frequent in code and rare in prose; see _looks_like_code.
 _CODE_CHARS = set("(){}[]<>=;:+-*/%&|^~$#@\\_`\"'0123456789")
 
@@ -143,8 +145,13 @@ def detect_batch(texts: Sequence[str]) -> list[tuple[str, float]]:
     model = _lid_model()
     for i in todo:
         # One call per text: fasttext-predict's list form (multilinePredict) is broken.
-        labels, probs = model.predict(cleaned[i], k=1)
-        code, conf = labels[0].removeprefix("__label__"), min(float(probs[0]), 1.0)
+        labels, probs = model.predict(cleaned[i], k=3)
+        scores = {label.removeprefix("__label__"): float(p) for label, p in zip(labels, probs)}
+        code, conf = next(iter(scores.items()))
+        # lid.176 calls short Chinese "ja"; Japanese writing always has kana, so Han-only text is Chinese.
+        if code == "ja" and not _KANA.search(cleaned[i]):
+            code, conf = "zh", scores["ja"] + scores.get("zh", 0.0)
+        conf = min(conf, 1.0)
         # fastText names *some* language for code and symbol soup, with low confidence.
         if _looks_like_code(cleaned[i]) and conf < 0.6:
             code, conf = UNDETERMINED, 0.0

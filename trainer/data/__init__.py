@@ -1,0 +1,1 @@
+"""Multilingual instruction mixes from YAML recipes (issue #3): `load_recipe` + `build`."""

