@@ -35,6 +35,21 @@ def pytest_terminal_summary(terminalreporter):
             terminalreporter.write_line(block)
 
 
+@pytest.fixture(scope="session")
+def smollm2_server(tmp_path_factory):
+    """A real llama_cpp.server serving smollm2-135m on 127.0.0.1 with API key SECRET: its /v1 URL."""
+    from core.models import packaged_gguf
+    from tests.servers import SECRET, free_port, serve
+
+    port = free_port()
+    log = tmp_path_factory.mktemp("server") / "llama_server.log"
+    args = ["-m", "llama_cpp.server", "--model", str(packaged_gguf("smollm2-135m")), "--model_alias", "smollm2",
+            "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "2048", "--logits_all", "true",
+            "--api_key", SECRET, "--verbose", "false"]
+    with serve(args, f"http://127.0.0.1:{port}/docs", log):
+        yield f"http://127.0.0.1:{port}/v1"
+
+
 _engines: dict[str, object] = {}
 
 

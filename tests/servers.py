@@ -8,9 +8,12 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+
+SECRET = "sk-polyglot-test-secret-0123456789"  # the API key of the test llama_cpp.server; must never be shown
 
 
 def free_port() -> int:
@@ -46,3 +49,80 @@ def serve(args: list[str], ready_url: str, log: Path, timeout: float = 240, env:
                 proc.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 proc.kill()
+
+
+class RecordingProxy:
+    """A reverse proxy on 127.0.0.1 that forwards to `upstream` and records every POST body it forwarded.
+
+    Tests use it to see exactly which requests a client made (and which it did not repeat after a resume).
+    While `fail_next` > 0, a request is answered with HTTP 429 instead of being forwarded (and counted down).
+    """
+
+    def __init__(self, upstream: str, fail_next: int = 0):
+        import http.server
+        import json
+        import threading
+
+        self.upstream, self.fail_next, self.failed, self.active = upstream.rstrip("/"), fail_next, 0, 0
+        self._lock = threading.Lock()
+        self.bodies: list[dict] = []  # requests answered with 2xx (body + "_status")
+        self.errors: list[dict] = []  # requests the upstream answered with an error
+        proxy = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_POST(self):
+                with proxy._lock:
+                    proxy.active += 1
+                try:
+                    self._forward()
+                except BrokenPipeError:
+                    pass  # the client died (the tests SIGKILL it): the request was still forwarded and recorded
+                finally:
+                    with proxy._lock:
+                        proxy.active -= 1
+
+            def _forward(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                if proxy.fail_next > 0:
+                    proxy.fail_next -= 1
+                    proxy.failed += 1
+                    self._reply(429, json.dumps({"error": {"message": "rate limited", "type": "rate_limit"}}).encode(),
+                                {"Retry-After": "0"})
+                    return
+                req = urllib.request.Request(proxy.upstream + self.path, data=body, method="POST",
+                                             headers={k: v for k, v in self.headers.items()
+                                                      if k.lower() in ("content-type", "authorization")})
+                try:
+                    with urllib.request.urlopen(req, timeout=300) as resp:
+                        payload, status = resp.read(), resp.status
+                except urllib.error.HTTPError as exc:
+                    payload, status = exc.read(), exc.code
+                (proxy.bodies if status < 300 else proxy.errors).append(json.loads(body) | {"_status": status})
+                self._reply(status, payload)
+
+            def _reply(self, status, payload, headers=None):
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(payload)))
+                for k, v in (headers or {}).items():
+                    self.send_header(k, v)
+                self.end_headers()
+                self.wfile.write(payload)
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def settle(self, timeout: float = 120) -> None:
+        """Wait until no forwarded request is still waiting for the upstream (e.g. after a client was killed)."""
+        deadline = time.time() + timeout
+        while self.active and time.time() < deadline:
+            time.sleep(0.1)
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()

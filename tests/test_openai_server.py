@@ -8,22 +8,14 @@ import pytest
 
 from core.engines import complete, load
 from core.errors import EngineError
-from core.models import packaged_gguf
-from tests.servers import free_port, serve
+from tests.servers import SECRET, free_port
 
 pytestmark = pytest.mark.slow
-SECRET = "sk-polyglot-test-secret-0123456789"
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    port = free_port()
-    log = tmp_path_factory.mktemp("server") / "llama_server.log"
-    args = ["-m", "llama_cpp.server", "--model", str(packaged_gguf("smollm2-135m")), "--model_alias", "smollm2",
-            "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "2048", "--logits_all", "true",
-            "--api_key", SECRET, "--verbose", "false"]
-    with serve(args, f"http://127.0.0.1:{port}/docs", log):
-        yield f"http://127.0.0.1:{port}/v1"
+def server(smollm2_server):
+    return smollm2_server
 
 
 @pytest.fixture

@@ -52,7 +52,7 @@ class Source:
     revision: str | None = None
     answers: str | None = None  # mt_bench: the reference_answer file ("{lang}" expands too)
     id_field: str | None = None  # default: the format's own id field, else the row's position
-    id_prefix: str = ""
+    id_prefix: str = ""  # ids are "<prefix><position>"; the same prefix on row-aligned files pairs them
     text_field: str | None = None  # text format on csv/jsonl: the column that holds the text
     limit: int | None = None  # first N rows of each input
 

@@ -100,13 +100,15 @@ def _row_lang(inp: _Input, src: Source, record: Any) -> str:
     return inp.lang
 
 
-def _row_id(src: Source, record: Any, index: int) -> str:
+def _row_id(src: Source, inp: _Input, record: Any, index: int) -> str:
+    """The record's id field, else its position. Positions are namespaced by source ("lima-17") unless the
+    recipe sets `id_prefix`, which declares row-aligned files (Alpaca and its translations)."""
     id_field = src.id_field or formats.DEFAULT_ID_FIELD.get(src.format)
     if id_field and isinstance(record, dict) and record.get(id_field) not in (None, ""):
         return f"{src.id_prefix}{record[id_field]}"
     if src.id_field:
         raise BadRowError(f"missing id field {src.id_field!r}")
-    return f"{src.id_prefix}{index}"
+    return f"{src.id_prefix or inp.name.split('/')[0] + '-'}{index}"
 
 
 def _rows(inp: _Input, src: Source, records, ledger: BadRows) -> list[Row]:
@@ -134,7 +136,7 @@ def _rows(inp: _Input, src: Source, records, ledger: BadRows) -> list[Row]:
             problem = conversation_problem(msgs)
             if problem:
                 raise BadRowError(problem)
-            lang, row_id = _row_lang(inp, src, record), _row_id(src, record, index)
+            lang, row_id = _row_lang(inp, src, record), _row_id(src, inp, record, index)
             if (lang, row_id) in seen:
                 raise BadRowError(f"duplicate id {row_id!r} for language {lang}")
         except BadRowError as exc:
@@ -155,9 +157,9 @@ def _segments(inp: _Input, src: Source, records, ledger: BadRows) -> list[Segmen
         if isinstance(record, tuple):  # squad: (paragraph id, context)
             seg_id, text = record
         elif isinstance(record, str):
-            seg_id, text = f"{src.id_prefix}{index}", record
+            seg_id, text = _row_id(src, inp, None, index), record
         elif isinstance(record, dict) and src.text_field and isinstance(record.get(src.text_field), str):
-            seg_id, text = _row_id(src, record, index), record[src.text_field]
+            seg_id, text = _row_id(src, inp, record, index), record[src.text_field]
         else:
             ledger.add(inp.name, where, f"no text (set `text_field:`; got {type(record).__name__})")
             continue

@@ -53,7 +53,7 @@ def format_table(stats: dict[str, dict], base: str = "en") -> str:
     """The stats as an aligned text table (one row per language, a total row)."""
     import pandas as pd
 
-    df = pd.DataFrame.from_dict(stats, orient="index")
+    df = pd.DataFrame.from_dict(stats, orient="index").astype(float)  # None -> NaN, shown as "-"
     df.index.name = "lang"
     total = {"rows": df["rows"].sum(), "chars": df["chars"].sum(),
              "tokens": df["tokens"].sum() if df["tokens"].notna().all() else None}

@@ -91,7 +91,8 @@ class Distiller:
         self.translator = _endpoint(t.translator)
         self.teacher = _endpoint(t.teacher or t.translator)
         self.usage: dict[tuple, list[int]] = {}  # (model, url) -> [prompt tokens, completion tokens]
-        self.calls = {"made": 0, "cached": 0}
+        self.calls = {"made": 0, "cached": 0, "shared": 0}
+        self._inflight: dict[str, asyncio.Future] = {}
 
     # -- the requests of one job, as (endpoint, messages, params) ------------------------------------------
     def translate_request(self, text: str, lang: str):
@@ -155,14 +156,24 @@ class Distiller:
 
     # -- run -----------------------------------------------------------------------------------------------
     async def _call(self, client, request) -> str:
-        import openai
-
-        (model, url), messages, params = request
         key = self.key(request)
         hit = self.cache.get(key)
         if hit:
             self.calls["cached"] += 1
             return hit["text"]
+        if key in self._inflight:  # the same request from another job (duplicate texts): pay once
+            self.calls["shared"] += 1
+            return await asyncio.shield(self._inflight[key])
+        self._inflight[key] = asyncio.ensure_future(self._request(client, request, key))
+        try:
+            return await asyncio.shield(self._inflight[key])
+        finally:
+            self._inflight.pop(key, None)
+
+    async def _request(self, client, request, key: str) -> str:
+        import openai
+
+        (model, url), messages, params = request
         async with self._slots:
             try:
                 resp = await client.chat.completions.create(model=model, messages=messages, **params)
@@ -172,9 +183,11 @@ class Distiller:
         text = (resp.choices[0].message.content or "").strip() if resp.choices else ""
         usage = resp.usage
         pt, ct = (usage.prompt_tokens, usage.completion_tokens) if usage else (0, 0)
-        self.cache.put(key, model, text, pt, ct)
         self.calls["made"] += 1
         _add(self.usage, (model, url), pt, ct)
+        if not text:  # not cached, so a rerun asks again
+            raise EngineError(f"{model} returned an empty reply")
+        self.cache.put(key, model, text, pt, ct)
         return text
 
     async def _job(self, clients, job: Job) -> Row:
@@ -182,12 +195,8 @@ class Distiller:
         for name, text in job.parts.items():
             translated[name] = await self._call(clients[self.translator], self.translate_request(text, job.lang)) \
                 if text.strip() else ""
-        if not translated["instruction"]:
-            raise EngineError("the translator returned an empty translation")
         user = _user_turn(translated)
         answer = await self._call(clients[self.teacher], self.teacher_request(user, job.lang))
-        if not answer:
-            raise EngineError("the teacher returned an empty response")
         return Row(id=job.row.id, lang=job.lang, source=f"translated:{job.row.source}",
                    messages=[{"role": "user", "content": user}, {"role": "assistant", "content": answer}],
                    meta={"translated_from": self.t.source_lang, "translator": self.translator[0],
