@@ -42,7 +42,13 @@ def _run(args: argparse.Namespace) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Parse arguments and run one command; user errors print one clear message and exit 2."""
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    # Overrides may come before or after the options; argparse alone only takes them in one place.
+    args, extra = parser.parse_known_args(argv)
+    unknown = [x for x in extra if x.startswith("-") or "=" not in x]
+    if unknown:
+        parser.error(f"unrecognized arguments: {' '.join(unknown)}")
+    args.overrides = [*args.overrides, *extra]
     try:
         _run(args)
     except PolyglotError as exc:

@@ -32,18 +32,18 @@ def read_local(path: Path) -> Iterator[tuple[str, Any]]:
     elif suffix in (".csv", ".tsv"):
         yield from _read_csv(path, "\t" if suffix == ".tsv" else ",")
     elif suffix == ".txt":
-        with path.open(encoding="utf-8") as f:
+        with path.open(encoding="utf-8-sig") as f:
             for i, line in enumerate(f, 1):
                 yield f"{path.name}:{i}", line.rstrip("\n")
     else:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")  # -sig: a leading byte-order mark is not data
         yield from (_read_json_array(path, text) if text.lstrip().startswith("[") else _read_jsonl(path, text))
 
 
 def read_json_document(path: Path) -> Any:
     """Parse a whole JSON document (e.g. SQuAD-style files), with a clear error on bad syntax."""
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        return json.loads(path.read_text(encoding="utf-8-sig"))
     except json.JSONDecodeError as exc:
         raise DataError(f"{path}:{exc.lineno}:{exc.colno}: not valid JSON ({exc.msg}).") from exc
 
@@ -73,7 +73,7 @@ def file_sha256(path: Path) -> str:
 
 
 def _read_jsonl(path: Path, text: str) -> Iterator[tuple[str, Any]]:
-    for i, line in enumerate(text.splitlines(), 1):
+    for i, line in enumerate(text.split("\n"), 1):  # not splitlines(): it also splits at U+2028, U+0085...
         if not line.strip():
             continue
         try:
@@ -92,6 +92,10 @@ def _read_json_array(path: Path, text: str) -> Iterator[tuple[str, Any]]:
         if pos >= len(text):
             raise DataError(f"{path}: the JSON array is not closed (file truncated?).")
         if text[pos] == "]":
+            rest = _skip_ws(text, pos + 1)
+            if rest < len(text):
+                raise DataError(f"{path}:{_line_col(text, rest)}: data after the end of the JSON array (JSON Lines "
+                                f"whose records are arrays? Those need one object per line).")
             return
         line += text.count("\n", line_pos, pos)
         line_pos = pos
@@ -105,6 +109,13 @@ def _read_json_array(path: Path, text: str) -> Iterator[tuple[str, Any]]:
         pos = _skip_ws(text, end)
         if pos < len(text) and text[pos] == ",":
             pos += 1
+        elif pos < len(text) and text[pos] != "]":
+            raise DataError(f"{path}:{_line_col(text, pos)}: not valid JSON (expected ',' or ']' after an array "
+                            f"element); fix the file, or convert it to JSONL.")
+
+
+def _line_col(text: str, pos: int) -> str:
+    return f"{text.count(chr(10), 0, pos) + 1}:{pos - text.rfind(chr(10), 0, pos)}"
 
 
 def _skip_ws(text: str, pos: int) -> int:
@@ -114,7 +125,7 @@ def _skip_ws(text: str, pos: int) -> int:
 
 
 def _read_csv(path: Path, delimiter: str) -> Iterator[tuple[str, Any]]:
-    with path.open(encoding="utf-8", newline="") as f:
+    with path.open(encoding="utf-8-sig", newline="") as f:
         reader = csv.DictReader(f, delimiter=delimiter)
         start = 2
         for record in reader:

@@ -78,6 +78,9 @@ def _records(inp: _Input, src: Source) -> tuple[Iterator[tuple[str, Any]], dict]
         origin = {"path": str(inp.path), "sha256": file_sha256(inp.path)}
         if src.format == "squad":
             doc = read_json_document(inp.path)
+            if not isinstance(doc, dict) or not isinstance(doc.get("data"), list):
+                raise DataError(f"Source {inp.name!r}: {inp.path} is not a SQuAD-style file "
+                                f"({{\"data\": [{{\"paragraphs\": ...}}]}}); check `format:`.")
             return iter([(f"{inp.path.name} paragraph {i}", p)
                          for i, p in enumerate(formats.squad_paragraphs(doc))]), origin
         return read_local(inp.path), origin
@@ -154,14 +157,19 @@ def _segments(inp: _Input, src: Source, records, ledger: BadRows) -> list[Segmen
         if src.limit is not None and index >= src.limit:
             break
         ledger.count(inp.name)
-        if isinstance(record, tuple):  # squad: (paragraph id, context)
-            seg_id, text = record
-        elif isinstance(record, str):
-            seg_id, text = _row_id(src, inp, None, index), record
-        elif isinstance(record, dict) and src.text_field and isinstance(record.get(src.text_field), str):
-            seg_id, text = _row_id(src, inp, record, index), record[src.text_field]
-        else:
-            ledger.add(inp.name, where, f"no text (set `text_field:`; got {type(record).__name__})")
+        try:
+            if isinstance(record, Unparsable):
+                raise BadRowError(record.reason)
+            if isinstance(record, tuple):  # squad: (paragraph id, context)
+                seg_id, text = record
+            elif isinstance(record, str):
+                seg_id, text = _row_id(src, inp, None, index), record
+            elif isinstance(record, dict) and src.text_field and isinstance(record.get(src.text_field), str):
+                seg_id, text = _row_id(src, inp, record, index), record[src.text_field]
+            else:
+                raise BadRowError(f"no text (set `text_field:`; got {type(record).__name__})")
+        except BadRowError as exc:  # e.g. a record without the recipe's `id_field`
+            ledger.add(inp.name, where, str(exc))
             continue
         if not text.strip():
             ledger.add(inp.name, where, "empty text")
