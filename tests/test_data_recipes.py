@@ -17,7 +17,7 @@ from trainer.__main__ import main
 from trainer.data.recipe import load_recipe
 
 RECIPES = sorted((ROOT / "configs" / "recipes").glob("*.yaml"))
-NEEDS_HUB_OR_API = {"bactrian-x-hub", "bactrian-x"}
+NEEDS_HUB_OR_API = {"bactrian-x-hub", "bactrian-x", "dolly-oasst-lima-hub"}
 
 
 def test_recipes_are_shipped():
