@@ -121,6 +121,9 @@ def mt_bench(record: Any, answers: dict | None = None) -> tuple[Messages, dict]:
     answer_turns = answers.get(qid)
     if not answer_turns:
         raise BadRowError(f"no reference answer for question_id {qid} (no response)")
+    if len(answer_turns) < len(turns):
+        raise BadRowError(f"question_id {qid} has {len(turns)} turns but its reference answer only "
+                          f"{len(answer_turns)}")
     messages = []
     for q, a in zip(turns, answer_turns):
         messages += [{"role": "user", "content": q}, {"role": "assistant", "content": a}]
@@ -142,7 +145,8 @@ PER_RECORD: dict[str, Callable[..., tuple[Messages, dict]]] = {
 }
 # Formats whose records carry their own id field (used unless the recipe sets `id_field`).
 DEFAULT_ID_FIELD = {"bactrian-x": "id", "seed_tasks": "id", "messages": "id", "mt_bench": "question_id",
-                    "lima": None, "alpaca": None, "dolly": None, "sharegpt": "id"}
+                    "lima": None, "alpaca": None, "dolly": None, "sharegpt": "id",
+                    "oasst": "id"}  # oasst_threads gives each thread its message_tree_id as "id"
 
 
 def oasst_threads(records: list[tuple[str, Any]]) -> list[tuple[str, Any]]:
