@@ -114,14 +114,15 @@ def check_prompt(prompt: str | Sequence[dict]) -> str | list[dict]:
     return check_messages(prompt)
 
 
-def render(fmt: ChatFormat, messages: Sequence[dict], bos_token: str = "", eos_token: str = "") -> str:
-    """Render messages to prompt text ending with the assistant's turn opener."""
+def render(fmt: ChatFormat, messages: Sequence[dict], bos_token: str = "", eos_token: str = "",
+           add_generation_prompt: bool = True) -> str:
+    """Render messages to prompt text ending with the assistant's turn opener (or, for training, without it)."""
     from jinja2 import TemplateError
     from transformers.utils.chat_template_utils import render_jinja_template
 
     try:
         rendered, _ = render_jinja_template(
-            [check_messages(messages)], chat_template=fmt.template, add_generation_prompt=True,
+            [check_messages(messages)], chat_template=fmt.template, add_generation_prompt=add_generation_prompt,
             bos_token=bos_token, eos_token=eos_token,
         )
     except TemplateError as exc:  # templates reject e.g. a system role or non-alternating turns

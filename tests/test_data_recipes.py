@@ -65,7 +65,7 @@ def test_bactrian_x_dry_run_plans_cost_and_calls_nothing(shared_data, tmp_path, 
     recipe = load_recipe(ROOT / "configs/recipes/bactrian-x.yaml",
                          ["translate.prices={gpt-4o-mini: {input: 1.0, output: 2.0}}", "translate.limit=20"])
     est = build(recipe, None, shared_data, dry_run=True).card["translate"]["estimate"]["by_model"]
-    m = est["models"]["gpt-4o-mini"]
+    m = est["models"]["gpt-4o-mini@https://api.openai.com/v1"]
     assert est["usd"] == pytest.approx((m["prompt_tokens"] * 1.0 + m["completion_tokens"] * 2.0) / 1e6, abs=1e-4)
 
     too_dear = ["translate.max_cost=0.0001"]
@@ -132,3 +132,46 @@ def test_overrides():
         apply_overrides(data, ["mixture.size"])
     with pytest.raises(ConfigError, match="'name' is not a section"):
         apply_overrides(data, ["name.first=1"])
+
+
+def test_review_regressions(shared_data, tmp_path, monkeypatch):
+    from core.errors import DataError
+    from trainer.data.build import build
+
+    monkeypatch.setenv("POLYGLOT_HOME", str(tmp_path / "home"))
+    # Credentials in a model URL never reach the card.
+    recipe = load_recipe(ROOT / "configs/recipes/bactrian-x.yaml",
+                         ["translate.translator=openai:m@https://user:sk-SECRET@host.example/v1?key=sk-QUERY",
+                          "translate.limit=3", "translate.max_cost=null"])
+    card = build(recipe, None, shared_data, dry_run=True).card
+    text = json.dumps(card)
+    assert "sk-SECRET" not in text and "sk-QUERY" not in text and "openai:m@https://host.example/v1" in text
+    # Rows the sources already have in a target language are not translated again.
+    recipe = load_recipe(ROOT / "configs/recipes/parallel-en-zh.yaml",
+                         ["translate={translator: openai:gpt-4o-mini, languages: [zh], limit: 10}"])
+    plan = build(recipe, None, shared_data, dry_run=True).card["translate"]
+    assert plan["skipped_existing"] == 10 and plan["jobs"] == 0
+    # A `langs:` source whose path has no {lang} would read one file for every language.
+    with pytest.raises(ConfigError, match=r"needs '\{lang\}' in `path:`"):
+        load_recipe(_write(tmp_path, BASE.replace("lang: en}", "langs: [en, de], config: '{lang}'}")))
+    with pytest.raises(ConfigError, match="may only use {language}"):
+        load_recipe(_write(tmp_path, BASE + "translate: {translator: openai:x, languages: [de], "
+                                            "teacher_system: 'Answer in {lang}.'}\n"))
+    with pytest.raises(ConfigError, match="weights must be >= 0"):
+        load_recipe(_write(tmp_path, BASE + "mixture: {kind: weighted, size: 5, weights: {en: -1}}\n"))
+    # A file that is not UTF-8 is one clear error.
+    latin = tmp_path / "latin1.jsonl"
+    latin.write_bytes('{"instruction": "Größe", "output": "ok"}\n'.encode("latin-1"))
+    recipe = load_recipe(_write(tmp_path, f"name: t\nsources:\n  x: {{format: alpaca, path: {latin}, lang: de}}\n"))
+    with pytest.raises(DataError, match="not UTF-8 text"):
+        build(recipe, None, tmp_path, dry_run=True)
+
+
+def test_demos_use_only_the_named_corpus(shared_data):
+    from trainer.data.build import build
+
+    recipe = load_recipe(ROOT / "configs/recipes/crossalpaca.yaml", [
+        "stats.tokenizer=null", "demos.ratio=null", "demos.languages=[de]", "demos.per_direction=3",
+        "sources.other={format: text, path: flores200_devtest/devtest/deu_Latn.devtest.txt, lang: de}"])
+    demos = [r for r in build(recipe, None, shared_data, dry_run=True).rows if r.meta.get("task") == "translation"]
+    assert len(demos) == 6 and {r.source.split("/")[0] for r in demos} == {"xquad"}

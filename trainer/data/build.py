@@ -16,6 +16,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from core.config import to_dict
+from core.engines.openai_api import public_url
 from trainer.data.demos import mix_in, translation_demos
 from trainer.data.lid_filter import lid_filter
 from trainer.data.mixtures import build_pool, mix
@@ -42,7 +43,7 @@ def build(recipe: Recipe, out: Path | None, data_dir: Path, recipe_path: str = "
     started = time.time()
     ledger = BadRows(max_fraction=recipe.max_bad_fraction)
     rng = random.Random(recipe.seed)
-    card: dict = {"recipe": to_dict(recipe), "recipe_path": recipe_path, "data_dir": str(data_dir)}
+    card: dict = {"recipe": _redacted(to_dict(recipe)), "recipe_path": recipe_path, "data_dir": str(data_dir)}
 
     with tqdm(total=sum(len(s.langs or [1]) for s in recipe.sources.values()), desc="load", unit="input",
               disable=None) as bar:
@@ -53,6 +54,7 @@ def build(recipe: Recipe, out: Path | None, data_dir: Path, recipe_path: str = "
         log(f"warning: {len(ledger.bad)} malformed input row(s) skipped (listed in bad_rows.jsonl): "
             + "; ".join(f"{b.where}: {b.reason}" for b in ledger.bad[:3]))
 
+    counts = _token_counter(recipe.stats.tokenizer) if not dry_run or not recipe.translate else None
     if recipe.translate:
         with tqdm(desc="translate", unit="row", disable=None) as bar:
             def progress(total):
@@ -79,14 +81,14 @@ def build(recipe: Recipe, out: Path | None, data_dir: Path, recipe_path: str = "
 
     if recipe.demos:
         d = recipe.demos
-        demos = translation_demos(loaded.segments, d.base, d.languages, d.per_direction, rng)
+        corpus = [s for s in loaded.segments if s.source.split("/")[0] in d.corpus]
+        demos = translation_demos(corpus, d.base, d.languages, d.per_direction, rng)
         demos = mix_in(mixed, demos, d.ratio, rng)
         card["demos"] = {"built": 2 * d.per_direction * len(d.languages), "used": len(demos)}
         mixed = mixed + demos
 
     if recipe.shuffle:
         rng.shuffle(mixed)
-    counts = _token_counter(recipe.stats.tokenizer)
     card["stats"] = mix_stats(mixed, counts, base=recipe.mixture.base)
     card["stats_tokenizer"] = recipe.stats.tokenizer
     table = format_table(card["stats"], base=recipe.mixture.base)
@@ -97,6 +99,17 @@ def build(recipe: Recipe, out: Path | None, data_dir: Path, recipe_path: str = "
         return BuildResult(mixed, card, table, None)
     _write(out, mixed, card, table, ledger)
     return BuildResult(mixed, card, table, out)
+
+
+def _redacted(recipe: dict) -> dict:
+    """The recipe for the card, with credentials and queries cut out of model URLs."""
+    t = recipe.get("translate")
+    if t:
+        for key in ("translator", "teacher"):
+            if t.get(key) and "@" in t[key]:
+                head, _, url = t[key].partition("@")  # the first @ ends the model name; the URL may hold more
+                t[key] = f"{head}@{public_url(url)}"
+    return recipe
 
 
 def _token_counter(spec: str | None):
@@ -111,6 +124,7 @@ def _token_counter(spec: str | None):
 def _write(out: Path, rows: list[Row], card: dict, table: str, ledger: BadRows) -> None:
     """Write to temp names, then rename, so an interrupted build never leaves a half mix beside a card."""
     out.mkdir(parents=True, exist_ok=True)
+    (out / "card.json").unlink(missing_ok=True)  # no old card beside a new mix if we die in between
     tmp = out / "mix.jsonl.tmp"
     with tmp.open("w", encoding="utf-8") as f:
         for row in rows:
@@ -127,11 +141,12 @@ def _describe_plan(report: dict) -> str:
     est = report["estimate"]
     lines = [f"translate: {report['source_rows']} source rows x {len(report['languages'])} languages = "
              f"{report['jobs']} jobs; skipped as code: {sum(report['skipped_code'].values())} "
-             f"{report['skipped_code'] or ''}; skipped multi-turn: {report['skipped_multiturn']}",
+             f"{report['skipped_code'] or ''}; skipped multi-turn: {report['skipped_multiturn']}; "
+             f"already in the sources: {report['skipped_existing']}",
              f"requests to make: {est['requests']} (already cached: {est['cached']})"]
-    for model, m in est["by_model"]["models"].items():
+    for m in est["by_model"]["models"].values():
         usd = "unknown price" if m["usd"] is None else f"${m['usd']:.4f}"
-        lines.append(f"  {model} @ {m['endpoint']}: ~{m['prompt_tokens']:,} prompt + ~{m['completion_tokens']:,} "
+        lines.append(f"  {m['model']} @ {m['endpoint']}: ~{m['prompt_tokens']:,} prompt + ~{m['completion_tokens']:,} "
                      f"completion tokens, {usd}")
     total = est["by_model"]["usd"]
     lines.append("estimated cost: " + ("unknown (add `translate.prices`)" if total is None else f"${total:.4f}"))

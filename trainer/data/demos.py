@@ -20,7 +20,11 @@ def translation_demos(segments: Iterable[Segment], base: str, languages: list[st
     """`per_direction` base->x and x->base demonstrations for every x, on distinct aligned ids."""
     by_lang: dict[str, dict[str, Segment]] = {}
     for seg in segments:
-        by_lang.setdefault(seg.lang, {})[seg.id] = seg
+        same = by_lang.setdefault(seg.lang, {}).get(seg.id)
+        if same is not None:
+            raise DataError(f"Corpus sources {same.source!r} and {seg.source!r} both give segment {seg.id!r} in "
+                            f"{seg.lang}; set `id_prefix:` on one of them so their ids differ.")
+        by_lang[seg.lang][seg.id] = seg
     if base not in by_lang:
         raise DataError(f"The demonstration corpus has no {base} text; add a `{base}` source to `demos.corpus`.")
     rows = []

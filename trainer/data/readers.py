@@ -24,6 +24,17 @@ class Unparsable:
 
 def read_local(path: Path) -> Iterator[tuple[str, Any]]:
     """Yield (where, record) for every record in a local file; broken records come as `Unparsable`."""
+    import pyarrow
+
+    try:
+        yield from _read_local(path)
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{path}: not UTF-8 text (byte {exc.start}: {exc.reason}); re-save it as UTF-8.") from exc
+    except (csv.Error, pyarrow.ArrowException) as exc:
+        raise DataError(f"{path}: cannot be read as {path.suffix} ({exc}); check the file.") from exc
+
+
+def _read_local(path: Path) -> Iterator[tuple[str, Any]]:
     suffix = path.suffix.lower()
     if suffix not in LOCAL_SUFFIXES:
         raise DataError(f"{path}: unknown file type {suffix!r}; use one of {', '.join(LOCAL_SUFFIXES)}.")
@@ -44,6 +55,8 @@ def read_json_document(path: Path) -> Any:
     """Parse a whole JSON document (e.g. SQuAD-style files), with a clear error on bad syntax."""
     try:
         return json.loads(path.read_text(encoding="utf-8-sig"))
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{path}: not UTF-8 text (byte {exc.start}: {exc.reason}); re-save it as UTF-8.") from exc
     except json.JSONDecodeError as exc:
         raise DataError(f"{path}:{exc.lineno}:{exc.colno}: not valid JSON ({exc.msg}).") from exc
 

@@ -65,8 +65,9 @@ class Source:
             self.lang = _code(self.lang)
         if self.langs:
             self.langs = _codes(self.langs)
-            if "{lang}" not in f"{self.path}{self.config}":
-                raise ValueError("`langs:` needs '{lang}' in `path:` or `config:` to tell the inputs apart")
+            if "{lang}" not in (self.path or self.config or ""):
+                raise ValueError("`langs:` needs '{lang}' in `path:` (or, for a hub-only source, in `config:`) "
+                                 "to tell the inputs apart")
         if self.limit is not None and self.limit < 1:
             raise ValueError("`limit` must be >= 1")
 
@@ -90,6 +91,8 @@ class Mixture:
         self.base = _code(self.base)
         if self.weights:
             self.weights = {_code(k): v for k, v in self.weights.items()}
+            if any(v < 0 for v in self.weights.values()) or not any(v > 0 for v in self.weights.values()):
+                raise ValueError("mixture.weights must be >= 0 and not all 0")
         if self.size is not None and self.size < 1:
             raise ValueError("mixture.size must be >= 1")
         if self.kind == "mono" and (not self.languages or len(self.languages) != 1):
@@ -120,7 +123,7 @@ class Translate:
     teacher: str | None = None  # default: the translator
     source_lang: str = "en"
     sources: list[str] | None = None  # default: every conversation source in source_lang
-    limit: int | None = None  # translate the first N rows (by id order) only
+    limit: int | None = None  # translate the first N source rows (in file order) only
     skip_code: bool = True
     code_keywords: list[str] = dataclasses.field(default_factory=lambda: list(CODE_KEYWORDS))
     teacher_system: str | None = "Answer in {language}."
@@ -140,6 +143,11 @@ class Translate:
         self.source_lang = _code(self.source_lang)
         if self.source_lang in self.languages:
             raise ValueError(f"translate.languages contains the source language {self.source_lang!r}")
+        if self.teacher_system:
+            try:
+                self.teacher_system.format(language="German")
+            except (KeyError, IndexError, ValueError) as exc:
+                raise ValueError(f"translate.teacher_system may only use {{language}}, not {exc}") from None
         if self.concurrency < 1 or self.max_retries < 0:
             raise ValueError("translate.concurrency must be >= 1 and translate.max_retries >= 0")
 

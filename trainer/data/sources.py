@@ -121,17 +121,22 @@ def _rows(inp: _Input, src: Source, records, ledger: BadRows) -> list[Row]:
             raise DataError(f"Source {inp.name!r}: answers file {inp.answers} not found.")
         answers = formats.mt_bench_answers(read_local(inp.answers))
     records = list(records)
-    if src.format == "oasst":
+    per_record = src.format != "oasst"
+    if not per_record:  # messages are counted and checked here; threads are built from the good ones
         for where, rec in records:
+            ledger.count(inp.name)
             if isinstance(rec, Unparsable):
                 ledger.add(inp.name, where, rec.reason)
+            elif not isinstance(rec, dict) or "message_id" not in rec:
+                ledger.add(inp.name, where, "not an OpenAssistant message (no message_id)")
         records = formats.oasst_threads(records)
     convert = formats.PER_RECORD.get(src.format, formats.messages)
     rows, seen = [], set()
     for index, (where, record) in enumerate(records):
         if src.limit is not None and index >= src.limit:
             break
-        ledger.count(inp.name)
+        if per_record:
+            ledger.count(inp.name)
         try:
             if isinstance(record, Unparsable):
                 raise BadRowError(record.reason)

@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass, field
 
 from core.engines.openai_api import public_url
-from core.engines.spec import parse_spec
+from core.engines.spec import DEFAULT_OPENAI_URL, parse_spec
 from core.errors import ConfigError, DataError, EngineError
 from core.languages import get_language
 from trainer.data.api_cache import ApiCache, call_key, cost, estimate_tokens, price_for
@@ -42,6 +42,7 @@ class Plan:
     jobs: list[Job] = field(default_factory=list)
     skipped_code: dict[str, list[str]] = field(default_factory=dict)  # keyword -> row ids
     skipped_multiturn: list[str] = field(default_factory=list)
+    skipped_existing: int = 0  # (language, id) already in the sources: not paid for twice
 
 
 def _endpoint(spec_text: str) -> tuple[str, str | None]:
@@ -64,8 +65,9 @@ def code_keyword(text: str, keywords: list[str]) -> str | None:
     return None
 
 
-def plan(rows: list[Row], t: Translate) -> Plan:
-    """Jobs for every single-turn source row and target language, minus skipped code instructions."""
+def plan(rows: list[Row], t: Translate, existing: set[tuple[str, str]] = frozenset()) -> Plan:
+    """Jobs for every single-turn source row and target language, minus skipped code instructions and
+    (language, id) pairs the sources already have natively."""
     out = Plan()
     for row in rows:
         turns = [m for m in row.messages if m["role"] != "system"]
@@ -79,7 +81,11 @@ def plan(rows: list[Row], t: Translate) -> Plan:
             if kw:
                 out.skipped_code.setdefault(kw, []).append(row.id)
                 continue
-        out.jobs += [Job(row, lang, parts) for lang in t.languages]
+        for lang in t.languages:
+            if (lang, row.id) in existing:
+                out.skipped_existing += 1
+            else:
+                out.jobs.append(Job(row, lang, parts))
     return out
 
 
@@ -149,8 +155,9 @@ class Distiller:
         out, total = {}, 0.0
         for (model, url), (pt, ct) in tokens.items():
             c = cost(pt, ct, price_for(model, url, self.t.prices))
-            out[model] = {"prompt_tokens": pt, "completion_tokens": ct,
-                          "usd": None if c is None else round(c, 4), "endpoint": public_url(url or "api.openai.com")}
+            endpoint = public_url(url or DEFAULT_OPENAI_URL)
+            out[f"{model}@{endpoint}"] = {"model": model, "endpoint": endpoint, "prompt_tokens": pt,
+                                          "completion_tokens": ct, "usd": None if c is None else round(c, 4)}
             total = None if c is None or total is None else total + c
         return {"models": out, "usd": None if total is None else round(total, 4)}
 
@@ -182,7 +189,7 @@ class Distiller:
                              f"name and ${self.t.api_key_env}.") from exc
         text = (resp.choices[0].message.content or "").strip() if resp.choices else ""
         usage = resp.usage
-        pt, ct = (usage.prompt_tokens, usage.completion_tokens) if usage else (0, 0)
+        pt, ct = ((usage.prompt_tokens or 0), (usage.completion_tokens or 0)) if usage else (0, 0)
         self.calls["made"] += 1
         _add(self.usage, (model, url), pt, ct)
         if not text:  # not cached, so a rerun asks again
@@ -230,9 +237,11 @@ class Distiller:
                     on_done()
 
         try:
-            await asyncio.gather(*(worker() for _ in range(self.t.concurrency)))
-        except _Fatal as exc:
-            raise DataError(str(exc)) from None
+            async with asyncio.TaskGroup() as group:  # a fatal error cancels the other workers
+                for _ in range(self.t.concurrency):
+                    group.create_task(worker())
+        except* _Fatal as errors:
+            raise DataError(str(errors.exceptions[0])) from None
         finally:
             for client in clients.values():
                 await client.close()
@@ -268,7 +277,6 @@ def translate_and_distill(rows: list[Row], t: Translate, seed: int = 0, dry_run:
     With `dry_run`, no call is made and no rows are returned: the report holds the plan and the estimate.
     """
     source = [r for r in rows if r.lang == t.source_lang and (not t.sources or r.source.split("/")[0] in t.sources)]
-    source.sort(key=lambda r: r.id)
     if t.limit is not None:
         source = source[: t.limit]
     if not source:
@@ -277,11 +285,12 @@ def translate_and_distill(rows: list[Row], t: Translate, seed: int = 0, dry_run:
     cache = ApiCache(t.cache)
     try:
         distiller = Distiller(t, cache, seed)
-        p = plan(source, t)
+        p = plan(source, t, {(r.lang, r.id) for r in rows})
         report = {"source_rows": len(source), "jobs": len(p.jobs), "languages": t.languages,
                   "skipped_code": {k: len(v) for k, v in p.skipped_code.items()},
                   "skipped_code_ids": sorted(i for ids in p.skipped_code.values() for i in ids)[:50],
-                  "skipped_multiturn": len(p.skipped_multiturn), "cache": str(cache.path),
+                  "skipped_multiturn": len(p.skipped_multiturn), "skipped_existing": p.skipped_existing,
+                  "cache": str(cache.path),
                   "estimate": distiller.estimate(p)}
         est = report["estimate"]["by_model"]["usd"]
         if t.max_cost is not None and (est is None or est > t.max_cost):
