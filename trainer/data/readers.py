@@ -61,8 +61,8 @@ def read_json_document(path: Path) -> Any:
         raise DataError(f"{path}:{exc.lineno}:{exc.colno}: not valid JSON ({exc.msg}).") from exc
 
 
-def read_hub(dataset: str, config: str | None, split: str, revision: str | None) -> Iterator[tuple[str, Any]]:
-    """Yield (where, record) from a Hugging Face hub dataset, loaded through `datasets`."""
+def read_hub(dataset: str, config: str | None, split: str, revision: str | None) -> tuple[Iterator, str | None]:
+    """(where, record) pairs from a Hugging Face hub dataset, loaded through `datasets`, and its fingerprint."""
     import datasets
 
     try:
@@ -73,8 +73,7 @@ def read_hub(dataset: str, config: str | None, split: str, revision: str | None)
             f"{type(exc).__name__}: {str(exc)[:300]}\nWith no hub access, download the files and set `path:` "
             f"in the recipe (resolved under --data-dir).") from exc
     label = f"{dataset}{'/' + config if config else ''}[{split}]"
-    for i, record in enumerate(ds):
-        yield f"{label} row {i}", record
+    return ((f"{label} row {i}", record) for i, record in enumerate(ds)), getattr(ds, "_fingerprint", None)
 
 
 def file_sha256(path: Path) -> str:

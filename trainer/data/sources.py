@@ -85,8 +85,9 @@ def _records(inp: _Input, src: Source) -> tuple[Iterator[tuple[str, Any]], dict]
                          for i, p in enumerate(formats.squad_paragraphs(doc))]), origin
         return read_local(inp.path), origin
     if src.hub:
-        origin = {"hub": src.hub, "config": inp.hub_config, "split": src.split, "revision": src.revision}
-        return read_hub(src.hub, inp.hub_config, src.split, src.revision), origin
+        records, fingerprint = read_hub(src.hub, inp.hub_config, src.split, src.revision)
+        return records, {"hub": src.hub, "config": inp.hub_config, "split": src.split, "revision": src.revision,
+                         "fingerprint": fingerprint}
     raise DataError(f"Source {inp.name!r}: file {inp.path} not found. Pass --data-dir with the directory that "
                     f"holds it, fix `path:`, or add `hub:` to load the dataset from the Hugging Face hub.")
 
