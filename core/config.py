@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 import pydantic
 import yaml
 
-from core.errors import ConfigError
+from core.errors import ConfigError, UnknownLanguageError
 
 T = TypeVar("T")
 _STRICT = pydantic.ConfigDict(extra="forbid")
@@ -27,6 +27,25 @@ _STRICT = pydantic.ConfigDict(extra="forbid")
 def config_dataclass(cls: type[T]) -> type[T]:
     """Decorator: a dataclass whose constructor validates types and refuses unknown keys."""
     return pydantic.dataclasses.dataclass(cls, config=_STRICT)
+
+
+def language_code(value: str) -> str:
+    """A language's table code, for config checks: an unknown one is a ValueError that says where it was."""
+    from core.languages import get_language
+
+    try:
+        return get_language(value).code
+    except UnknownLanguageError as exc:
+        raise ValueError(str(exc)) from None
+
+
+def language_codes(values: list[str]) -> list[str]:
+    """Table codes of a list of languages; a language listed twice is an error."""
+    out = [language_code(x) for x in values]
+    dupes = {x for x in out if out.count(x) > 1}
+    if dupes:
+        raise ValueError(f"language(s) listed twice: {', '.join(sorted(dupes))}")
+    return out
 
 
 def load_config(cls: type[T], source: str | Path | dict, overrides: Sequence[str] = ()) -> T:

@@ -8,8 +8,12 @@ CORPUS = ["Der Hund läuft schnell über die Wiese.", "The dog runs quickly acro
           "Le chien court vite dans le pré.", "我们今天早上去了公园。", "Hello world, how are you today?"] * 20
 
 
-def build_tiny_model(out: Path, chat_template: str | None = None) -> Path:
-    """Save a 2-layer random Llama (seeded) and its tokenizer to `out`."""
+def build_tiny_model(out: Path, chat_template: str | None = None, initializer_range: float = 0.02) -> Path:
+    """Save a 2-layer random Llama (seeded) and its tokenizer to `out`.
+
+    Training tests pass a larger `initializer_range`: with the default, the frozen random output layer keeps
+    every next-token distribution near uniform, so no adapter can lower the loss much.
+    """
     import torch
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
@@ -25,7 +29,7 @@ def build_tiny_model(out: Path, chat_template: str | None = None) -> Path:
     torch.manual_seed(0)
     config = LlamaConfig(vocab_size=len(tok), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
                          num_attention_heads=2, num_key_value_heads=1, max_position_embeddings=256,
-                         bos_token_id=1, eos_token_id=2, pad_token_id=0)
+                         bos_token_id=1, eos_token_id=2, pad_token_id=0, initializer_range=initializer_range)
     LlamaForCausalLM(config).save_pretrained(out)
     tok.save_pretrained(out)
     return out

@@ -1,8 +1,10 @@
-"""`python -m trainer`: build training mixes (and, with issue #4, train and merge).
+"""`python -m trainer`: build training mixes, fine-tune LoRA/QLoRA adapters, merge them.
 
     python -m trainer data configs/recipes/multi-3.yaml --out runs/multi-3 --data-dir ../shared/data
     python -m trainer data RECIPE.yaml --out DIR --dry-run          # plan and cost, no API call, no write
     python -m trainer data RECIPE.yaml --out DIR mixture.size=500   # key=value overrides
+    python -m trainer train configs/train/smollm2-135m.yaml data=runs/multi-3 max_steps=50 [--resume]
+    python -m trainer merge --base smollm2-135m --adapter runs/train/adapter --out runs/merged
 """
 
 from __future__ import annotations
@@ -25,10 +27,33 @@ def _parser() -> argparse.ArgumentParser:
     d.add_argument("--data-dir", type=Path, default=Path("."),
                    help="directory that relative `path:` entries are resolved under (default: .)")
     d.add_argument("--dry-run", action="store_true", help="load and plan, print the cost estimate; no API call")
+    t = sub.add_parser("train", help="fine-tune a LoRA/QLoRA adapter from a training config YAML")
+    t.add_argument("config", help="training config YAML (see configs/train/)")
+    t.add_argument("overrides", nargs="*", help="key=value overrides, e.g. max_steps=20 lora.r=8")
+    t.add_argument("--resume", action="store_true", help="continue from the latest checkpoint in the out dir")
+    m = sub.add_parser("merge", help="merge an adapter into its base and verify the logits")
+    m.add_argument("--base", required=True, help="the base the adapter was trained on (spec, dir or hub id)")
+    m.add_argument("--adapter", required=True, type=Path)
+    m.add_argument("--out", required=True, type=Path)
+    m.add_argument("--dtype", default="fp32", help="fp32 (default), bf16 or fp16")
     return p
 
 
 def _run(args: argparse.Namespace) -> None:
+    if args.command == "train":
+        from trainer.config import load_train_config
+        from trainer.train import train_all
+
+        cfg = load_train_config(args.config, args.overrides)
+        for name, metrics in train_all(cfg, resume=args.resume, log=lambda m: print(m, file=sys.stderr)).items():
+            print(f"{name}: step {metrics.get('step')}, loss {metrics.get('loss')}, eval {metrics.get('eval_loss')}")
+        return
+    if args.command == "merge":
+        from trainer.merge import merge
+
+        report = merge(args.base, args.adapter, args.out, args.dtype)
+        print(f"merged into {args.out} ({args.dtype}); max |logit diff| vs base+adapter: {report['max']:.2e}")
+        return
     from trainer.data.build import build
     from trainer.data.recipe import load_recipe
 

@@ -7,9 +7,7 @@ import dataclasses
 from pathlib import Path
 from typing import Literal
 
-from core.config import config_dataclass, load_config
-from core.errors import UnknownLanguageError
-from core.languages import get_language
+from core.config import config_dataclass, language_code, language_codes, load_config
 
 FORMATS = ("alpaca", "bactrian-x", "dolly", "seed_tasks", "sharegpt", "lima", "messages", "mt_bench", "oasst",
            "text", "squad")
@@ -20,21 +18,6 @@ MIXTURES = ("all", "mono", "parallel", "sampled", "multi_i", "weighted")
 CODE_KEYWORDS = ["code", "python", "java", "javascript", "c++", "c#", "sql", "html", "css", "json", "regex",
                  "function", "program", "script", "algorithm", "compile", "variable", "array", "class",
                  "def", "return", "print(", "api", "bash", "shell", "query"]
-
-
-def _code(lang: str) -> str:
-    try:
-        return get_language(lang).code
-    except UnknownLanguageError as exc:
-        raise ValueError(str(exc)) from None  # pydantic adds where in the recipe it was
-
-
-def _codes(langs: list[str]) -> list[str]:
-    out = [_code(x) for x in langs]
-    dupes = {x for x in out if out.count(x) > 1}
-    if dupes:
-        raise ValueError(f"language(s) listed twice: {', '.join(sorted(dupes))}")
-    return out
 
 
 @config_dataclass
@@ -62,9 +45,9 @@ class Source:
         if (self.lang is None) == (self.langs is None) and not self.lang_field:
             raise ValueError("a source needs exactly one of `lang:` or `langs:` (or `lang_field:`)")
         if self.lang:
-            self.lang = _code(self.lang)
+            self.lang = language_code(self.lang)
         if self.langs:
-            self.langs = _codes(self.langs)
+            self.langs = language_codes(self.langs)
             if "{lang}" not in (self.path or self.config or ""):
                 raise ValueError("`langs:` needs '{lang}' in `path:` (or, for a hub-only source, in `config:`) "
                                  "to tell the inputs apart")
@@ -87,10 +70,10 @@ class Mixture:
 
     def __post_init__(self):
         if self.languages:
-            self.languages = _codes(self.languages)
-        self.base = _code(self.base)
+            self.languages = language_codes(self.languages)
+        self.base = language_code(self.base)
         if self.weights:
-            self.weights = {_code(k): v for k, v in self.weights.items()}
+            self.weights = {language_code(k): v for k, v in self.weights.items()}
             if any(v < 0 for v in self.weights.values()) or not any(v > 0 for v in self.weights.values()):
                 raise ValueError("mixture.weights must be >= 0 and not all 0")
         if self.size is not None and self.size < 1:
@@ -139,8 +122,8 @@ class Translate:
     max_cost: float | None = None  # refuse to start when the estimate is higher (USD)
 
     def __post_init__(self):
-        self.languages = _codes(self.languages)
-        self.source_lang = _code(self.source_lang)
+        self.languages = language_codes(self.languages)
+        self.source_lang = language_code(self.source_lang)
         if self.source_lang in self.languages:
             raise ValueError(f"translate.languages contains the source language {self.source_lang!r}")
         if self.teacher_system:
@@ -163,8 +146,8 @@ class Demos:
     ratio: float | None = None  # demos per instruction row in the final mix; None = all built demos
 
     def __post_init__(self):
-        self.languages = _codes(self.languages)
-        self.base = _code(self.base)
+        self.languages = language_codes(self.languages)
+        self.base = language_code(self.base)
         if self.per_direction < 1:
             raise ValueError("demos.per_direction must be >= 1")
         if self.ratio is not None and self.ratio <= 0:

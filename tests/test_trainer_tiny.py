@@ -1,0 +1,182 @@
+"""The trainer on a tiny random Llama: exact assistant-only label masks, a loss that falls, per-language eval
+loss, resume after SIGKILL with the same loss curve, per-language adapters, and a merge that verifies."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from core.chat import NAMED_FORMATS
+from core.config import load_config
+from core.errors import ConfigError
+from tests.conftest import ROOT
+from tests.tiny_model import build_tiny_model
+from trainer.config import TrainConfig
+from trainer.encode import IGNORE, encode
+
+CHATML = NAMED_FORMATS["chatml"].template
+CONVERSATION = [{"role": "system", "content": "Be brief."},
+                {"role": "user", "content": "Hello world"},
+                {"role": "assistant", "content": "Der Hund läuft schnell."},
+                {"role": "user", "content": "how are you today?"},
+                {"role": "assistant", "content": "Le chien court vite."}]
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory) -> Path:
+    return build_tiny_model(tmp_path_factory.mktemp("tiny") / "model", initializer_range=0.3)
+
+
+@pytest.fixture(scope="module")
+def tokenizer(tiny):
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(tiny)
+
+
+@pytest.mark.parametrize("fmt,end", [("chatml", "<|im_end|>"), ("gemma", "<end_of_turn>"), ("alpaca", "</s>")])
+def test_labels_cover_exactly_the_assistant_turns(tokenizer, fmt, end):
+    enc = encode(tokenizer, NAMED_FORMATS[fmt], CONVERSATION, max_length=512)
+    assert len(enc.input_ids) == len(enc.labels)
+    # The labelled tokens, in order, are the two answers each with its end-of-turn marker, nothing else.
+    runs, current = [], []
+    for tok, label in zip(enc.input_ids, enc.labels):
+        if label != IGNORE:
+            assert label == tok
+            current.append(tok)
+        elif current:
+            runs.append(tokenizer.decode(current))
+            current = []
+    if current:
+        runs.append(tokenizer.decode(current))
+    assert [r.strip() for r in runs] == [f"Der Hund läuft schnell.{end}", f"Le chien court vite.{end}"]
+    # Truncation keeps ids and labels aligned.
+    short = encode(tokenizer, NAMED_FORMATS[fmt], CONVERSATION, max_length=20)
+    assert short.input_ids == enc.input_ids[:20] and short.labels == enc.labels[:20]
+
+
+def _mix(path: Path, n: int = 48) -> Path:
+    """A small en/de mix with learnable answers."""
+    rows = []
+    pairs = [("Say hello.", "Hello world, how are you today?"),
+             ("Sag hallo.", "Der Hund läuft schnell über die Wiese.")]
+    for i in range(n):
+        lang = "en" if i % 2 == 0 else "de"
+        q, a = pairs[i % 2]
+        rows.append({"id": str(i // 2), "lang": lang, "source": "t", "meta": {},
+                     "messages": [{"role": "user", "content": f"{q} ({i})"}, {"role": "assistant", "content": a}]})
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+    return path
+
+
+def _config(tiny: Path, tmp: Path, **extra) -> dict:
+    return {"base": f"hf:{tiny}", "data": str(_mix(tmp / "mix.jsonl")), "out": str(tmp / "run"),
+            "chat_template": "chatml", "max_length": 64, "lora": {"r": 8, "alpha": 16, "dropout": 0.0},
+            "learning_rate": 3e-2, "max_steps": 30, "batch_size": 4, "eval_fraction": 0.2, "eval_every": 10,
+            "log_every": 5, "save_every": 10, "warmup_ratio": 0.0, **extra}
+
+
+def _log(out: Path) -> list[dict]:
+    return [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
+
+
+def test_loss_falls_and_eval_loss_per_language(tiny, tmp_path):
+    from trainer.train import train
+
+    cfg = load_config(TrainConfig, _config(tiny, tmp_path))
+    final = train(cfg, progress=False, log=lambda m: None)
+    log = _log(tmp_path / "run")
+    assert [e["step"] for e in log] == [5, 10, 15, 20, 25, 30]
+    assert log[-1]["loss"] < 0.5 * log[0]["loss"]
+    evals = [e["eval_loss"] for e in log if "eval_loss" in e]
+    assert len(evals) == 3 and set(evals[0]) == {"en", "de"}
+    assert all(evals[-1][lang] < evals[0][lang] for lang in ("en", "de"))
+    assert final["eval_loss"] == evals[-1]
+    adapter = tmp_path / "run" / "adapter"
+    card = json.loads((adapter / "polyglot_card.json").read_text())
+    assert card["languages"] == ["de", "en"] and card["chat_format"] == "chatml"
+    # The template travels with the adapter (transformers 5 writes it to chat_template.jinja).
+    from transformers import AutoTokenizer
+    assert "<|im_start|>" in AutoTokenizer.from_pretrained(adapter).chat_template
+    assert sorted(p.name for p in (tmp_path / "run" / "checkpoints").iterdir()) == ["step-10", "step-20"]
+
+
+def test_resume_after_sigkill_continues_the_same_curve(tiny, tmp_path):
+    straight = tmp_path / "straight"
+    straight.mkdir()
+    from trainer.train import train
+
+    train(load_config(TrainConfig, _config(tiny, straight)), progress=False, log=lambda m: None)
+    expected = {e["step"]: e for e in _log(straight / "run")}
+
+    crashed = tmp_path / "crashed"
+    crashed.mkdir()
+    cfg_path = crashed / "train.yaml"
+    cfg_path.write_text(yaml.safe_dump(_config(tiny, crashed)))
+    cmd = [sys.executable, "-m", "trainer", "train", str(cfg_path)]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.time() + 300
+    while not (crashed / "run" / "checkpoints" / "step-10").exists() and time.time() < deadline:
+        assert proc.poll() is None, proc.stderr.read().decode()[-2000:]
+        time.sleep(0.05)
+    proc.kill()  # SIGKILL somewhere after the step-10 checkpoint
+    proc.wait()
+    assert not (crashed / "run" / "adapter").exists()
+    resumed = subprocess.run([*cmd, "--resume"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert "resumed from" in resumed.stderr
+    got = {e["step"]: e for e in _log(crashed / "run")}
+    assert sorted(got) == sorted(expected)  # no step lost or logged twice
+    for step in expected:
+        assert got[step]["loss"] == pytest.approx(expected[step]["loss"], abs=1e-4), step
+        if "eval_loss" in expected[step]:
+            assert got[step]["eval_loss"] == pytest.approx(expected[step]["eval_loss"], abs=1e-4)
+
+
+def test_per_language_adapters_and_merge(tiny, tmp_path):
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    from trainer.merge import merge
+    from trainer.train import train_all
+
+    cfg = load_config(TrainConfig, _config(tiny, tmp_path, max_steps=6, save_every=100, eval_every=3,
+                                           per_language=[["de"], ["en"]]))
+    results = train_all(cfg, log=lambda m: None)
+    assert set(results) == {"de", "en"}
+    for lang in ("de", "en"):
+        card = json.loads((tmp_path / "run" / lang / "adapter" / "polyglot_card.json").read_text())
+        assert card["languages"] == [lang] and set(results[lang]["eval_loss"]) == {lang}
+
+    report = merge(f"hf:{tiny}", tmp_path / "run" / "de" / "adapter", tmp_path / "merged", "fp32")
+    assert report["max"] < 1e-4
+    merged = AutoModelForCausalLM.from_pretrained(tmp_path / "merged")
+    base = AutoModelForCausalLM.from_pretrained(tiny)
+    ids = torch.tensor([[1, 5, 6, 7]])
+    assert (merged(ids).logits - base(ids).logits).abs().max() > 1e-3  # the adapter changed something
+    assert json.loads((tmp_path / "merged" / "merge_card.json").read_text())["adapter_card"]["languages"] == ["de"]
+
+
+def test_config_errors_name_the_fix(tiny, tmp_path):
+    with pytest.raises(ConfigError, match=r"unknown key 'lora.dropuot'. Did you mean 'dropout'\?.*Valid keys here: r,"):
+        load_config(TrainConfig, {**_config(tiny, tmp_path), "lora": {"dropuot": 0.1}})
+    with pytest.raises(ConfigError, match="Unknown language 'xx'"):
+        load_config(TrainConfig, _config(tiny, tmp_path, per_language=[["xx"]]))
+    with pytest.raises(ConfigError, match="max_length >= 16"):
+        load_config(TrainConfig, _config(tiny, tmp_path, max_length=4))
+
+
+def test_shipped_train_configs_load():
+    configs = sorted((ROOT / "configs" / "train").glob("*.yaml"))
+    assert {p.stem for p in configs} >= {"smollm2-135m", "gemma3-270m"}
+    for path in configs:
+        cfg = load_config(TrainConfig, path)
+        assert cfg.base and cfg.max_steps > 0

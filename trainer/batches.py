@@ -1,0 +1,111 @@
+"""Training examples from a mix: a per-language held-out split, encoding, and a deterministic batch order
+that depends only on (seed, step), so a resumed run sees exactly the batches the crashed one would have."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+
+from core.errors import DataError
+from trainer.encode import IGNORE, Encoded, encode
+
+
+@dataclass
+class Example:
+    lang: str
+    enc: Encoded
+
+
+def read_mix(path: Path, languages: list[str] | None = None) -> list[dict]:
+    """Rows of a mix.jsonl (optionally only some languages)."""
+    if not path.is_file():
+        raise DataError(f"Training data {path} not found; build a mix with `python -m trainer data RECIPE --out DIR` "
+                        f"and set `data:` to DIR or DIR/mix.jsonl.")
+    rows = []
+    with path.open(encoding="utf-8") as f:
+        for i, line in enumerate(f, 1):
+            if line.strip():
+                try:
+                    rows.append(json.loads(line))
+                except json.JSONDecodeError as exc:
+                    raise DataError(f"{path}:{i}: not a JSON line ({exc.msg}); rebuild the mix.") from exc
+    if languages:
+        rows = [r for r in rows if r["lang"] in languages]
+    if not rows:
+        raise DataError(f"{path} has no rows" + (f" in {', '.join(languages)}" if languages else "") + ".")
+    return rows
+
+
+def split(rows: list[dict], eval_fraction: float, eval_max_rows: int, seed: int) -> tuple[list[dict], list[dict]]:
+    """Hold out `eval_fraction` of each language (at most `eval_max_rows` in all), chosen by a hash of the id
+    so the split does not move when rows are added."""
+    def rank(r):
+        return hashlib.sha256(f"{seed}:{r['lang']}:{r['id']}".encode()).hexdigest()
+
+    by_lang = defaultdict(list)
+    for r in rows:
+        by_lang[r["lang"]].append(r)
+    per_lang = max(1, eval_max_rows // max(len(by_lang), 1))
+    train, held = [], []
+    for lang_rows in by_lang.values():
+        n = min(int(len(lang_rows) * eval_fraction), per_lang) if eval_fraction > 0 else 0
+        ordered = sorted(lang_rows, key=rank)
+        held += ordered[:n]
+        train += ordered[n:]
+    return train, held
+
+
+def encode_rows(rows: list[dict], tokenizer, fmt, max_length: int) -> tuple[list[Example], int]:
+    """Encoded examples, and how many rows had no trainable token left after truncation (dropped)."""
+    out, dropped = [], 0
+    for r in rows:
+        enc = encode(tokenizer, fmt, r["messages"], max_length)
+        if enc.trained_tokens == 0:
+            dropped += 1
+            continue
+        out.append(Example(r["lang"], enc))
+    return out, dropped
+
+
+def order(n_examples: int, seed: int, epoch: int) -> list[int]:
+    """The example order of one epoch."""
+    idx = list(range(n_examples))
+    random.Random(f"{seed}:{epoch}").shuffle(idx)
+    return idx
+
+
+def micro_batch(examples: list[Example], micro_step: int, batch_size: int, seed: int, world: int = 1,
+                rank: int = 0) -> list[Example]:
+    """The examples of this process's micro-batch number `micro_step` (all processes share one order)."""
+    per_step = batch_size * world
+    start = micro_step * per_step + rank * batch_size
+    epoch, offset = divmod(start, len(examples))
+    idx = order(len(examples), seed, epoch)
+    out = []
+    while len(out) < batch_size:
+        if offset >= len(examples):
+            epoch, offset = epoch + 1, 0
+            idx = order(len(examples), seed, epoch)
+        out.append(examples[idx[offset]])
+        offset += 1
+    return out
+
+
+def collate(batch: list[Example], pad_id: int, packing: bool = False, max_length: int = 0):
+    """Tensors for a batch: right-padded (labels IGNORE on padding), or packed into one row of `max_length`."""
+    import torch
+
+    if packing:
+        ids = [t for ex in batch for t in ex.enc.input_ids][:max_length]
+        labels = [t for ex in batch for t in ex.enc.labels][:max_length]
+        return {"input_ids": torch.tensor([ids]), "labels": torch.tensor([labels]),
+                "attention_mask": torch.ones(1, len(ids), dtype=torch.long)}
+    width = max(len(ex.enc.input_ids) for ex in batch)
+    ids = [ex.enc.input_ids + [pad_id] * (width - len(ex.enc.input_ids)) for ex in batch]
+    labels = [ex.enc.labels + [IGNORE] * (width - len(ex.enc.labels)) for ex in batch]
+    mask = [[1] * len(ex.enc.input_ids) + [0] * (width - len(ex.enc.input_ids)) for ex in batch]
+    return {"input_ids": torch.tensor(ids), "labels": torch.tensor(labels), "attention_mask": torch.tensor(mask)}
