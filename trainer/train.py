@@ -62,6 +62,17 @@ def _peft(model, cfg: TrainConfig):
     return get_peft_model(model, lora)
 
 
+def peak_memory_gb() -> float:
+    """Peak GPU memory allocated by torch on CUDA, else the process's peak resident memory."""
+    import torch
+
+    if torch.cuda.is_available():
+        return round(torch.cuda.max_memory_allocated() / 2**30, 2)
+    import resource
+
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, 2)  # Linux reports KiB
+
+
 def latest_checkpoint(out: Path) -> Path | None:
     ckpts = sorted((out / "checkpoints").glob("step-*"), key=lambda p: int(p.name.split("-")[1]))
     return ckpts[-1] if ckpts else None
@@ -160,7 +171,8 @@ def train(cfg: TrainConfig, resume: bool = False, languages: list[str] | None = 
         if step % cfg.log_every == 0 or step == cfg.max_steps or evaluating:
             elapsed = time.perf_counter() - window_start
             last = {"step": step, "loss": round(window_loss / window_steps, 4), "lr": scheduler.get_last_lr()[0],
-                    "tokens_per_s": round(window_tokens * accelerator.num_processes / max(elapsed, 1e-9), 1)}
+                    "tokens_per_s": round(window_tokens * accelerator.num_processes / max(elapsed, 1e-9), 1),
+                    "steps_per_s": round(window_steps / max(elapsed, 1e-9), 3), "peak_mem_gb": peak_memory_gb()}
             if evaluating:
                 last["eval_loss"] = evaluate()
             if accelerator.is_main_process:
