@@ -3,6 +3,7 @@ that depends only on (seed, step), so a resumed run sees exactly the batches the
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import random
@@ -71,8 +72,9 @@ def encode_rows(rows: list[dict], tokenizer, fmt, max_length: int) -> tuple[list
     return out, dropped
 
 
+@functools.lru_cache(maxsize=4)
 def order(n_examples: int, seed: int, epoch: int) -> list[int]:
-    """The example order of one epoch."""
+    """The example order of one epoch (cached: every micro-batch of the epoch asks for it)."""
     idx = list(range(n_examples))
     random.Random(f"{seed}:{epoch}").shuffle(idx)
     return idx

@@ -18,10 +18,9 @@ from pathlib import Path
 from core.chat import resolve_format
 from core.errors import ConfigError
 from core.models import chat_fallback
+from trainer import checkpoints
 from trainer.batches import collate, encode_rows, micro_batch, read_mix, split
 from trainer.config import TrainConfig
-
-STATE = "trainer_state.json"
 
 
 def load_base(cfg: TrainConfig, device_is_cuda: bool):
@@ -73,11 +72,6 @@ def peak_memory_gb() -> float:
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, 2)  # Linux reports KiB
 
 
-def latest_checkpoint(out: Path) -> Path | None:
-    ckpts = sorted((out / "checkpoints").glob("step-*"), key=lambda p: int(p.name.split("-")[1]))
-    return ckpts[-1] if ckpts else None
-
-
 def train(cfg: TrainConfig, resume: bool = False, languages: list[str] | None = None, out: Path | None = None,
           log=print, progress: bool = True) -> dict:
     """Train one adapter; returns the final metrics. Writes `out/adapter/`, `out/log.jsonl`, checkpoints."""
@@ -114,10 +108,9 @@ def train(cfg: TrainConfig, resume: bool = False, languages: list[str] | None = 
 
     step = 0
     out.mkdir(parents=True, exist_ok=True)
-    ckpt = latest_checkpoint(out) if resume else None
+    ckpt = checkpoints.latest(out) if resume else None
     if ckpt:
-        accelerator.load_state(str(ckpt))
-        step = json.loads((ckpt / STATE).read_text())["step"]
+        step = checkpoints.load(accelerator, model, optimizer, scheduler, ckpt)
         _truncate_log(out / "log.jsonl", step)  # the dead run's lines after the checkpoint are redone
         log(f"resumed from {ckpt} (step {step})")
     elif (out / "log.jsonl").exists() and not resume:
@@ -144,48 +137,54 @@ def train(cfg: TrainConfig, resume: bool = False, languages: list[str] | None = 
     logf = (out / "log.jsonl").open("a", encoding="utf-8")
     bar = tqdm(total=cfg.max_steps, initial=step, desc="train", unit="step",
                disable=not progress or not accelerator.is_main_process)
-    window_loss, window_tokens, window_steps, window_start = 0.0, 0, 0, time.perf_counter()
+    window = {"loss": 0.0, "tokens": 0, "steps": 0, "seconds": 0.0}
+    totals = {"train_tokens": 0, "train_seconds": 0.0}  # the loop alone: no eval, no checkpoint writing
     last: dict = {}
     while step < cfg.max_steps:
+        started = time.perf_counter()
         for micro in range(cfg.grad_accum):
             m = step * cfg.grad_accum + micro
             batch = collate(micro_batch(train_ex, m, cfg.batch_size, cfg.seed, accelerator.num_processes,
                                         accelerator.process_index),
                             tokenizer.pad_token_id, cfg.packing, cfg.max_length)
+            window["tokens"] += int(batch["attention_mask"].sum()) * accelerator.num_processes
             batch = {k: v.to(accelerator.device) for k, v in batch.items()}
             # Gradients are synchronised across processes only on the last micro-batch of a step.
             sync = contextlib.nullcontext() if micro == cfg.grad_accum - 1 else accelerator.no_sync(model)
             with sync:
                 loss = model(**batch).loss / cfg.grad_accum
                 accelerator.backward(loss)
-            window_loss += loss.item()
-            window_tokens += int(batch["attention_mask"].sum())
+            window["loss"] += loss.item()
         accelerator.clip_grad_norm_(params, 1.0)
         optimizer.step()
         scheduler.step()
         optimizer.zero_grad()
         step += 1
-        window_steps += 1
+        window["steps"] += 1
+        window["seconds"] += time.perf_counter() - started
         bar.update()
         evaluating = bool(eval_ex) and (step % cfg.eval_every == 0 or step == cfg.max_steps)
         if step % cfg.log_every == 0 or step == cfg.max_steps or evaluating:
-            elapsed = time.perf_counter() - window_start
-            last = {"step": step, "loss": round(window_loss / window_steps, 4), "lr": scheduler.get_last_lr()[0],
-                    "tokens_per_s": round(window_tokens * accelerator.num_processes / max(elapsed, 1e-9), 1),
-                    "steps_per_s": round(window_steps / max(elapsed, 1e-9), 3), "peak_mem_gb": peak_memory_gb()}
+            seconds = max(window["seconds"], 1e-9)
+            last = {"step": step, "loss": round(window["loss"] / window["steps"], 4), "lr": scheduler.get_last_lr()[0],
+                    "tokens_per_s": round(window["tokens"] / seconds, 1),
+                    "steps_per_s": round(window["steps"] / seconds, 3), "peak_mem_gb": peak_memory_gb()}
             if evaluating:
                 last["eval_loss"] = evaluate()
             if accelerator.is_main_process:
                 logf.write(json.dumps(last) + "\n")
                 logf.flush()
             bar.set_postfix(loss=last["loss"])
-            window_loss, window_tokens, window_steps, window_start = 0.0, 0, 0, time.perf_counter()
+            totals["train_tokens"] += window["tokens"]
+            totals["train_seconds"] += window["seconds"]
+            window = {"loss": 0.0, "tokens": 0, "steps": 0, "seconds": 0.0}
         if step % cfg.save_every == 0 and step < cfg.max_steps:
-            _checkpoint(accelerator, out, step, cfg.keep_checkpoints)
+            checkpoints.save(accelerator, model, optimizer, scheduler, out, step, cfg.keep_checkpoints)
     bar.close()
     logf.close()
     if "eval_loss" not in last and eval_ex:
         last["eval_loss"] = evaluate()
+    last.update(totals, train_seconds=round(totals["train_seconds"], 2))
     if accelerator.is_main_process:
         _save_adapter(accelerator.unwrap_model(model), tokenizer, out / "adapter", {**meta, "final": last})
     accelerator.wait_for_everyone()
@@ -204,22 +203,6 @@ def _truncate_log(path: Path, step: int) -> None:
         except (json.JSONDecodeError, KeyError, TypeError):
             pass
     path.write_text("".join(line + "\n" for line in keep))
-
-
-def _checkpoint(accelerator, out: Path, step: int, keep: int) -> None:
-    """Write checkpoints/step-N atomically (temp dir, then rename) and keep the newest `keep`."""
-    final = out / "checkpoints" / f"step-{step}"
-    tmp = final.with_name(final.name + ".tmp")
-    if accelerator.is_main_process and tmp.exists():
-        shutil.rmtree(tmp)
-    accelerator.wait_for_everyone()
-    accelerator.save_state(str(tmp))
-    if accelerator.is_main_process:
-        (tmp / STATE).write_text(json.dumps({"step": step}))
-        tmp.rename(final)
-        for old in sorted(final.parent.glob("step-*"), key=lambda p: int(p.name.split("-")[1]))[:-keep]:
-            shutil.rmtree(old)
-    accelerator.wait_for_everyone()
 
 
 def _save_adapter(model, tokenizer, path: Path, card: dict) -> None:
