@@ -72,26 +72,42 @@ def encode_rows(rows: list[dict], tokenizer, fmt, max_length: int) -> tuple[list
     return out, dropped
 
 
+GROUP = 32  # batches per length-sorted chunk when grouping by length
+
+
 @functools.lru_cache(maxsize=4)
-def order(n_examples: int, seed: int, epoch: int) -> list[int]:
-    """The example order of one epoch (cached: every micro-batch of the epoch asks for it)."""
-    idx = list(range(n_examples))
-    random.Random(f"{seed}:{epoch}").shuffle(idx)
-    return idx
+def order(lengths: tuple[int, ...], seed: int, epoch: int, per_batch: int, group: bool) -> tuple[int, ...]:
+    """The example order of one epoch; consecutive runs of `per_batch` form one (global) batch.
+
+    With `group`, each chunk of GROUP batches is sorted by length before it is cut into batches, and the
+    batches are shuffled: batches hold examples of similar length, so little compute goes to padding.
+    """
+    rng = random.Random(f"{seed}:{epoch}")
+    idx = list(range(len(lengths)))
+    rng.shuffle(idx)
+    if not group:
+        return tuple(idx)
+    batches = []
+    for start in range(0, len(idx), per_batch * GROUP):
+        chunk = sorted(idx[start:start + per_batch * GROUP], key=lambda i: -lengths[i])
+        batches += [chunk[k:k + per_batch] for k in range(0, len(chunk), per_batch)]
+    rng.shuffle(batches)
+    return tuple(i for b in batches for i in b)
 
 
 def micro_batch(examples: list[Example], micro_step: int, batch_size: int, seed: int, world: int = 1,
-                rank: int = 0) -> list[Example]:
+                rank: int = 0, group_by_length: bool = False) -> list[Example]:
     """The examples of this process's micro-batch number `micro_step` (all processes share one order)."""
     per_step = batch_size * world
+    lengths = tuple(len(ex.enc.input_ids) for ex in examples)
     start = micro_step * per_step + rank * batch_size
     epoch, offset = divmod(start, len(examples))
-    idx = order(len(examples), seed, epoch)
+    idx = order(lengths, seed, epoch, per_step, group_by_length)
     out = []
     while len(out) < batch_size:
         if offset >= len(examples):
             epoch, offset = epoch + 1, 0
-            idx = order(len(examples), seed, epoch)
+            idx = order(lengths, seed, epoch, per_step, group_by_length)
         out.append(examples[idx[offset]])
         offset += 1
     return out

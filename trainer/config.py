@@ -30,6 +30,7 @@ class TrainConfig:
     chat_template: str | None = None  # a named format (chatml, gemma, alpaca, guanaco), a .jinja file, or None
     max_length: int = 1024
     packing: bool = False
+    group_by_length: bool = True  # batches of similar length: less compute spent on padding
     lora: Lora = dataclasses.field(default_factory=Lora)
     qlora: bool = False  # load the base in 4-bit NF4 (bitsandbytes) and train LoRA on top
     learning_rate: float = 3e-4

@@ -145,7 +145,7 @@ def train(cfg: TrainConfig, resume: bool = False, languages: list[str] | None = 
         for micro in range(cfg.grad_accum):
             m = step * cfg.grad_accum + micro
             batch = collate(micro_batch(train_ex, m, cfg.batch_size, cfg.seed, accelerator.num_processes,
-                                        accelerator.process_index),
+                                        accelerator.process_index, cfg.group_by_length),
                             tokenizer.pad_token_id, cfg.packing, cfg.max_length)
             window["tokens"] += int(batch["attention_mask"].sum()) * accelerator.num_processes
             batch = {k: v.to(accelerator.device) for k, v in batch.items()}
