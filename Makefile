@@ -36,7 +36,10 @@ test-fast: $(VENV)/.test-installed
 	$(PY) -m pytest -m "not slow"
 
 bench: install
+	$(PY) -m pip install -r requirements-bench.txt
 	$(PY) bench/engines.py
+	$(PY) -m trainer data configs/recipes/multi-3.yaml --out runs/multi-3 --data-dir ../shared/data
+	$(PY) bench/sft.py --data runs/multi-3/mix.jsonl
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
