@@ -180,3 +180,34 @@ def test_shipped_train_configs_load():
     for path in configs:
         cfg = load_config(TrainConfig, path)
         assert cfg.base and cfg.max_steps > 0
+
+
+def test_dora_and_packing_train(tiny, tmp_path):
+    from trainer.train import train
+
+    final = train(load_config(TrainConfig, _config(tiny, tmp_path, max_steps=4, packing=True, save_every=100,
+                                                   lora={"r": 4, "alpha": 8, "dora": True})),
+                  progress=False, log=lambda m: None)
+    assert final["step"] == 4 and final["train_tokens"] > 0
+    cfg = json.loads((tmp_path / "run" / "adapter" / "adapter_config.json").read_text())
+    assert cfg["use_dora"] is True
+
+
+def test_cli_errors_are_one_message(tiny, tmp_path):
+    def cli(*args):
+        return subprocess.run([sys.executable, "-m", "trainer", *args], cwd=ROOT, capture_output=True, text=True,
+                              timeout=300)
+
+    bad = cli("merge", "--base", f"hf:{tiny}", "--adapter", str(tmp_path), "--out", str(tmp_path / "m"))
+    assert bad.returncode == 2 and "holds no adapter_config.json" in bad.stderr and "Traceback" not in bad.stderr
+    cfg = tmp_path / "t.yaml"
+    cfg.write_text(yaml.safe_dump(_config(tiny, tmp_path)))
+    missing = cli("train", str(cfg), f"data={tmp_path / 'nope.jsonl'}")
+    assert missing.returncode == 2 and "python -m trainer data" in missing.stderr
+    typo = cli("train", str(cfg), "max_step=3")
+    assert typo.returncode == 2 and "Did you mean 'max_steps'?" in typo.stderr
+    try:
+        import tensorboard  # noqa: F401
+    except ImportError:
+        board = cli("train", str(cfg), "tensorboard=true")
+        assert board.returncode == 2 and "pip install tensorboard" in board.stderr

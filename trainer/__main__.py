@@ -73,7 +73,10 @@ def main(argv: list[str] | None = None) -> int:
     unknown = [x for x in extra if x.startswith("-") or "=" not in x]
     if unknown:
         parser.error(f"unrecognized arguments: {' '.join(unknown)}")
-    args.overrides = [*args.overrides, *extra]
+    if extra and not hasattr(args, "overrides"):
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    if hasattr(args, "overrides"):
+        args.overrides = [*args.overrides, *extra]
     try:
         _run(args)
     except PolyglotError as exc:

@@ -85,6 +85,7 @@ def train(cfg: TrainConfig, resume: bool = False, languages: list[str] | None = 
     accelerator = Accelerator(gradient_accumulation_steps=1,
                               mixed_precision="bf16" if torch.cuda.is_available() else "no")
     set_seed(cfg.seed)
+    board = _tensorboard(out) if cfg.tensorboard and accelerator.is_main_process else None  # fail before loading
     tokenizer, model, base_name = load_base(cfg, accelerator.device.type == "cuda")
     fmt = resolve_format(tokenizer.chat_template, cfg.chat_template, chat_fallback(base_name))
     if tokenizer.chat_template is None or cfg.chat_template:
@@ -173,6 +174,12 @@ def train(cfg: TrainConfig, resume: bool = False, languages: list[str] | None = 
                 last["eval_loss"] = evaluate()
             if accelerator.is_main_process:
                 logf.write(json.dumps(last) + "\n")
+                if board:
+                    for key, value in last.items():
+                        if isinstance(value, dict):
+                            board.add_scalars(key, value, step)
+                        elif key != "step":
+                            board.add_scalar(key, value, step)
                 logf.flush()
             bar.set_postfix(loss=last["loss"])
             totals["train_tokens"] += window["tokens"]
@@ -182,6 +189,8 @@ def train(cfg: TrainConfig, resume: bool = False, languages: list[str] | None = 
             checkpoints.save(accelerator, model, optimizer, scheduler, out, step, cfg.keep_checkpoints)
     bar.close()
     logf.close()
+    if board:
+        board.close()
     if "eval_loss" not in last and eval_ex:
         last["eval_loss"] = evaluate()
     last.update(totals, train_seconds=round(totals["train_seconds"], 2))
@@ -189,6 +198,15 @@ def train(cfg: TrainConfig, resume: bool = False, languages: list[str] | None = 
         _save_adapter(accelerator.unwrap_model(model), tokenizer, out / "adapter", {**meta, "final": last})
     accelerator.wait_for_everyone()
     return last
+
+
+def _tensorboard(out: Path):
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError as exc:
+        raise ConfigError("tensorboard: true needs the tensorboard package: pip install tensorboard "
+                          "(log.jsonl is written either way).") from exc
+    return SummaryWriter(str(out / "tensorboard"))
 
 
 def _truncate_log(path: Path, step: int) -> None:
