@@ -1,0 +1,47 @@
+"""`python -m quantize`: export models to the formats people run.
+
+    python -m quantize gguf --model hf:smollm2-135m --types f16,q8_0,q4_k_m --out runs/gguf
+    python -m quantize gguf --model runs/merged --types f16 --out runs/gguf --no-verify
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from core.errors import PolyglotError
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m quantize", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="command", required=True)
+    g = sub.add_parser("gguf", help="export to GGUF (f32/f16/bf16) and llama.cpp quant types, verified")
+    g.add_argument("--model", required=True, help="a transformers model dir, or an hf: spec (e.g. hf:gemma3-270m)")
+    g.add_argument("--types", default="f16,q8_0,q4_k_m", help="comma-separated: f32, f16, bf16, q8_0, q4_k_m, ...")
+    g.add_argument("--out", required=True, type=Path)
+    g.add_argument("--no-verify", action="store_true", help="skip the comparison with the transformers model")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse arguments and run one command; user errors print one clear message and exit 2."""
+    args = _parser().parse_args(argv)
+    try:
+        from quantize.gguf_job import run, summary
+
+        card = run(args.model, [t.strip().lower() for t in args.types.split(",") if t.strip()], args.out,
+                   check=not args.no_verify, log=lambda m: print(m, file=sys.stderr))
+        print(summary(card))
+        print(f"\nfiles and card.json in {args.out}")
+    except PolyglotError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,78 @@
+"""`python -m quantize gguf`: export a model to f16/f32 GGUF, quantize to the asked llama.cpp types, verify
+each file against the transformers model and write `card.json` with a per-language table."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+from quantize.gguf_export import FLOAT_TYPES, export_gguf
+from quantize.llama_quant import quant_types, quantize_gguf, tensor_types
+from quantize.verify import _hf, verify
+
+
+def model_dir_of(model: str) -> Path:
+    """A model directory for `model`: a directory, or any `hf:` spec / packaged name (converted once)."""
+    from core.engines.hf import resolve_source
+
+    path = Path(resolve_source(model.removeprefix("hf:")))
+    if not path.is_dir():
+        from core.errors import ModelFileError
+
+        raise ModelFileError(f"{model} resolves to {path}, not a local directory; download it first "
+                             f"(huggingface-cli download) and pass the directory.")
+    return path
+
+
+def run(model: str, types: list[str], out: Path, check: bool = True, log=print) -> dict:
+    """Export and quantize `model` to every type in `types`; returns the card (also written to out/card.json)."""
+    from core.errors import ModelFileError
+
+    known = set(quant_types()) | set(FLOAT_TYPES)
+    unknown = [t for t in types if t not in known]
+    if unknown:
+        raise ModelFileError(f"Unknown type(s) {unknown}; use f32, f16, bf16 or a llama.cpp type: "
+                             f"{', '.join(sorted(quant_types()))}.")
+    src = model_dir_of(model)
+    out.mkdir(parents=True, exist_ok=True)
+    stem = src.name
+    card = {"model": model, "source_dir": str(src), "files": {}}
+    base_type = "f32" if "f32" in types else "f16"
+    started = time.perf_counter()
+    base = export_gguf(src, out / f"{stem}-{base_type}.gguf", base_type)
+    card["files"][base_type] = {"path": base.name, "seconds": round(time.perf_counter() - started, 1)}
+    for t in types:
+        if t in card["files"]:
+            continue
+        started = time.perf_counter()
+        path = out / f"{stem}-{t}.gguf"
+        if t in FLOAT_TYPES:
+            export_gguf(src, path, t)
+        else:
+            quantize_gguf(base, path, t)
+        card["files"][t] = {"path": path.name, "seconds": round(time.perf_counter() - started, 1)}
+    for info in card["files"].values():
+        path = out / info["path"]
+        info["bytes"] = path.stat().st_size
+        info["tensor_types"] = tensor_types(path)
+    if check:
+        hf = _hf(src)
+        for t, info in card["files"].items():
+            log(f"verifying {t} ...")
+            info["verify"] = verify(src, out / info["path"], hf=hf)
+    (out / "card.json").write_text(json.dumps(card, indent=2, ensure_ascii=False))
+    return card
+
+
+def summary(card: dict) -> str:
+    """The card as a table: one row per file (size, seconds, and the verification means)."""
+    lines = [f"{'type':8} {'MB':>8} {'s':>6} {'greedy':>7} {'top1':>6} {'KL':>8}  tensor types"]
+    for t, info in card["files"].items():
+        m = info.get("verify", {}).get("mean", {})
+        cells = [f"{m[k]:.3f}" if k in m else "-" for k in ("greedy_match", "top1")]
+        kl = f"{m['kl']:.4f}" if "kl" in m else "-"
+        types = ", ".join(f"{k} {v}" for k, v in info["tensor_types"].items())
+        lines.append(f"{t:8} {info['bytes'] / 1e6:8.1f} {info['seconds']:6.1f} {cells[0]:>7} {cells[1]:>6} {kl:>8}"
+                     f"  {types}")
+    return "\n".join(lines)

@@ -1,0 +1,51 @@
+"""Quantize a f16/f32 GGUF to any llama.cpp type by name (q8_0, q6_k, q4_k_m, ...) through llama-cpp-python,
+and report which tensor types were actually written (llama.cpp falls back per tensor when a row width is
+not a multiple of the block size: on SmolLM2, width 576, most q4_k_m layers become q5_0/q8_0)."""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from pathlib import Path
+
+from core.errors import ModelFileError
+
+
+def quant_types() -> dict[str, int]:
+    """Every llama.cpp file type llama-cpp-python knows, by lowercase name (q4_k_m -> LLAMA_FTYPE_MOSTLY_Q4_K_M)."""
+    import llama_cpp
+
+    out = {}
+    for name in dir(llama_cpp):
+        if name.startswith("LLAMA_FTYPE_MOSTLY_"):
+            out[name.removeprefix("LLAMA_FTYPE_MOSTLY_").lower()] = getattr(llama_cpp, name)
+    return out
+
+
+def quantize_gguf(src: Path, out: Path, qtype: str, threads: int | None = None) -> Path:
+    """Write `src` quantized to `qtype` at `out` (temp name, then rename: a failure leaves no file at `out`)."""
+    import llama_cpp
+
+    types = quant_types()
+    if qtype not in types:
+        raise ModelFileError(f"Unknown quant type {qtype!r}; llama.cpp knows: {', '.join(sorted(types))}.")
+    tmp = out.with_name(out.name + ".tmp")
+    params = llama_cpp.llama_model_quantize_default_params()
+    params.ftype = types[qtype]
+    params.nthread = threads or os.cpu_count() or 1
+    try:
+        rc = llama_cpp.llama_model_quantize(str(src).encode(), str(tmp).encode(), params)
+        if rc != 0 or not tmp.is_file():
+            raise ModelFileError(f"llama.cpp could not quantize {src} to {qtype} (code {rc}); is it a f16/f32 GGUF "
+                                 f"and is there space left in {out.parent}?")
+        os.replace(tmp, out)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return out
+
+
+def tensor_types(path: Path) -> dict[str, int]:
+    """How many tensors of each type the file holds."""
+    from gguf import GGUFReader
+
+    return dict(Counter(t.tensor_type.name.lower() for t in GGUFReader(path).tensors).most_common())

@@ -1,0 +1,91 @@
+"""Check an exported GGUF against the transformers model it came from, per language: greedy continuations
+(share of the first N tokens that match), next-token top-1 agreement and mean KL(HF || GGUF) over a text
+sample, and perplexity of both on that sample."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+
+# One prompt and one short passage per language (>= 8 languages, several scripts).
+PROMPTS = {
+    "en": "The three most important inventions of the last century are",
+    "de": "Die wichtigste Erfindung des letzten Jahrhunderts ist",
+    "fr": "La plus grande ville de France est",
+    "es": "La receta tradicional de la paella lleva",
+    "it": "Il fiume più lungo d'Italia è",
+    "ru": "Самая длинная река в России это",
+    "zh": "中国的首都是北京，它是一个",
+    "ar": "عاصمة مصر هي القاهرة، وهي",
+    "hi": "भारत की राजधानी नई दिल्ली है, जो",
+    "ja": "日本の首都は東京で、",
+}
+
+
+def _hf(model_dir: Path):
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(model_dir)
+    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32).eval()
+    return tok, model
+
+
+def _ids(tok, text: str) -> list[int]:
+    ids = tok(text, add_special_tokens=True).input_ids
+    return ids if ids else [tok.bos_token_id]
+
+
+def verify(model_dir: Path, gguf_path: Path, new_tokens: int = 32, prompts: dict[str, str] | None = None,
+           hf=None) -> dict:
+    """Per-language comparison of `gguf_path` with the HF model in `model_dir` (greedy, top-1, KL, ppl)."""
+    import torch
+    from llama_cpp import Llama
+
+    prompts = prompts or PROMPTS
+    tok, model = hf or _hf(model_dir)
+    llm = Llama(str(gguf_path), n_ctx=512, logits_all=True, verbose=False, n_threads=None)
+    per_lang = {}
+    for lang, prompt in prompts.items():
+        ids = _ids(tok, prompt)
+        with torch.no_grad():
+            hf_out = model.generate(torch.tensor([ids]), max_new_tokens=new_tokens, do_sample=False,
+                                    pad_token_id=tok.eos_token_id)[0, len(ids):].tolist()
+            hf_logits = model(torch.tensor([ids + hf_out])).logits[0].float().numpy()
+        llm.reset()
+        g_out = []
+        for token in llm.generate(ids, top_k=1, top_p=1.0, temp=0.0, repeat_penalty=1.0, reset=True):
+            if token == llm.token_eos() or len(g_out) >= new_tokens:
+                break
+            g_out.append(token)
+        same = 0
+        for a, b in zip(hf_out, g_out):
+            if a != b:
+                break
+            same += 1
+        # Distributions on the same text (prompt + HF continuation): next-token agreement and KL.
+        seq = ids + hf_out
+        llm.reset()
+        llm.eval(seq)
+        g_logits = np.array(llm.scores[: len(seq)], dtype=np.float64)
+        p = _log_softmax(hf_logits.astype(np.float64))
+        q = _log_softmax(g_logits)
+        kl = float(np.mean(np.sum(np.exp(p) * (p - q), axis=-1)))
+        top1 = float(np.mean(p.argmax(-1) == q.argmax(-1)))
+        targets = np.array(seq[1:])
+        nll_hf = -p[np.arange(len(targets)), targets].mean()
+        nll_g = -q[np.arange(len(targets)), targets].mean()
+        per_lang[lang] = {"greedy_match": round(same / max(len(hf_out), 1), 3), "top1": round(top1, 3),
+                          "kl": round(kl, 5), "ppl_hf": round(math.exp(nll_hf), 2),
+                          "ppl_gguf": round(math.exp(nll_g), 2)}
+    llm.close()
+    keys = ("greedy_match", "top1", "kl")
+    mean = {k: round(float(np.mean([v[k] for v in per_lang.values()])), 4) for k in keys}
+    return {"per_language": per_lang, "mean": mean}
+
+
+def _log_softmax(x: np.ndarray) -> np.ndarray:
+    x = x - x.max(axis=-1, keepdims=True)
+    return x - np.log(np.exp(x).sum(axis=-1, keepdims=True))
