@@ -54,6 +54,15 @@ def test_smollm2_lora_merge_and_generate(mix, tmp_path, report):
     reply = complete(merged, [{"role": "user", "content": "What is the capital of France?"}], max_tokens=16,
                      temperature=0)
     assert reply.strip()
+    # The merged model exports to GGUF with the base's vocabulary and matches transformers greedily.
+    from quantize.gguf_export import export_gguf, source_gguf
+    from quantize.verify import verify
+
+    assert source_gguf(tmp_path / "merged") is not None
+    gguf = export_gguf(tmp_path / "merged", tmp_path / "merged-f16.gguf", "f16")
+    check = verify(tmp_path / "merged", gguf, new_tokens=16, prompts={"en": "The capital of France is",
+                                                                      "zh": "中国的首都是"})
+    assert check["mean"]["greedy_match"] >= 0.9 and check["mean"]["top1"] >= 0.95
     report(f"trainer smollm2-135m LoRA: 24 steps in {minutes:.1f} min on CPU, "
            f"{final['train_tokens'] / final['train_seconds']:.0f} tokens/s; eval loss (mean of en/zh/fr) "
            f"{mean[0]:.3f} -> {mean[1]:.3f}; merge max |logit diff| {report_['max']:.1e}; "
