@@ -17,7 +17,9 @@ import numpy as np
 
 from core.errors import ModelFileError
 
-SUPPORTED = {"llama": "llama"}  # HF model_type -> GGUF architecture (gemma3, qwen2: next)
+# HF model_type -> (GGUF architecture, llama.cpp q/k row permutation?, norms stored as 1 + w?)
+SUPPORTED = {"llama": ("llama", True, False), "gemma3_text": ("gemma3", False, True)}
+NEEDS_SOURCE = {"gemma3_text"}  # hyper-parameters and SentencePiece vocab come from the GGUF it was loaded from
 FLOAT_TYPES = ("f32", "f16", "bf16")
 
 
@@ -53,7 +55,8 @@ def _config(model_dir: Path) -> dict:
     cfg = json.loads(path.read_text())
     if cfg.get("model_type") not in SUPPORTED:
         raise ModelFileError(f"GGUF export does not support model_type {cfg.get('model_type')!r} yet; supported: "
-                             f"{', '.join(SUPPORTED)} (Llama, SmolLM2, Mistral-style llama configs).")
+                             f"{', '.join(SUPPORTED)} (Llama, SmolLM2, Mistral-style llama configs; Gemma 3 "
+                             f"text models loaded from a GGUF, such as hf:gemma3-270m).")
     return cfg
 
 
@@ -75,6 +78,13 @@ def _state_dict(model_dir: Path) -> dict[str, np.ndarray]:
     return out
 
 
+def _arch_of(path: Path) -> str | None:
+    from gguf import GGUFReader
+
+    field = GGUFReader(path).fields.get("general.architecture")
+    return field.contents() if field else None
+
+
 def _add_hparams(writer, cfg: dict, file_type: int) -> None:
     heads = cfg["num_attention_heads"]
     rope = cfg.get("rope_parameters") or {}
@@ -91,13 +101,13 @@ def _add_hparams(writer, cfg: dict, file_type: int) -> None:
     writer.add_file_type(file_type)
 
 
-def _copy_tokenizer(writer, source: Path) -> None:
-    """Every tokenizer.* key (vocabulary, merges, scores, types, ids, flags, chat template) of `source`."""
+def _copy_fields(writer, source: Path, prefixes: tuple[str, ...]) -> None:
+    """Copy every key of `source` that starts with one of `prefixes` (tokenizer.*, <arch>.*)."""
     from gguf import GGUFReader, GGUFValueType
 
     reader = GGUFReader(source)
     for key, f in reader.fields.items():
-        if not key.startswith("tokenizer."):
+        if not key.startswith(prefixes):
             continue
         main = f.types[0]
         if main == GGUFValueType.ARRAY:
@@ -138,9 +148,13 @@ def export_gguf(model_dir: Path, out: Path, dtype: str = "f16", tokenizer_from: 
         raise ModelFileError(f"GGUF export writes {', '.join(FLOAT_TYPES)}; quantize from the f16 file for the "
                              f"llama.cpp types (python -m quantize gguf --types f16,q8_0,q4_k_m).")
     cfg = _config(model_dir)
-    arch = SUPPORTED[cfg["model_type"]]
+    arch, permute, norm_plus_one = SUPPORTED[cfg["model_type"]]
+    source = tokenizer_from or source_gguf(model_dir)
+    if cfg["model_type"] in NEEDS_SOURCE and source is None:
+        raise ModelFileError(f"Exporting a {cfg['model_type']} model needs the GGUF it was converted from (for its "
+                             f"SentencePiece vocabulary and attention layout); pass tokenizer_from=PATH.gguf.")
     n_head, n_kv = cfg["num_attention_heads"], cfg.get("num_key_value_heads", cfg["num_attention_heads"])
-    names = gguf.get_tensor_name_map(gguf.MODEL_ARCH.LLAMA, cfg["num_hidden_layers"])
+    names = gguf.get_tensor_name_map(gguf.MODEL_ARCH[arch.upper()], cfg["num_hidden_layers"])
     weight_type = {"f32": gguf.GGMLQuantizationType.F32, "f16": gguf.GGMLQuantizationType.F16,
                    "bf16": gguf.GGMLQuantizationType.BF16}[dtype]
     file_type = {"f32": gguf.LlamaFileType.ALL_F32, "f16": gguf.LlamaFileType.MOSTLY_F16,
@@ -151,12 +165,16 @@ def export_gguf(model_dir: Path, out: Path, dtype: str = "f16", tokenizer_from: 
     writer = gguf.GGUFWriter(str(tmp), arch)
     try:
         writer.add_name(model_dir.name)
-        _add_hparams(writer, cfg, int(file_type))
-        source = tokenizer_from or source_gguf(model_dir)
-        if source:
-            _copy_tokenizer(writer, source)
+        if source and _arch_of(source) == arch:
+            # Fine-tuning and merging change no hyper-parameter: take them as llama.cpp wrote them.
+            _copy_fields(writer, source, (f"{arch}.", "tokenizer."))
+            writer.add_file_type(int(file_type))
         else:
-            _build_tokenizer(writer, model_dir)
+            _add_hparams(writer, cfg, int(file_type))
+            if source:
+                _copy_fields(writer, source, ("tokenizer.",))
+            else:
+                _build_tokenizer(writer, model_dir)
         tied = cfg.get("tie_word_embeddings", False)
         for name, w in _state_dict(model_dir).items():
             if name == "lm_head.weight" and tied:
@@ -166,10 +184,12 @@ def export_gguf(model_dir: Path, out: Path, dtype: str = "f16", tokenizer_from: 
                 raise ModelFileError(f"No GGUF name for tensor {name!r} of a {arch} model; the export cannot "
                                      f"place it.")
             w = w.astype(np.float32)
-            if name.endswith("q_proj.weight"):
+            if permute and name.endswith("q_proj.weight"):
                 w = _permute(w, n_head)
-            elif name.endswith("k_proj.weight"):
+            elif permute and name.endswith("k_proj.weight"):
                 w = _permute(w, n_kv)
+            elif norm_plus_one and name.endswith("norm.weight"):
+                w = w + 1  # Gemma computes x * (1 + w); llama.cpp stores 1 + w
             if w.ndim == 1 or weight_type == gguf.GGMLQuantizationType.F32:
                 writer.add_tensor(new, w)  # norms stay f32, as llama.cpp writes them
             elif weight_type == gguf.GGMLQuantizationType.F16:

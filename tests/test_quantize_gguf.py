@@ -80,3 +80,23 @@ def test_smollm2_round_trip_and_quant_types(tmp_path, report):
     assert chat("q4_k_m").strip()  # loads and answers (a 135M model at ~4 bits no longer knows it is Paris)
     assert json.loads((tmp_path / "card.json").read_text())["files"].keys() == files.keys()
     report("GGUF export of smollm2-135m (per-language means over 10 languages):\n" + summary(card))
+
+
+@pytest.mark.slow
+def test_gemma3_round_trip_keeps_the_sentencepiece_vocab(tmp_path, report):
+    from llama_cpp import Llama
+
+    from core.models import packaged_gguf
+    from quantize.gguf_job import model_dir_of
+
+    src = model_dir_of("hf:gemma3-270m")
+    f16 = export_gguf(src, tmp_path / "gemma-f16.gguf", "f16")
+    check = verify(src, f16, new_tokens=32)
+    assert check["mean"]["top1"] >= 0.99 and check["mean"]["greedy_match"] >= 0.9
+    ours = Llama(str(f16), n_ctx=128, vocab_only=True, verbose=False)
+    original = Llama(str(packaged_gguf("gemma3-270m")), n_ctx=128, vocab_only=True, verbose=False)
+    for text in ["Der Hund läuft schnell über die Wiese.", "我们今天早上去了公园。", "Привет, как дела?",
+                 "مرحبا بالعالم", "नमस्ते दुनिया", "こんにちは世界", "  leading spaces and\ttabs\n"]:
+        assert ours.tokenize(text.encode(), add_bos=True) == original.tokenize(text.encode(), add_bos=True), text
+    report(f"GGUF export of gemma3-270m f16: greedy {check['mean']['greedy_match']:.3f}, top-1 "
+           f"{check['mean']['top1']:.3f}, KL {check['mean']['kl']:.5f} over {len(check['per_language'])} languages")
