@@ -2,6 +2,7 @@
 
     python -m quantize gguf --model hf:smollm2-135m --types f16,q8_0,q4_k_m --out runs/gguf
     python -m quantize gguf --model runs/merged --types f16 --out runs/gguf --no-verify
+    python -m quantize lora --adapter runs/smollm2-135m-lora/adapter --base hf:smollm2-135m --out de.gguf
 """
 
 from __future__ import annotations
@@ -22,6 +23,10 @@ def _parser() -> argparse.ArgumentParser:
     g.add_argument("--types", default="f16,q8_0,q4_k_m", help="comma-separated: f32, f16, bf16, q8_0, q4_k_m, ...")
     g.add_argument("--out", required=True, type=Path)
     g.add_argument("--no-verify", action="store_true", help="skip the comparison with the transformers model")
+    lo = sub.add_parser("lora", help="write a LoRA adapter as a llama.cpp adapter GGUF (use with lora_path)")
+    lo.add_argument("--adapter", required=True, type=Path)
+    lo.add_argument("--base", required=True, help="the base the adapter was trained on (dir or hf: spec)")
+    lo.add_argument("--out", required=True, type=Path, help="the .gguf file to write")
     return p
 
 
@@ -29,7 +34,14 @@ def main(argv: list[str] | None = None) -> int:
     """Parse arguments and run one command; user errors print one clear message and exit 2."""
     args = _parser().parse_args(argv)
     try:
-        from quantize.gguf_job import run, summary
+        from quantize.gguf_job import model_dir_of, run, summary
+
+        if args.command == "lora":
+            from quantize.lora_gguf import export_lora_gguf
+
+            path = export_lora_gguf(args.adapter, model_dir_of(args.base), args.out)
+            print(f"{path} ({path.stat().st_size / 1e6:.1f} MB): load with Llama(base.gguf, lora_path=...)")
+            return 0
 
         card = run(args.model, [t.strip().lower() for t in args.types.split(",") if t.strip()], args.out,
                    check=not args.no_verify, log=lambda m: print(m, file=sys.stderr))

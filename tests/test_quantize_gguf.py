@@ -100,3 +100,39 @@ def test_gemma3_round_trip_keeps_the_sentencepiece_vocab(tmp_path, report):
         assert ours.tokenize(text.encode(), add_bos=True) == original.tokenize(text.encode(), add_bos=True), text
     report(f"GGUF export of gemma3-270m f16: greedy {check['mean']['greedy_match']:.3f}, top-1 "
            f"{check['mean']['top1']:.3f}, KL {check['mean']['kl']:.5f} over {len(check['per_language'])} languages")
+
+
+def test_lora_adapter_gguf_equals_the_peft_model(tiny, tmp_path):
+    import numpy as np
+    import torch
+    from llama_cpp import Llama
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM
+
+    from quantize.lora_gguf import export_lora_gguf
+    from tests.tiny_model import build_lora_adapter
+
+    adapter = build_lora_adapter(tiny, tmp_path / "adapter", seed=3)
+    base = export_gguf(tiny, tmp_path / "base-f32.gguf", "f32")
+    lora = export_lora_gguf(adapter, tiny, tmp_path / "lora.gguf")
+    ids = [1, 40, 41, 42, 43, 44, 45]
+    llm = Llama(str(base), n_ctx=64, logits_all=True, verbose=False, lora_path=str(lora))
+    llm.eval(ids)
+    ours = np.array(llm.scores[: len(ids)])
+    llm.close()
+    peft = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(tiny), adapter).eval()
+    with torch.no_grad():
+        want = peft(torch.tensor([ids])).logits[0].numpy()
+        with peft.disable_adapter():
+            plain = peft(torch.tensor([ids])).logits[0].numpy()
+    effect, error = np.abs(want - plain).max(), np.abs(ours - want).max()
+    assert effect > 0.05, effect  # the adapter matters
+    assert error < 0.1 * effect, (error, effect)  # and llama.cpp applies it as PEFT does
+    assert (ours.argmax(-1) == want.argmax(-1)).all()
+
+    dora = tmp_path / "dora"
+    dora.mkdir()
+    cfg = json.loads((adapter / "adapter_config.json").read_text())
+    (dora / "adapter_config.json").write_text(json.dumps({**cfg, "use_dora": True}))
+    with pytest.raises(ModelFileError, match="DoRA.*merge it and export the merged model"):
+        export_lora_gguf(dora, tiny, tmp_path / "x.gguf")

@@ -63,9 +63,28 @@ def test_smollm2_lora_merge_and_generate(mix, tmp_path, report):
     check = verify(tmp_path / "merged", gguf, new_tokens=16, prompts={"en": "The capital of France is",
                                                                       "zh": "中国的首都是"})
     assert check["mean"]["greedy_match"] >= 0.9 and check["mean"]["top1"] >= 0.95
+
+    # The adapter as a llama.cpp adapter GGUF on the base GGUF: changes the base, equals merge-then-export.
+    from llama_cpp import Llama
+
+    from quantize.gguf_job import model_dir_of
+    from quantize.lora_gguf import export_lora_gguf
+
+    base_gguf = export_gguf(model_dir_of("hf:smollm2-135m"), tmp_path / "base-f16.gguf", "f16")
+    lora = export_lora_gguf(tmp_path / "run" / "adapter", model_dir_of("hf:smollm2-135m"), tmp_path / "lora.gguf")
+    prompts = ["The capital of France is", "Der Hund läuft", "我们今天早上", "Once upon a time", "Il était une fois"]
+    outs = {}
+    for name, kwargs in (("base", {}), ("base+lora", {"lora_path": str(lora)}), ("merged", {})):
+        llm = Llama(str(gguf if name == "merged" else base_gguf), n_ctx=256, verbose=False, **kwargs)
+        outs[name] = [llm.create_completion(p, max_tokens=16, temperature=0)["choices"][0]["text"] for p in prompts]
+        llm.close()
+    same = sum(a == b for a, b in zip(outs["base+lora"], outs["merged"]))
+    changed = sum(a != b for a, b in zip(outs["base+lora"], outs["base"]))
+    assert same >= 4 and changed >= 1, outs
     report(f"trainer smollm2-135m LoRA: 24 steps in {minutes:.1f} min on CPU, "
            f"{final['train_tokens'] / final['train_seconds']:.0f} tokens/s; eval loss (mean of en/zh/fr) "
-           f"{mean[0]:.3f} -> {mean[1]:.3f}; merge max |logit diff| {report_['max']:.1e}; "
+           f"{mean[0]:.3f} -> {mean[1]:.3f}; merge max |logit diff| {report_['max']:.1e}; adapter GGUF = merged GGUF "
+           f"on {same}/5 greedy prompts, differs from the base on {changed}/5; "
            f"merged model says: {reply.strip()[:60]!r}")
 
 
