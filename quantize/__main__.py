@@ -2,6 +2,7 @@
 
     python -m quantize gguf --model hf:smollm2-135m --types f16,q8_0,q4_k_m --out runs/gguf
     python -m quantize gguf --model runs/merged --types f16 --out runs/gguf --no-verify
+    python -m quantize bnb --model hf:smollm2-135m --bits 4 --out runs/smollm2-nf4
     python -m quantize lora --adapter runs/smollm2-135m-lora/adapter --base hf:smollm2-135m --out de.gguf
 """
 
@@ -23,6 +24,10 @@ def _parser() -> argparse.ArgumentParser:
     g.add_argument("--types", default="f16,q8_0,q4_k_m", help="comma-separated: f32, f16, bf16, q8_0, q4_k_m, ...")
     g.add_argument("--out", required=True, type=Path)
     g.add_argument("--no-verify", action="store_true", help="skip the comparison with the transformers model")
+    b = sub.add_parser("bnb", help="save a bitsandbytes 4-bit (NF4) or 8-bit checkpoint, reloaded and verified")
+    b.add_argument("--model", required=True, help="a transformers model dir, or an hf: spec")
+    b.add_argument("--bits", type=int, default=4, choices=(4, 8))
+    b.add_argument("--out", required=True, type=Path)
     lo = sub.add_parser("lora", help="write a LoRA adapter as a llama.cpp adapter GGUF (use with lora_path)")
     lo.add_argument("--adapter", required=True, type=Path)
     lo.add_argument("--base", required=True, help="the base the adapter was trained on (dir or hf: spec)")
@@ -36,6 +41,15 @@ def main(argv: list[str] | None = None) -> int:
     try:
         from quantize.gguf_job import model_dir_of, run, summary
 
+        if args.command == "bnb":
+            from quantize.bnb_export import export_bnb
+
+            report = export_bnb(model_dir_of(args.model), args.out, args.bits)
+            print(f"{args.bits}-bit checkpoint in {args.out} ({report['bytes'] / 1e6:.1f} MB); vs full precision: "
+                  f"top-1 {report['mean']['top1']:.3f}, KL {report['mean']['kl']:.4f}")
+            for lang, r in report["per_language"].items():
+                print(f"  {lang}: top-1 {r['top1']:.3f}  KL {r['kl']:.4f}")
+            return 0
         if args.command == "lora":
             from quantize.lora_gguf import export_lora_gguf
 
