@@ -40,6 +40,7 @@ bench: install
 	$(PY) bench/engines.py
 	$(PY) -m trainer data configs/recipes/multi-3.yaml --out runs/multi-3 --data-dir ../shared/data
 	$(PY) bench/sft.py --data runs/multi-3/mix.jsonl
+	$(PY) bench/quantize.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
