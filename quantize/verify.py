@@ -1,6 +1,6 @@
 """Check an exported GGUF against the transformers model it came from, per language: greedy continuations
-(share of the first N tokens that match), next-token top-1 agreement and mean KL(HF || GGUF) over a text
-sample, and perplexity of both on that sample."""
+(share of the first N tokens that match), and next-token top-1 agreement, mean KL(HF || GGUF) and the
+perplexity of both on a passage of ordinary text in that language."""
 
 from __future__ import annotations
 
@@ -21,6 +21,21 @@ PROMPTS = {
     "ar": "عاصمة مصر هي القاهرة، وهي",
     "hi": "भारत की राजधानी नई दिल्ली है, जो",
     "ja": "日本の首都は東京で、",
+}
+
+
+# Ordinary text to score (teacher-forced): what the model reads, not what it would write.
+PASSAGES = {
+    "en": "The river flows through the old town, past the market square and the church, before it reaches the sea.",
+    "de": "Der Fluss fließt durch die Altstadt, am Marktplatz und an der Kirche vorbei, bevor er das Meer erreicht.",
+    "fr": "La rivière traverse la vieille ville, passe devant la place du marché et l'église, puis rejoint la mer.",
+    "es": "El río atraviesa el casco antiguo, pasa junto a la plaza del mercado y la iglesia, y llega al mar.",
+    "it": "Il fiume attraversa la città vecchia, passa accanto alla piazza del mercato e alla chiesa e arriva al mare.",
+    "ru": "Река течёт через старый город, мимо рыночной площади и церкви, прежде чем впасть в море.",
+    "zh": "这条河流经老城，经过集市广场和教堂，最后流入大海。",
+    "ar": "يجري النهر عبر المدينة القديمة، مرورًا بساحة السوق والكنيسة، قبل أن يصل إلى البحر.",
+    "hi": "नदी पुराने शहर से होकर बहती है, बाज़ार के चौक और मंदिर के पास से गुज़रती है, और फिर समुद्र में मिल जाती है।",
+    "ja": "川は旧市街を流れ、市場の広場と教会のそばを通って、海へと注ぎます。",
 }
 
 
@@ -53,7 +68,6 @@ def verify(model_dir: Path, gguf_path: Path, new_tokens: int = 32, prompts: dict
         with torch.no_grad():
             hf_out = model.generate(torch.tensor([ids]), max_new_tokens=new_tokens, do_sample=False,
                                     pad_token_id=tok.eos_token_id)[0, len(ids):].tolist()
-            hf_logits = model(torch.tensor([ids + hf_out])).logits[0].float().numpy()
         llm.reset()
         g_out = []
         for token in llm.generate(ids, top_k=1, top_p=1.0, temp=0.0, repeat_penalty=1.0, reset=True):
@@ -65,8 +79,10 @@ def verify(model_dir: Path, gguf_path: Path, new_tokens: int = 32, prompts: dict
             if a != b:
                 break
             same += 1
-        # Distributions on the same text (prompt + HF continuation): next-token agreement and KL.
-        seq = ids + hf_out
+        # Distributions on the same ordinary text: next-token agreement, KL and perplexity.
+        seq = _ids(tok, PASSAGES.get(lang, prompt))
+        with torch.no_grad():
+            hf_logits = model(torch.tensor([seq])).logits[0].float().numpy()
         llm.reset()
         llm.eval(seq)
         g_logits = np.array(llm.scores[: len(seq)], dtype=np.float64)

@@ -65,7 +65,7 @@ def test_smollm2_round_trip_and_quant_types(tmp_path, report):
     files = card["files"]
     assert files["f16"]["verify"]["mean"]["greedy_match"] >= 0.9  # issue bar: >= 90% of the first 32 tokens
     assert files["f16"]["verify"]["mean"]["top1"] >= 0.99
-    assert files["q8_0"]["verify"]["mean"]["top1"] >= 0.9
+    assert files["q8_0"]["verify"]["mean"]["top1"] >= 0.93  # measured 0.9505 on ordinary text here
     assert set(files["q8_0"]["verify"]["per_language"]) >= {"en", "de", "fr", "es", "ru", "zh", "ar", "hi"}
     # SmolLM2's width (576) is not a multiple of 256: most q4_k_m tensors fall back, and the card says so.
     assert files["q4_k_m"]["tensor_types"].get("q5_0", 0) > files["q4_k_m"]["tensor_types"].get("q4_k", 0)
