@@ -59,6 +59,8 @@ def verify(model_dir: Path, gguf_path: Path, new_tokens: int = 32, prompts: dict
     import torch
     from llama_cpp import Llama
 
+    from core.languages import detect
+
     prompts = prompts or PROMPTS
     tok, model = hf or _hf(model_dir)
     llm = Llama(str(gguf_path), n_ctx=512, logits_all=True, verbose=False, n_threads=None)
@@ -93,11 +95,14 @@ def verify(model_dir: Path, gguf_path: Path, new_tokens: int = 32, prompts: dict
         targets = np.array(seq[1:])
         nll_hf = -p[np.arange(len(targets)), targets].mean()
         nll_g = -q[np.arange(len(targets)), targets].mean()
+        # Input/output language agreement: does the continuation stay in the prompt's language?
+        hf_lang, g_lang = (detect(tok.decode(out, skip_special_tokens=True))[0] for out in (hf_out, g_out))
         per_lang[lang] = {"greedy_match": round(same / max(len(hf_out), 1), 3), "top1": round(top1, 3),
+                          "lang_hf": hf_lang, "lang_gguf": g_lang, "same_language": float(g_lang == lang),
                           "kl": round(kl, 5), "ppl_hf": round(math.exp(nll_hf), 2),
                           "ppl_gguf": round(math.exp(nll_g), 2)}
     llm.close()
-    keys = ("greedy_match", "top1", "kl")
+    keys = ("greedy_match", "top1", "kl", "same_language")
     mean = {k: round(float(np.mean([v[k] for v in per_lang.values()])), 4) for k in keys}
     return {"per_language": per_lang, "mean": mean}
 
