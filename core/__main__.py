@@ -13,7 +13,7 @@ import argparse
 import json
 import sys
 
-from core.errors import PolyglotError
+from core.cli import run_command
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -68,14 +68,7 @@ def _run(args: argparse.Namespace) -> None:
 def main(argv: list[str] | None = None) -> int:
     """Parse arguments and run one command; user errors print one clear message and exit 2."""
     args = _parser().parse_args(argv)
-    try:
-        _run(args)
-    except PolyglotError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        return 130
-    return 0
+    return run_command(lambda: _run(args))
 
 
 if __name__ == "__main__":

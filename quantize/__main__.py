@@ -12,7 +12,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from core.errors import PolyglotError
+from core.cli import run_command
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -35,38 +35,33 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Parse arguments and run one command; user errors print one clear message and exit 2."""
-    args = _parser().parse_args(argv)
-    try:
-        from quantize.gguf_job import model_dir_of, run, summary
+def _run(args: argparse.Namespace) -> None:
+    from quantize.gguf_job import model_dir_of, run, summary
 
-        if args.command == "bnb":
-            from quantize.bnb_export import export_bnb
+    if args.command == "bnb":
+        from quantize.bnb_export import export_bnb
 
-            report = export_bnb(model_dir_of(args.model), args.out, args.bits)
-            print(f"{args.bits}-bit checkpoint in {args.out} ({report['bytes'] / 1e6:.1f} MB); vs full precision: "
-                  f"top-1 {report['mean']['top1']:.3f}, KL {report['mean']['kl']:.4f}")
-            for lang, r in report["per_language"].items():
-                print(f"  {lang}: top-1 {r['top1']:.3f}  KL {r['kl']:.4f}")
-            return 0
-        if args.command == "lora":
-            from quantize.lora_gguf import export_lora_gguf
+        report = export_bnb(model_dir_of(args.model), args.out, args.bits)
+        print(f"{args.bits}-bit checkpoint in {args.out} ({report['bytes'] / 1e6:.1f} MB); vs full precision: "
+              f"top-1 {report['mean']['top1']:.3f}, KL {report['mean']['kl']:.4f}")
+        for lang, r in report["per_language"].items():
+            print(f"  {lang}: top-1 {r['top1']:.3f}  KL {r['kl']:.4f}")
+    elif args.command == "lora":
+        from quantize.lora_gguf import export_lora_gguf
 
-            path = export_lora_gguf(args.adapter, model_dir_of(args.base), args.out)
-            print(f"{path} ({path.stat().st_size / 1e6:.1f} MB): load with Llama(base.gguf, lora_path=...)")
-            return 0
-
+        path = export_lora_gguf(args.adapter, model_dir_of(args.base), args.out)
+        print(f"{path} ({path.stat().st_size / 1e6:.1f} MB): load with Llama(base.gguf, lora_path=...)")
+    else:
         card = run(args.model, [t.strip().lower() for t in args.types.split(",") if t.strip()], args.out,
                    check=not args.no_verify, log=lambda m: print(m, file=sys.stderr))
         print(summary(card))
         print(f"\nfiles and card.json in {args.out}")
-    except PolyglotError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        return 130
-    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse arguments and run one command; user errors print one clear message and exit 2."""
+    args = _parser().parse_args(argv)
+    return run_command(lambda: _run(args))
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ Otherwise a byte-level BPE vocabulary is built from `tokenizer.json`.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from pathlib import Path
@@ -40,6 +41,28 @@ def source_gguf(model_dir: Path) -> Path | None:
             return Path(base)
         return source_gguf(Path(base)) if Path(base).is_dir() else None
     return None
+
+
+@contextlib.contextmanager
+def gguf_file(out: Path, arch: str):
+    """A `gguf.GGUFWriter` writing to a temp name; on success the file is completed and renamed to `out`,
+    on any failure the temp file is removed, so `out` never holds half a model."""
+    import gguf
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(out.name + ".tmp")
+    writer = gguf.GGUFWriter(str(tmp), arch)
+    try:
+        yield writer
+        writer.write_header_to_file()
+        writer.write_kv_data_to_file()
+        writer.write_tensors_to_file()
+        writer.close()
+        os.replace(tmp, out)
+    except BaseException:
+        writer.close()
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def _permute(w: np.ndarray, n_head: int) -> np.ndarray:
@@ -160,10 +183,7 @@ def export_gguf(model_dir: Path, out: Path, dtype: str = "f16", tokenizer_from: 
     file_type = {"f32": gguf.LlamaFileType.ALL_F32, "f16": gguf.LlamaFileType.MOSTLY_F16,
                  "bf16": gguf.LlamaFileType.MOSTLY_BF16}[dtype]
 
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".tmp")
-    writer = gguf.GGUFWriter(str(tmp), arch)
-    try:
+    with gguf_file(out, arch) as writer:
         writer.add_name(model_dir.name)
         if source and _arch_of(source) == arch:
             # Fine-tuning and merging change no hyper-parameter: take them as llama.cpp wrote them.
@@ -196,13 +216,4 @@ def export_gguf(model_dir: Path, out: Path, dtype: str = "f16", tokenizer_from: 
                 writer.add_tensor(new, w.astype(np.float16))
             else:
                 writer.add_tensor(new, gguf.quants.quantize(w, weight_type), raw_dtype=weight_type)
-        writer.write_header_to_file()
-        writer.write_kv_data_to_file()
-        writer.write_tensors_to_file()
-        writer.close()
-        os.replace(tmp, out)
-    except BaseException:
-        writer.close()
-        tmp.unlink(missing_ok=True)
-        raise
     return out

@@ -6,13 +6,12 @@ one base file serves many language adapters. Layout as llama.cpp's convert_lora_
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import numpy as np
 
 from core.errors import ModelFileError
-from quantize.gguf_export import SUPPORTED, _config, _permute
+from quantize.gguf_export import SUPPORTED, _config, _permute, gguf_file
 
 
 def export_lora_gguf(adapter: Path, base_dir: Path, out: Path) -> Path:
@@ -35,10 +34,7 @@ def export_lora_gguf(adapter: Path, base_dir: Path, out: Path) -> Path:
     names = gguf.get_tensor_name_map(gguf.MODEL_ARCH[arch.upper()], cfg["num_hidden_layers"])
     weights = load_file(str(adapter / "adapter_model.safetensors"))
 
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".tmp")
-    writer = gguf.GGUFWriter(str(tmp), arch)
-    try:
+    with gguf_file(out, arch) as writer:
         writer.add_string(gguf.Keys.General.TYPE, gguf.GGUFType.ADAPTER)
         writer.add_string(gguf.Keys.Adapter.TYPE, "lora")
         writer.add_float32(gguf.Keys.Adapter.LORA_ALPHA, float(acfg["lora_alpha"]))
@@ -55,13 +51,4 @@ def export_lora_gguf(adapter: Path, base_dir: Path, out: Path) -> Path:
                 b = _permute(b, n_kv)
             writer.add_tensor(target + ".lora_a", a)
             writer.add_tensor(target + ".lora_b", b)
-        writer.write_header_to_file()
-        writer.write_kv_data_to_file()
-        writer.write_tensors_to_file()
-        writer.close()
-        os.replace(tmp, out)
-    except BaseException:
-        writer.close()
-        tmp.unlink(missing_ok=True)
-        raise
     return out

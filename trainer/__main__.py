@@ -13,7 +13,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from core.errors import PolyglotError
+from core.cli import run_command
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -77,15 +77,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     if hasattr(args, "overrides"):
         args.overrides = [*args.overrides, *extra]
-    try:
-        _run(args)
-    except PolyglotError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("interrupted: finished API calls are cached; rerun the same command to continue.", file=sys.stderr)
-        return 130
-    return 0
+    return run_command(lambda: _run(args), "interrupted: finished API calls and checkpoints are kept; rerun the "
+                                           "same command (train: with --resume) to continue.")
 
 
 if __name__ == "__main__":
