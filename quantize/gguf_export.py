@@ -130,8 +130,8 @@ def _copy_fields(writer, source: Path, prefixes: tuple[str, ...]) -> None:
 
     reader = GGUFReader(source)
     for key, f in reader.fields.items():
-        if not key.startswith(prefixes):
-            continue
+        if not key.startswith(prefixes) or key == "tokenizer.chat_template":
+            continue  # the template is the model directory's own (a tuned model may carry another one)
         main = f.types[0]
         if main == GGUFValueType.ARRAY:
             writer.add_key_value(key, f.contents(), main, sub_type=f.types[-1])
@@ -139,11 +139,29 @@ def _copy_fields(writer, source: Path, prefixes: tuple[str, ...]) -> None:
             writer.add_key_value(key, f.contents(), main)
 
 
+def _chat_template(model_dir: Path) -> str | None:
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(model_dir).chat_template
+
+
+def _source_template(source: Path) -> str | None:
+    from gguf import GGUFReader
+
+    field = GGUFReader(source).fields.get("tokenizer.chat_template")
+    return field.contents() if field else None
+
+
 def _build_tokenizer(writer, model_dir: Path) -> None:
     """A byte-level BPE vocabulary from tokenizer.json, special tokens and chat template from the HF files."""
     import gguf
     from transformers import AutoTokenizer
 
+    spec = json.loads((model_dir / "tokenizer.json").read_text()) if (model_dir / "tokenizer.json").is_file() else {}
+    if spec.get("model", {}).get("type") != "BPE" or "ByteLevel" not in json.dumps(spec.get("pre_tokenizer")):
+        raise ModelFileError(f"{model_dir}: only byte-level BPE tokenizers (GPT-2 / SmolLM2 style) can be written "
+                             f"without a source GGUF; SentencePiece vocabularies (Llama-2, Mistral, Gemma) need "
+                             f"the GGUF the model came from (tokenizer_from=...).")
     tok = AutoTokenizer.from_pretrained(model_dir)
     vocab = tok.get_vocab()
     size = max(vocab.values()) + 1
@@ -195,6 +213,10 @@ def export_gguf(model_dir: Path, out: Path, dtype: str = "f16", tokenizer_from: 
                 _copy_fields(writer, source, ("tokenizer.",))
             else:
                 _build_tokenizer(writer, model_dir)
+        if source:
+            template = _chat_template(model_dir) or _source_template(source)
+            if template:
+                writer.add_chat_template(template)
         tied = cfg.get("tie_word_embeddings", False)
         for name, w in _state_dict(model_dir).items():
             if name == "lm_head.weight" and tied:

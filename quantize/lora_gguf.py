@@ -26,6 +26,11 @@ def export_lora_gguf(adapter: Path, base_dir: Path, out: Path) -> Path:
     if acfg.get("peft_type") != "LORA" or acfg.get("use_dora"):
         raise ModelFileError(f"{adapter} is a {acfg.get('peft_type')}{' (DoRA)' if acfg.get('use_dora') else ''} "
                              f"adapter; llama.cpp applies plain LoRA only: merge it and export the merged model.")
+    if acfg.get("use_rslora") or acfg.get("modules_to_save"):
+        raise ModelFileError("Adapters with rsLoRA scaling or modules_to_save cannot be written as a llama.cpp LoRA; "
+                             "merge them (python -m trainer merge) and export the merged model.")
+    if not (adapter / "adapter_model.safetensors").is_file():
+        raise ModelFileError(f"{adapter} has no adapter_model.safetensors; re-save the adapter with safetensors.")
     if acfg.get("rank_pattern") or acfg.get("alpha_pattern"):
         raise ModelFileError("Adapters with per-module ranks or alphas cannot be written as one llama.cpp adapter.")
     cfg = _config(base_dir)

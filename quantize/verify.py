@@ -65,44 +65,53 @@ def verify(model_dir: Path, gguf_path: Path, new_tokens: int = 32, prompts: dict
     tok, model = hf or _hf(model_dir)
     llm = Llama(str(gguf_path), n_ctx=512, logits_all=True, verbose=False, n_threads=None)
     per_lang = {}
-    for lang, prompt in prompts.items():
-        ids = _ids(tok, prompt)
-        with torch.no_grad():
-            hf_out = model.generate(torch.tensor([ids]), max_new_tokens=new_tokens, do_sample=False,
-                                    pad_token_id=tok.eos_token_id)[0, len(ids):].tolist()
-        llm.reset()
-        g_out = []
-        for token in llm.generate(ids, top_k=1, top_p=1.0, temp=0.0, repeat_penalty=1.0, reset=True):
-            if token == llm.token_eos() or len(g_out) >= new_tokens:
-                break
-            g_out.append(token)
-        same = 0
-        for a, b in zip(hf_out, g_out):
-            if a != b:
-                break
-            same += 1
-        # Distributions on the same ordinary text: next-token agreement, KL and perplexity.
-        seq = _ids(tok, PASSAGES.get(lang, prompt))
-        with torch.no_grad():
-            hf_logits = model(torch.tensor([seq])).logits[0].float().numpy()
-        llm.reset()
-        llm.eval(seq)
-        g_logits = np.array(llm.scores[: len(seq)], dtype=np.float64)
-        p = _log_softmax(hf_logits.astype(np.float64))
-        q = _log_softmax(g_logits)
-        kl = float(np.mean(np.sum(np.exp(p) * (p - q), axis=-1)))
-        top1 = float(np.mean(p.argmax(-1) == q.argmax(-1)))
-        targets = np.array(seq[1:])
-        nll_hf = -p[np.arange(len(targets)), targets].mean()
-        nll_g = -q[np.arange(len(targets)), targets].mean()
-        # Input/output language agreement: does the continuation stay in the prompt's language?
-        hf_lang, g_lang = (detect(tok.decode(out, skip_special_tokens=True))[0] for out in (hf_out, g_out))
-        per_lang[lang] = {"greedy_match": round(same / max(len(hf_out), 1), 3), "top1": round(top1, 3),
-                          "lang_hf": hf_lang, "lang_gguf": g_lang, "same_language": float(g_lang == lang),
-                          "kl": round(kl, 5), "ppl_hf": round(math.exp(nll_hf), 2),
-                          "ppl_gguf": round(math.exp(nll_g), 2)}
-    llm.close()
-    keys = ("greedy_match", "top1", "kl", "same_language")
+    try:
+        for lang, prompt in prompts.items():
+            ids = _ids(tok, prompt)
+            with torch.no_grad():
+                hf_out = model.generate(torch.tensor([ids]), max_new_tokens=new_tokens, do_sample=False,
+                                        pad_token_id=tok.eos_token_id)[0, len(ids):].tolist()
+            if tok.eos_token_id in hf_out:  # llama.cpp's loop below stops before EOS; compare like with like
+                hf_out = hf_out[: hf_out.index(tok.eos_token_id)]
+            llm.reset()
+            g_out = []
+            for token in llm.generate(ids, top_k=1, top_p=1.0, temp=0.0, repeat_penalty=1.0, reset=True):
+                if token == llm.token_eos() or len(g_out) >= new_tokens:
+                    break
+                g_out.append(token)
+            same = 0
+            for a, b in zip(hf_out, g_out):
+                if a != b:
+                    break
+                same += 1
+            # Distributions on the same ordinary text: next-token agreement, KL and perplexity.
+            seq = _ids(tok, PASSAGES.get(lang, prompt))
+            with torch.no_grad():
+                hf_logits = model(torch.tensor([seq])).logits[0].float().numpy()
+            llm.reset()
+            llm.eval(seq)
+            g_logits = np.array(llm.scores[: len(seq)], dtype=np.float64)
+            p = _log_softmax(hf_logits.astype(np.float64))
+            q = _log_softmax(g_logits)
+            kl = float(np.mean(np.sum(np.exp(p) * (p - q), axis=-1)))
+            top1 = float(np.mean(p.argmax(-1) == q.argmax(-1)))
+            targets = np.array(seq[1:])
+            nll_hf = -p[np.arange(len(targets)), targets].mean()
+            nll_g = -q[np.arange(len(targets)), targets].mean()
+            # Input/output language agreement: does the continuation stay in the prompt's language?
+            hf_lang, g_lang = (detect(tok.decode(out, skip_special_tokens=True))[0] for out in (hf_out, g_out))
+            # The file's own tokenizer must cut the text as transformers does (ids above bypass it).
+            passage = PASSAGES.get(lang, prompt)
+            own = llm.tokenize(passage.encode(), add_bos=False, special=False)
+            tokenizer_match = own == tok(passage, add_special_tokens=False).input_ids
+            per_lang[lang] = {"greedy_match": round(same / max(len(hf_out), len(g_out), 1), 3), "top1": round(top1, 3),
+                              "tokenizer_match": tokenizer_match,
+                              "lang_hf": hf_lang, "lang_gguf": g_lang, "same_language": float(g_lang == lang),
+                              "kl": round(kl, 5), "ppl_hf": round(math.exp(nll_hf), 2),
+                              "ppl_gguf": round(math.exp(nll_g), 2)}
+    finally:
+        llm.close()
+    keys = ("greedy_match", "top1", "kl", "same_language", "tokenizer_match")
     mean = {k: round(float(np.mean([v[k] for v in per_lang.values()])), 4) for k in keys}
     return {"per_language": per_lang, "mean": mean}
 

@@ -65,6 +65,7 @@ def test_smollm2_round_trip_and_quant_types(tmp_path, report):
     files = card["files"]
     assert files["f16"]["verify"]["mean"]["greedy_match"] >= 0.9  # issue bar: >= 90% of the first 32 tokens
     assert files["f16"]["verify"]["mean"]["top1"] >= 0.99
+    assert all(f["verify"]["mean"]["tokenizer_match"] == 1.0 for f in files.values())  # the file's own tokenizer
     assert files["q8_0"]["verify"]["mean"]["top1"] >= 0.93  # measured 0.9505 on ordinary text here
     assert set(files["q8_0"]["verify"]["per_language"]) >= {"en", "de", "fr", "es", "ru", "zh", "ar", "hi"}
     # SmolLM2's width (576) is not a multiple of 256: most q4_k_m tensors fall back, and the card says so.
@@ -93,6 +94,7 @@ def test_gemma3_round_trip_keeps_the_sentencepiece_vocab(tmp_path, report):
     f16 = export_gguf(src, tmp_path / "gemma-f16.gguf", "f16")
     check = verify(src, f16, new_tokens=32)
     assert check["mean"]["top1"] >= 0.99 and check["mean"]["greedy_match"] >= 0.9
+    assert check["mean"]["tokenizer_match"] == 1.0
     ours = Llama(str(f16), n_ctx=128, vocab_only=True, verbose=False)
     original = Llama(str(packaged_gguf("gemma3-270m")), n_ctx=128, vocab_only=True, verbose=False)
     for text in ["Der Hund läuft schnell über die Wiese.", "我们今天早上去了公园。", "Привет, как дела?",

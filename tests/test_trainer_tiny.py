@@ -115,6 +115,8 @@ def test_resume_after_sigkill_continues_the_same_curve(tiny, tmp_path):
 
     train(load_config(TrainConfig, _config(tiny, straight)), progress=False, log=lambda m: None)
     expected = {e["step"]: e for e in _log(straight / "run")}
+    with pytest.raises(ConfigError, match="pass --resume to continue it"):  # never mix two runs in one dir
+        train(load_config(TrainConfig, _config(tiny, straight)), progress=False, log=lambda m: None)
 
     crashed = tmp_path / "crashed"
     crashed.mkdir()
@@ -211,3 +213,13 @@ def test_cli_errors_are_one_message(tiny, tmp_path):
     except ImportError:
         board = cli("train", str(cfg), "tensorboard=true")
         assert board.returncode == 2 and "pip install tensorboard" in board.stderr
+
+
+@pytest.mark.parametrize("fmt,end", [("chatml", "<|im_end|>"), ("gemma", "<end_of_turn>"), ("alpaca", "</s>")])
+def test_short_answers_are_not_found_inside_the_template(tokenizer, fmt, end):
+    # "a", "es", "de" also occur inside "<|im_start|>", "### Response:" and "model": the label must be the answer.
+    for answer in ("a", "es", "de", "m"):
+        msgs = [{"role": "user", "content": "Hello world"}, {"role": "assistant", "content": answer}]
+        enc = encode(tokenizer, NAMED_FORMATS[fmt], msgs, max_length=512)
+        trained = tokenizer.decode([t for t in enc.labels if t != IGNORE]).strip()
+        assert trained == f"{answer}{end}", (fmt, answer, trained)

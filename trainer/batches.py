@@ -34,6 +34,9 @@ def read_mix(path: Path, languages: list[str] | None = None) -> list[dict]:
                     rows.append(json.loads(line))
                 except json.JSONDecodeError as exc:
                     raise DataError(f"{path}:{i}: not a JSON line ({exc.msg}); rebuild the mix.") from exc
+    bad = next((i for i, r in enumerate(rows, 1) if not {"id", "lang", "messages"} <= set(r)), None)
+    if bad:
+        raise DataError(f"{path}: row {bad} lacks id, lang or messages; build the mix with `python -m trainer data`.")
     if languages:
         rows = [r for r in rows if r["lang"] in languages]
     if not rows:

@@ -40,6 +40,8 @@ def save(accelerator, model, optimizer, scheduler, out: Path, step: int, keep: i
                "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None}
         torch.save(rng, tmp / "rng.pt")
         (tmp / STATE).write_text(json.dumps({"step": step}))
+        if final.exists():  # left by a run that died after this step's rename
+            shutil.rmtree(final)
         tmp.rename(final)
         for old in sorted(final.parent.glob("step-*[0-9]"), key=lambda p: int(p.name.split("-")[1]))[:-keep]:
             shutil.rmtree(old)
@@ -57,7 +59,9 @@ def load(accelerator, model, optimizer, scheduler, ckpt: Path) -> int:
     params = dict(accelerator.unwrap_model(model).named_parameters())
     missing = set(trainable) ^ {n for n, p in params.items() if p.requires_grad}
     if missing:
-        raise RuntimeError(f"{ckpt} does not match this model's trainable weights (e.g. {sorted(missing)[:3]}); "
+        from core.errors import ConfigError
+
+        raise ConfigError(f"{ckpt} does not match this model's trainable weights (e.g. {sorted(missing)[:3]}); "
                            f"resume with the config the checkpoint was written with.")
     with torch.no_grad():
         for name, value in trainable.items():

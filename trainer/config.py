@@ -54,6 +54,8 @@ class TrainConfig:
     def __post_init__(self):
         if self.max_length < 16 or self.batch_size < 1 or self.grad_accum < 1 or self.max_steps < 1:
             raise ValueError("max_length >= 16, batch_size >= 1, grad_accum >= 1 and max_steps >= 1 are required")
+        if min(self.eval_every, self.log_every, self.save_every, self.keep_checkpoints) < 1:
+            raise ValueError("eval_every, log_every, save_every and keep_checkpoints must be >= 1")
         if not 0 <= self.eval_fraction < 1:
             raise ValueError("eval_fraction must be in [0, 1)")
         if self.languages:

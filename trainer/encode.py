@@ -30,24 +30,31 @@ class Encoded:
         return sum(label != IGNORE for label in self.labels)
 
 
-def assistant_spans(text: str, messages: Sequence[dict], markers: Sequence[str]) -> list[tuple[int, int]]:
-    """Character spans of each assistant turn in the rendered `text`, each extended over its end marker."""
+def assistant_spans(fmt: ChatFormat, messages: Sequence[dict], text: str, bos: str, eos: str,
+                    markers: Sequence[str]) -> list[tuple[int, int]]:
+    """Character spans of each assistant turn in the rendered `text`, each extended over its end marker.
+
+    An answer starts where the conversation before it, rendered with the assistant opener, ends; searching
+    for the answer's text instead could hit the template's own words ("a" inside "<|im_start|>").
+    """
     spans, pos = [], 0
-    for m in messages:
+    for k, m in enumerate(messages):
         if m["role"] != "assistant":
-            # Move past user/system text so an answer that repeats the question is found in its own turn.
-            found = text.find(m["content"].strip(), pos)
-            pos = found + len(m["content"].strip()) if found >= 0 else pos
             continue
         content = m["content"].strip()
-        start = text.find(content, pos)
+        prefix = render(fmt, messages[:k], bos, eos, add_generation_prompt=True) if k else ""
+        if k and text.startswith(prefix) and text[len(prefix):].lstrip().startswith(content):
+            start = len(prefix) + (len(text[len(prefix):]) - len(text[len(prefix):].lstrip()))
+        else:  # templates whose prefix render differs (e.g. they drop old turns): search after the last span
+            start = text.find(content, pos)
         if start < 0:
             raise DataError("An assistant message is not in the rendered conversation: the chat template "
                             "changes message text; use a template that keeps it (e.g. chat_template: chatml).")
         end = start + len(content)
+        gap = len(text[end:]) - len(text[end:].lstrip(" \t"))  # Llama-2 style "answer </s>"
         for marker in markers:
-            if marker and text.startswith(marker, end):
-                end += len(marker)
+            if marker and text.startswith(marker, end + gap):
+                end += gap + len(marker)
                 break
         spans.append((start, end))
         pos = end
@@ -59,7 +66,7 @@ def encode(tokenizer, fmt: ChatFormat, messages: Sequence[dict], max_length: int
     bos, eos = tokenizer.bos_token or "", tokenizer.eos_token or ""
     text = render(fmt, messages, bos, eos, add_generation_prompt=False)
     markers = [*fmt.stop, *([eos] if eos else []), *END_MARKERS]
-    spans = assistant_spans(text, messages, markers)
+    spans = assistant_spans(fmt, messages, text, bos, eos, markers)
     enc = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
     ids, offsets = enc["input_ids"], enc["offset_mapping"]
     if bos and not text.startswith(bos) and _adds_bos(tokenizer):

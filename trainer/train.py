@@ -21,6 +21,7 @@ from core.models import chat_fallback
 from trainer import checkpoints
 from trainer.batches import collate, encode_rows, micro_batch, read_mix, split
 from trainer.config import TrainConfig
+from trainer.encode import IGNORE
 
 
 def load_base(cfg: TrainConfig, device_is_cuda: bool):
@@ -109,13 +110,21 @@ def train(cfg: TrainConfig, resume: bool = False, languages: list[str] | None = 
 
     step = 0
     out.mkdir(parents=True, exist_ok=True)
-    ckpt = checkpoints.latest(out) if resume else None
+    ckpt = checkpoints.latest(out)
+    if ckpt and not resume:
+        raise ConfigError(f"{out} holds checkpoints of an earlier run (latest {ckpt.name}); pass --resume to "
+                          f"continue it, or set another `out:` (or delete {out / 'checkpoints'}) to start afresh.")
     if ckpt:
         step = checkpoints.load(accelerator, model, optimizer, scheduler, ckpt)
-        _truncate_log(out / "log.jsonl", step)  # the dead run's lines after the checkpoint are redone
         log(f"resumed from {ckpt} (step {step})")
-    elif (out / "log.jsonl").exists() and not resume:
-        (out / "log.jsonl").unlink()
+    elif resume:
+        log(f"no checkpoint in {out}; starting from step 0")
+    if accelerator.is_main_process:  # one process owns the files
+        if step:
+            _truncate_log(out / "log.jsonl", step)  # the dead run's lines after the checkpoint are redone
+        else:
+            (out / "log.jsonl").unlink(missing_ok=True)
+    accelerator.wait_for_everyone()
 
     def evaluate() -> dict[str, float]:
         model.eval()
@@ -135,7 +144,7 @@ def train(cfg: TrainConfig, resume: bool = False, languages: list[str] | None = 
     log(f"training {meta['languages']}: {len(train_ex)} examples ({dropped} without an answer left after "
         f"max_length), {len(eval_ex)} held out; {sum(p.numel() for p in params):,} trainable parameters")
     model.train()
-    logf = (out / "log.jsonl").open("a", encoding="utf-8")
+    logf = (out / "log.jsonl").open("a", encoding="utf-8") if accelerator.is_main_process else None
     bar = tqdm(total=cfg.max_steps, initial=step, desc="train", unit="step",
                disable=not progress or not accelerator.is_main_process)
     window = {"loss": 0.0, "tokens": 0, "steps": 0, "seconds": 0.0}
@@ -143,19 +152,23 @@ def train(cfg: TrainConfig, resume: bool = False, languages: list[str] | None = 
     last: dict = {}
     while step < cfg.max_steps:
         started = time.perf_counter()
-        for micro in range(cfg.grad_accum):
-            m = step * cfg.grad_accum + micro
-            batch = collate(micro_batch(train_ex, m, cfg.batch_size, cfg.seed, accelerator.num_processes,
-                                        accelerator.process_index, cfg.group_by_length),
-                            tokenizer.pad_token_id, cfg.packing, cfg.max_length)
-            window["tokens"] += int(batch["attention_mask"].sum()) * accelerator.num_processes
+        batches = [collate(micro_batch(train_ex, step * cfg.grad_accum + micro, cfg.batch_size, cfg.seed,
+                                       accelerator.num_processes, accelerator.process_index, cfg.group_by_length),
+                           tokenizer.pad_token_id, cfg.packing, cfg.max_length) for micro in range(cfg.grad_accum)]
+        # Every trained token of the step weighs the same, whichever micro-batch or process it is in: the
+        # loss is a sum over tokens divided by the step's token count (DDP then averages over processes).
+        counts = torch.tensor([sum(int((b["labels"][:, 1:] != IGNORE).sum()) for b in batches),
+                               sum(int(b["attention_mask"].sum()) for b in batches)], device=accelerator.device)
+        step_trained, step_tokens = (int(x) for x in accelerator.reduce(counts, reduction="sum"))
+        window["tokens"] += step_tokens
+        for micro, batch in enumerate(batches):
             batch = {k: v.to(accelerator.device) for k, v in batch.items()}
             # Gradients are synchronised across processes only on the last micro-batch of a step.
             sync = contextlib.nullcontext() if micro == cfg.grad_accum - 1 else accelerator.no_sync(model)
             with sync:
-                loss = model(**batch).loss / cfg.grad_accum
+                loss = model(**batch, num_items_in_batch=max(step_trained, 1)).loss * accelerator.num_processes
                 accelerator.backward(loss)
-            window["loss"] += loss.item()
+            window["loss"] += loss.item() / accelerator.num_processes
         accelerator.clip_grad_norm_(params, 1.0)
         optimizer.step()
         scheduler.step()
@@ -188,7 +201,8 @@ def train(cfg: TrainConfig, resume: bool = False, languages: list[str] | None = 
         if step % cfg.save_every == 0 and step < cfg.max_steps:
             checkpoints.save(accelerator, model, optimizer, scheduler, out, step, cfg.keep_checkpoints)
     bar.close()
-    logf.close()
+    if logf:
+        logf.close()
     if board:
         board.close()
     if "eval_loss" not in last and eval_ex:
