@@ -223,3 +223,25 @@ def test_short_answers_are_not_found_inside_the_template(tokenizer, fmt, end):
         enc = encode(tokenizer, NAMED_FORMATS[fmt], msgs, max_length=512)
         trained = tokenizer.decode([t for t in enc.labels if t != IGNORE]).strip()
         assert trained == f"{answer}{end}", (fmt, answer, trained)
+
+
+def test_batches_cover_each_epoch_and_split_across_processes():
+    from trainer.batches import Example, micro_batch
+    from trainer.encode import Encoded
+
+    examples = [Example("en", Encoded(list(range(1 + i % 7)), [0] * (1 + i % 7))) for i in range(50)]
+    for group in (False, True):
+        # One epoch = 50 // 8 = 6 global batches of 8 distinct examples; two processes split each one.
+        seen = []
+        for m in range(6):
+            a = micro_batch(examples, m, 4, seed=1, world=2, rank=0, group_by_length=group)
+            b = micro_batch(examples, m, 4, seed=1, world=2, rank=1, group_by_length=group)
+            assert not {id(x) for x in a} & {id(x) for x in b}
+            seen += a + b
+        assert len({id(x) for x in seen}) == 48
+        assert micro_batch(examples, 6, 4, seed=1, world=2, rank=0, group_by_length=group) != \
+            micro_batch(examples, 0, 4, seed=1, world=2, rank=0, group_by_length=group)  # epoch 2: new order
+    grouped = [micro_batch(examples, m, 8, seed=1, group_by_length=True) for m in range(6)]
+    spread = sum(max(len(x.enc.input_ids) for x in g) - min(len(x.enc.input_ids) for x in g) for g in grouped)
+    plain = [micro_batch(examples, m, 8, seed=1) for m in range(6)]
+    assert spread < sum(max(len(x.enc.input_ids) for x in g) - min(len(x.enc.input_ids) for x in g) for g in plain)

@@ -80,7 +80,7 @@ GROUP = 32  # batches per length-sorted chunk when grouping by length
 
 @functools.lru_cache(maxsize=4)
 def order(lengths: tuple[int, ...], seed: int, epoch: int, per_batch: int, group: bool) -> tuple[int, ...]:
-    """The example order of one epoch; consecutive runs of `per_batch` form one (global) batch.
+    """The example order of one epoch: full (global) batches of `per_batch` first, the remainder last.
 
     With `group`, each chunk of GROUP batches is sorted by length before it is cut into batches, and the
     batches are shuffled: batches hold examples of similar length, so little compute goes to padding.
@@ -90,30 +90,29 @@ def order(lengths: tuple[int, ...], seed: int, epoch: int, per_batch: int, group
     rng.shuffle(idx)
     if not group:
         return tuple(idx)
+    full = len(idx) - len(idx) % per_batch
     batches = []
-    for start in range(0, len(idx), per_batch * GROUP):
-        chunk = sorted(idx[start:start + per_batch * GROUP], key=lambda i: -lengths[i])
+    for start in range(0, full, per_batch * GROUP):
+        chunk = sorted(idx[start:min(start + per_batch * GROUP, full)], key=lambda i: -lengths[i])
         batches += [chunk[k:k + per_batch] for k in range(0, len(chunk), per_batch)]
     rng.shuffle(batches)
-    return tuple(i for b in batches for i in b)
+    return tuple(i for b in batches for i in b) + tuple(idx[full:])
 
 
 def micro_batch(examples: list[Example], micro_step: int, batch_size: int, seed: int, world: int = 1,
                 rank: int = 0, group_by_length: bool = False) -> list[Example]:
-    """The examples of this process's micro-batch number `micro_step` (all processes share one order)."""
+    """The examples of this process's micro-batch number `micro_step` (all processes share one order).
+
+    Each epoch holds len(examples) // (batch_size * world) global batches (the shuffled remainder waits for
+    a later epoch), so batches never straddle two epochs' orders.
+    """
     per_step = batch_size * world
     lengths = tuple(len(ex.enc.input_ids) for ex in examples)
-    start = micro_step * per_step + rank * batch_size
-    epoch, offset = divmod(start, len(examples))
+    per_epoch = max(1, len(examples) // per_step)
+    epoch, b = divmod(micro_step, per_epoch)
     idx = order(lengths, seed, epoch, per_step, group_by_length)
-    out = []
-    while len(out) < batch_size:
-        if offset >= len(examples):
-            epoch, offset = epoch + 1, 0
-            idx = order(lengths, seed, epoch, per_step, group_by_length)
-        out.append(examples[idx[offset]])
-        offset += 1
-    return out
+    start = b * per_step + rank * batch_size
+    return [examples[idx[(start + k) % len(idx)]] for k in range(batch_size)]
 
 
 def collate(batch: list[Example], pad_id: int, packing: bool = False, max_length: int = 0):
