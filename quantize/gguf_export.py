@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -83,22 +84,18 @@ def _config(model_dir: Path) -> dict:
     return cfg
 
 
-def _state_dict(model_dir: Path) -> dict[str, np.ndarray]:
-    from safetensors.numpy import load_file
+def _tensors(model_dir: Path) -> Iterator[tuple[str, np.ndarray]]:
+    """(name, fp32 array) one tensor at a time, so only the converted copies accumulate in the writer."""
+    import torch
+    from safetensors import safe_open
 
     files = sorted(model_dir.glob("*.safetensors"))
     if not files:
         raise ModelFileError(f"{model_dir} holds no .safetensors weights; save the model with save_pretrained.")
-    out: dict[str, np.ndarray] = {}
     for f in files:
-        try:
-            out.update(load_file(str(f)))
-        except (TypeError, ValueError):  # numpy has no bfloat16: go through torch
-            import torch
-            from safetensors.torch import load_file as load_torch
-
-            out.update({k: v.to(torch.float32).numpy() for k, v in load_torch(str(f)).items()})
-    return out
+        with safe_open(str(f), framework="pt") as st:  # torch reads bf16, numpy cannot
+            for name in st.keys():
+                yield name, st.get_tensor(name).to(torch.float32).numpy()
 
 
 def _arch_of(path: Path) -> str | None:
@@ -218,14 +215,13 @@ def export_gguf(model_dir: Path, out: Path, dtype: str = "f16", tokenizer_from: 
             if template:
                 writer.add_chat_template(template)
         tied = cfg.get("tie_word_embeddings", False)
-        for name, w in _state_dict(model_dir).items():
+        for name, w in _tensors(model_dir):
             if name == "lm_head.weight" and tied:
                 continue  # llama.cpp reuses token_embd for the output when there is no output tensor
             new = names.get_name(name, try_suffixes=(".weight", ".bias"))
             if new is None:
                 raise ModelFileError(f"No GGUF name for tensor {name!r} of a {arch} model; the export cannot "
                                      f"place it.")
-            w = w.astype(np.float32)
             if permute and name.endswith("q_proj.weight"):
                 w = _permute(w, n_head)
             elif permute and name.endswith("k_proj.weight"):
