@@ -4,6 +4,7 @@
     python -m quantize gguf --model runs/merged --types f16 --out runs/gguf --no-verify
     python -m quantize bnb --model hf:smollm2-135m --bits 4 --out runs/smollm2-nf4
     python -m quantize lora --adapter runs/smollm2-135m-lora/adapter --base hf:smollm2-135m --out de.gguf
+    python -m quantize onnx --model hf:smollm2-135m --out runs/smollm2-onnx
 """
 
 from __future__ import annotations
@@ -32,11 +33,16 @@ def _parser() -> argparse.ArgumentParser:
     lo.add_argument("--adapter", required=True, type=Path)
     lo.add_argument("--base", required=True, help="the base the adapter was trained on (dir or hf: spec)")
     lo.add_argument("--out", required=True, type=Path, help="the .gguf file to write")
+    o = sub.add_parser("onnx", help="export to ONNX through optimum-onnx (its own environment), verified in "
+                                    "onnxruntime")
+    o.add_argument("--model", required=True, help="a transformers model dir, or an hf: spec")
+    o.add_argument("--out", required=True, type=Path)
+    o.add_argument("--no-verify", action="store_true", help="skip the comparison with the transformers model")
     return p
 
 
 def _run(args: argparse.Namespace) -> None:
-    from quantize.gguf_job import model_dir_of, run, summary
+    from quantize.gguf_job import model_dir_of, run, summary, verify_table
 
     if args.command == "bnb":
         from quantize.bnb_export import export_bnb
@@ -51,6 +57,14 @@ def _run(args: argparse.Namespace) -> None:
 
         path = export_lora_gguf(args.adapter, model_dir_of(args.base), args.out)
         print(f"{path} ({path.stat().st_size / 1e6:.1f} MB): load with Llama(base.gguf, lora_path=...)")
+    elif args.command == "onnx":
+        from quantize.onnx_export import export_onnx
+
+        card = export_onnx(model_dir_of(args.model), args.out, check=not args.no_verify,
+                           log=lambda m: print(m, file=sys.stderr))
+        print(f"{args.out}/model.onnx ({card['bytes'] / 1e6:.1f} MB, {card['seconds']} s)")
+        if "verify" in card:
+            print(verify_table(card["verify"]))
     else:
         card = run(args.model, [t.strip().lower() for t in args.types.split(",") if t.strip()], args.out,
                    check=not args.no_verify, log=lambda m: print(m, file=sys.stderr))

@@ -4,7 +4,8 @@ Tensor names come from `gguf.get_tensor_name_map`; the llama family needs llama.
 (transformers undoes it when it loads a GGUF, so a round trip must redo it). The vocabulary, tokenizer
 settings and chat template are copied from the GGUF the model came from when there is one (a packaged
 model, or a model merged onto one): that keeps the exact SentencePiece/BPE vocabulary and pre-tokenizer.
-Otherwise a byte-level BPE vocabulary is built from `tokenizer.json`.
+Otherwise the vocabulary is built from the directory (`quantize/gguf_vocab.py`): SentencePiece from
+`tokenizer.model`, byte-level BPE from `tokenizer.json`.
 """
 
 from __future__ import annotations
@@ -18,9 +19,11 @@ from pathlib import Path
 import numpy as np
 
 from core.errors import ModelFileError
+from quantize.gguf_vocab import copy_fields, source_template, write_vocab
 
 # HF model_type -> (GGUF architecture, llama.cpp q/k row permutation?, norms stored as 1 + w?)
-SUPPORTED = {"llama": ("llama", True, False), "gemma3_text": ("gemma3", False, True)}
+SUPPORTED = {"llama": ("llama", True, False), "mistral": ("llama", True, False), "qwen2": ("qwen2", False, False),
+             "qwen3": ("qwen3", False, False), "gemma3_text": ("gemma3", False, True)}
 NEEDS_SOURCE = {"gemma3_text"}  # hyper-parameters and SentencePiece vocab come from the GGUF it was loaded from
 FLOAT_TYPES = ("f32", "f16", "bf16")
 
@@ -79,7 +82,7 @@ def _config(model_dir: Path) -> dict:
     cfg = json.loads(path.read_text())
     if cfg.get("model_type") not in SUPPORTED:
         raise ModelFileError(f"GGUF export does not support model_type {cfg.get('model_type')!r} yet; supported: "
-                             f"{', '.join(SUPPORTED)} (Llama, SmolLM2, Mistral-style llama configs; Gemma 3 "
+                             f"{', '.join(SUPPORTED)} (Llama, SmolLM2, Mistral, Qwen2/2.5, Qwen3; Gemma 3 "
                              f"text models loaded from a GGUF, such as hf:gemma3-270m).")
     return cfg
 
@@ -105,77 +108,52 @@ def _arch_of(path: Path) -> str | None:
     return field.contents() if field else None
 
 
+def _rope(cfg: dict) -> dict:
+    """The rotary settings (transformers 5 `rope_parameters`, older `rope_scaling` + `rope_theta`)."""
+    rope = dict(cfg.get("rope_scaling") or {}) | dict(cfg.get("rope_parameters") or {})
+    rope.setdefault("rope_theta", cfg.get("rope_theta", 10000.0))
+    kind = rope.get("rope_type", rope.get("type", "default")) or "default"
+    if kind not in ("default", "llama3"):
+        raise ModelFileError(f"RoPE scaling {kind!r} is not exported yet (default and llama3 are); llama.cpp would "
+                             f"run the model with other frequencies, so the export refuses rather than drift.")
+    return rope | {"rope_type": kind}
+
+
+def _llama3_rope_factors(cfg: dict, rope: dict) -> np.ndarray:
+    """Per-frequency divisors llama.cpp applies for Llama 3.1+ RoPE (as convert_hf_to_gguf.py computes them)."""
+    dim = cfg.get("head_dim") or cfg["hidden_size"] // cfg["num_attention_heads"]
+    freqs = 1.0 / (rope["rope_theta"] ** (np.arange(0, dim, 2, dtype=np.float64) / dim))
+    factor, low, high = rope.get("factor", 8.0), rope.get("low_freq_factor", 1.0), rope.get("high_freq_factor", 4.0)
+    old = rope.get("original_max_position_embeddings", 8192)
+    wavelen = 2 * np.pi / freqs
+    smooth = (old / wavelen - low) / (high - low)
+    mid = 1 / ((1 - smooth) / factor + smooth)
+    return np.where(wavelen < old / high, 1.0, np.where(wavelen > old / low, factor, mid)).astype(np.float32)
+
+
 def _add_hparams(writer, cfg: dict, file_type: int) -> None:
     heads = cfg["num_attention_heads"]
-    rope = cfg.get("rope_parameters") or {}
+    rope = _rope(cfg)
     writer.add_context_length(cfg.get("max_position_embeddings", 2048))
     writer.add_embedding_length(cfg["hidden_size"])
     writer.add_block_count(cfg["num_hidden_layers"])
     writer.add_feed_forward_length(cfg["intermediate_size"])
     writer.add_head_count(heads)
     writer.add_head_count_kv(cfg.get("num_key_value_heads", heads))
-    writer.add_rope_freq_base(float(rope.get("rope_theta", cfg.get("rope_theta", 10000.0))))
+    writer.add_rope_freq_base(float(rope["rope_theta"]))
     writer.add_layer_norm_rms_eps(float(cfg.get("rms_norm_eps", 1e-5)))
-    writer.add_rope_dimension_count(cfg.get("head_dim") or cfg["hidden_size"] // heads)
+    head_dim = cfg.get("head_dim") or cfg["hidden_size"] // heads
+    writer.add_rope_dimension_count(head_dim)
+    writer.add_key_length(head_dim)  # Qwen3's head_dim is not hidden_size / heads
+    writer.add_value_length(head_dim)
     writer.add_vocab_size(cfg["vocab_size"])
     writer.add_file_type(file_type)
-
-
-def _copy_fields(writer, source: Path, prefixes: tuple[str, ...]) -> None:
-    """Copy every key of `source` that starts with one of `prefixes` (tokenizer.*, <arch>.*)."""
-    from gguf import GGUFReader, GGUFValueType
-
-    reader = GGUFReader(source)
-    for key, f in reader.fields.items():
-        if not key.startswith(prefixes) or key == "tokenizer.chat_template":
-            continue  # the template is the model directory's own (a tuned model may carry another one)
-        main = f.types[0]
-        if main == GGUFValueType.ARRAY:
-            writer.add_key_value(key, f.contents(), main, sub_type=f.types[-1])
-        else:
-            writer.add_key_value(key, f.contents(), main)
 
 
 def _chat_template(model_dir: Path) -> str | None:
     from transformers import AutoTokenizer
 
     return AutoTokenizer.from_pretrained(model_dir).chat_template
-
-
-def _source_template(source: Path) -> str | None:
-    from gguf import GGUFReader
-
-    field = GGUFReader(source).fields.get("tokenizer.chat_template")
-    return field.contents() if field else None
-
-
-def _build_tokenizer(writer, model_dir: Path) -> None:
-    """A byte-level BPE vocabulary from tokenizer.json, special tokens and chat template from the HF files."""
-    import gguf
-    from transformers import AutoTokenizer
-
-    spec = json.loads((model_dir / "tokenizer.json").read_text()) if (model_dir / "tokenizer.json").is_file() else {}
-    if spec.get("model", {}).get("type") != "BPE" or "ByteLevel" not in json.dumps(spec.get("pre_tokenizer")):
-        raise ModelFileError(f"{model_dir}: only byte-level BPE tokenizers (GPT-2 / SmolLM2 style) can be written "
-                             f"without a source GGUF; SentencePiece vocabularies (Llama-2, Mistral, Gemma) need "
-                             f"the GGUF the model came from (tokenizer_from=...).")
-    tok = AutoTokenizer.from_pretrained(model_dir)
-    vocab = tok.get_vocab()
-    size = max(vocab.values()) + 1
-    reverse = {i: t for t, i in vocab.items()}
-    special = set(tok.all_special_ids) | {i for t, i in tok.get_added_vocab().items()}
-    tokens, types = [], []
-    for i in range(size):
-        tokens.append(reverse.get(i, f"[PAD{i}]"))
-        types.append(gguf.TokenType.CONTROL if i in special else
-                     gguf.TokenType.USER_DEFINED if i not in reverse else gguf.TokenType.NORMAL)
-    writer.add_tokenizer_model("gpt2")
-    writer.add_tokenizer_pre("default")
-    writer.add_token_list(tokens)
-    writer.add_token_types(types)
-    gguf.SpecialVocab(model_dir, load_merges=True).add_to_gguf(writer)
-    if tok.chat_template:
-        writer.add_chat_template(tok.chat_template)
 
 
 def export_gguf(model_dir: Path, out: Path, dtype: str = "f16", tokenizer_from: Path | None = None) -> Path:
@@ -200,20 +178,20 @@ def export_gguf(model_dir: Path, out: Path, dtype: str = "f16", tokenizer_from: 
 
     with gguf_file(out, arch) as writer:
         writer.add_name(model_dir.name)
-        if source and _arch_of(source) == arch:
+        copied_hparams = bool(source) and _arch_of(source) == arch
+        if copied_hparams:
             # Fine-tuning and merging change no hyper-parameter: take them as llama.cpp wrote them.
-            _copy_fields(writer, source, (f"{arch}.", "tokenizer."))
+            copy_fields(writer, source, (f"{arch}.", "tokenizer."))
             writer.add_file_type(int(file_type))
         else:
             _add_hparams(writer, cfg, int(file_type))
             if source:
-                _copy_fields(writer, source, ("tokenizer.",))
+                copy_fields(writer, source, ("tokenizer.",))
             else:
-                _build_tokenizer(writer, model_dir)
-        if source:
-            template = _chat_template(model_dir) or _source_template(source)
-            if template:
-                writer.add_chat_template(template)
+                write_vocab(writer, model_dir, cfg["vocab_size"])
+        template = _chat_template(model_dir) or (source_template(source) if source else None)
+        if template:
+            writer.add_chat_template(template)
         tied = cfg.get("tie_word_embeddings", False)
         for name, w in _tensors(model_dir):
             if name == "lm_head.weight" and tied:
@@ -234,4 +212,7 @@ def export_gguf(model_dir: Path, out: Path, dtype: str = "f16", tokenizer_from: 
                 writer.add_tensor(new, w.astype(np.float16))
             else:
                 writer.add_tensor(new, gguf.quants.quantize(w, weight_type), raw_dtype=weight_type)
+        if _rope(cfg)["rope_type"] == "llama3":
+            writer.add_tensor(gguf.TENSOR_NAMES[gguf.MODEL_TENSOR.ROPE_FREQS] + ".weight",
+                              _llama3_rope_factors(cfg, _rope(cfg)))
     return out

@@ -77,3 +77,14 @@ def summary(card: dict) -> str:
         lines.append(f"{t:8} {info['bytes'] / 1e6:8.1f} {info['seconds']:6.1f} {cells[0]:>7} {cells[1]:>6} {kl:>8}"
                      f" {same:>5}  {types}")
     return "\n".join(lines)
+
+
+def verify_table(report: dict) -> str:
+    """One verification report as a per-language table (greedy match, top-1, KL, perplexities, language)."""
+    lines = [f"{'lang':5} {'greedy':>7} {'top1':>6} {'KL':>8} {'ppl HF':>8} {'ppl export':>10}  continuation in"]
+    for lang, r in report["per_language"].items():
+        lines.append(f"{lang:5} {r['greedy_match']:7.3f} {r['top1']:6.3f} {r['kl']:8.4f} {r['ppl_hf']:8.2f} "
+                     f"{r['ppl_export']:10.2f}  {r['lang_export']}")
+    m = report["mean"]
+    lines.append(f"{'mean':5} {m['greedy_match']:7.3f} {m['top1']:6.3f} {m['kl']:8.4f}")
+    return "\n".join(lines)

@@ -1,6 +1,6 @@
-"""Check an exported GGUF against the transformers model it came from, per language: greedy continuations
-(share of the first N tokens that match), and next-token top-1 agreement, mean KL(HF || GGUF) and the
-perplexity of both on a passage of ordinary text in that language."""
+"""Check an export (GGUF, ONNX) against the transformers model it came from, per language: greedy continuations
+(share of the first N tokens that match), the language the continuation is in, and next-token top-1
+agreement, mean KL(HF || export) and the perplexity of both on a passage of ordinary text in that language."""
 
 from __future__ import annotations
 
@@ -53,65 +53,86 @@ def _ids(tok, text: str) -> list[int]:
     return ids if ids else [tok.bos_token_id]
 
 
+class GGUFRunner:
+    """A GGUF file in llama-cpp-python, seen as the verification needs it (greedy ids, logits, tokenizer)."""
+
+    def __init__(self, path: Path):
+        from llama_cpp import Llama
+
+        self.llm = Llama(str(path), n_ctx=512, logits_all=True, verbose=False, n_threads=None)
+
+    def greedy(self, ids: list[int], n: int) -> list[int]:
+        out = []
+        self.llm.reset()
+        for token in self.llm.generate(ids, top_k=1, top_p=1.0, temp=0.0, repeat_penalty=1.0, reset=True):
+            if token == self.llm.token_eos() or len(out) >= n:
+                break
+            out.append(token)
+        return out
+
+    def logits(self, ids: list[int]) -> np.ndarray:
+        self.llm.reset()
+        self.llm.eval(ids)
+        return np.array(self.llm.scores[: len(ids)], dtype=np.float64)
+
+    def tokenize(self, text: str) -> list[int]:
+        return self.llm.tokenize(text.encode(), add_bos=False, special=False)
+
+    def close(self) -> None:
+        self.llm.close()
+
+
 def verify(model_dir: Path, gguf_path: Path, new_tokens: int = 32, prompts: dict[str, str] | None = None,
            hf=None) -> dict:
     """Per-language comparison of `gguf_path` with the HF model in `model_dir` (greedy, top-1, KL, ppl)."""
+    runner = GGUFRunner(gguf_path)
+    try:
+        return compare(hf or _hf(model_dir), runner, new_tokens, prompts)
+    finally:
+        runner.close()
+
+
+def compare(hf, runner, new_tokens: int = 32, prompts: dict[str, str] | None = None) -> dict:
+    """Per-language table of an export (`runner`: greedy, logits, optional tokenize) against the HF model."""
     import torch
-    from llama_cpp import Llama
 
     from core.languages import detect
 
-    prompts = prompts or PROMPTS
-    tok, model = hf or _hf(model_dir)
-    llm = Llama(str(gguf_path), n_ctx=512, logits_all=True, verbose=False, n_threads=None)
+    tok, model = hf
     per_lang = {}
-    try:
-        for lang, prompt in prompts.items():
-            ids = _ids(tok, prompt)
-            with torch.no_grad():
-                hf_out = model.generate(torch.tensor([ids]), max_new_tokens=new_tokens, do_sample=False,
-                                        pad_token_id=tok.eos_token_id)[0, len(ids):].tolist()
-            if tok.eos_token_id in hf_out:  # llama.cpp's loop below stops before EOS; compare like with like
-                hf_out = hf_out[: hf_out.index(tok.eos_token_id)]
-            llm.reset()
-            g_out = []
-            for token in llm.generate(ids, top_k=1, top_p=1.0, temp=0.0, repeat_penalty=1.0, reset=True):
-                if token == llm.token_eos() or len(g_out) >= new_tokens:
-                    break
-                g_out.append(token)
-            same = 0
-            for a, b in zip(hf_out, g_out):
-                if a != b:
-                    break
-                same += 1
-            # Distributions on the same ordinary text: next-token agreement, KL and perplexity.
-            seq = _ids(tok, PASSAGES.get(lang, prompt))
-            with torch.no_grad():
-                hf_logits = model(torch.tensor([seq])).logits[0].float().numpy()
-            llm.reset()
-            llm.eval(seq)
-            g_logits = np.array(llm.scores[: len(seq)], dtype=np.float64)
-            p = _log_softmax(hf_logits.astype(np.float64))
-            q = _log_softmax(g_logits)
-            kl = float(np.mean(np.sum(np.exp(p) * (p - q), axis=-1)))
-            top1 = float(np.mean(p.argmax(-1) == q.argmax(-1)))
-            targets = np.array(seq[1:])
-            nll_hf = -p[np.arange(len(targets)), targets].mean()
-            nll_g = -q[np.arange(len(targets)), targets].mean()
-            # Input/output language agreement: does the continuation stay in the prompt's language?
-            hf_lang, g_lang = (detect(tok.decode(out, skip_special_tokens=True))[0] for out in (hf_out, g_out))
-            # The file's own tokenizer must cut the text as transformers does (ids above bypass it).
-            passage = PASSAGES.get(lang, prompt)
-            own = llm.tokenize(passage.encode(), add_bos=False, special=False)
-            tokenizer_match = own == tok(passage, add_special_tokens=False).input_ids
-            per_lang[lang] = {"greedy_match": round(same / max(len(hf_out), len(g_out), 1), 3), "top1": round(top1, 3),
-                              "tokenizer_match": tokenizer_match,
-                              "lang_hf": hf_lang, "lang_gguf": g_lang, "same_language": float(g_lang == lang),
-                              "kl": round(kl, 5), "ppl_hf": round(math.exp(nll_hf), 2),
-                              "ppl_gguf": round(math.exp(nll_g), 2)}
-    finally:
-        llm.close()
-    keys = ("greedy_match", "top1", "kl", "same_language", "tokenizer_match")
+    for lang, prompt in (prompts or PROMPTS).items():
+        ids = _ids(tok, prompt)
+        with torch.no_grad():
+            hf_out = model.generate(torch.tensor([ids]), max_new_tokens=new_tokens, do_sample=False,
+                                    pad_token_id=tok.eos_token_id)[0, len(ids):].tolist()
+        if tok.eos_token_id in hf_out:  # the runners stop before EOS; compare like with like
+            hf_out = hf_out[: hf_out.index(tok.eos_token_id)]
+        out = runner.greedy(ids, new_tokens)
+        same = 0
+        for a, b in zip(hf_out, out):
+            if a != b:
+                break
+            same += 1
+        # Distributions on the same ordinary text: next-token agreement, KL and perplexity.
+        passage = PASSAGES.get(lang, prompt)
+        seq = _ids(tok, passage)
+        with torch.no_grad():
+            p = _log_softmax(model(torch.tensor([seq])).logits[0].double().numpy())
+        q = _log_softmax(runner.logits(seq))
+        targets = np.array(seq[1:])
+        nll_hf = -p[np.arange(len(targets)), targets].mean()
+        nll_x = -q[np.arange(len(targets)), targets].mean()
+        # Input/output language agreement: does the continuation stay in the prompt's language?
+        hf_lang, x_lang = (detect(tok.decode(o, skip_special_tokens=True))[0] for o in (hf_out, out))
+        row = {"greedy_match": round(same / max(len(hf_out), len(out), 1), 3),
+               "top1": round(float(np.mean(p.argmax(-1) == q.argmax(-1))), 3),
+               "kl": round(float(np.mean(np.sum(np.exp(p) * (p - q), axis=-1))), 5),
+               "lang_hf": hf_lang, "lang_export": x_lang, "same_language": float(x_lang == lang),
+               "ppl_hf": round(math.exp(nll_hf), 2), "ppl_export": round(math.exp(nll_x), 2)}
+        if hasattr(runner, "tokenize"):  # the file's own tokenizer must cut text as transformers does
+            row["tokenizer_match"] = runner.tokenize(passage) == tok(passage, add_special_tokens=False).input_ids
+        per_lang[lang] = row
+    keys = [k for k in ("greedy_match", "top1", "kl", "same_language", "tokenizer_match") if k in row]
     mean = {k: round(float(np.mean([v[k] for v in per_lang.values()])), 4) for k in keys}
     return {"per_language": per_lang, "mean": mean}
 

@@ -14,6 +14,7 @@ from quantize.verify import verify
 from tests.tiny_model import build_tiny_model
 
 TINY_PROMPTS = {"en": "Hello world, how are", "de": "Der Hund läuft", "fr": "Le chien court"}
+MORE_PROMPTS = TINY_PROMPTS | {"zh": "我们今天早上", "num": "In 2024 there were 1234", "emoji": "Hund 🙂 und"}
 
 
 @pytest.fixture(scope="module")
@@ -27,9 +28,54 @@ def test_tiny_llama_round_trip(tiny, tmp_path):
     report = verify(tiny, f32, new_tokens=12, prompts=TINY_PROMPTS)
     assert report["mean"]["greedy_match"] == 1.0 and report["mean"]["top1"] == 1.0
     assert report["mean"]["kl"] < 1e-4
+    assert report["mean"]["tokenizer_match"] == 1.0  # "gpt-2" pre-tokenizer: llama.cpp splits as transformers
     f16 = export_gguf(tiny, tmp_path / "tiny-f16.gguf", "f16")
     assert f16.stat().st_size < 0.7 * f32.stat().st_size
     assert verify(tiny, f16, new_tokens=12, prompts=TINY_PROMPTS)["mean"]["top1"] >= 0.95
+
+
+@pytest.mark.parametrize("arch, extra", [
+    ("qwen2", {}),  # q/k/v biases, no q/k permutation, Qwen2's split regex
+    ("qwen3", {"head_dim": 24}),  # q/k norms, head_dim != hidden / heads
+    ("llama", {"rope_parameters": {"rope_type": "llama3", "rope_theta": 500000.0, "factor": 8.0,
+                                   "low_freq_factor": 1.0, "high_freq_factor": 4.0,
+                                   "original_max_position_embeddings": 64}}),  # Llama 3.x RoPE -> rope_freqs
+])
+def test_architectures_round_trip(arch, extra, tmp_path):
+    model = build_tiny_model(tmp_path / arch, initializer_range=0.3, arch=arch, **extra)
+    f32 = export_gguf(model, tmp_path / f"{arch}.gguf", "f32")
+    report = verify(model, f32, new_tokens=12, prompts=MORE_PROMPTS)
+    # Logits agree to ~1e-3 (f32, other kernels); the random model has near-ties, so a rare argmax may flip.
+    assert report["mean"]["top1"] >= 0.99 and report["mean"]["greedy_match"] >= 0.9, report
+    assert report["mean"]["kl"] < 1e-4, report["mean"]
+    assert report["mean"]["tokenizer_match"] == 1.0
+
+
+def test_sentencepiece_vocab_from_tokenizer_model(tmp_path):
+    model = build_tiny_model(tmp_path / "sp", initializer_range=0.3, sentencepiece=True)
+    f32 = export_gguf(model, tmp_path / "sp.gguf", "f32")
+    report = verify(model, f32, new_tokens=12, prompts=MORE_PROMPTS)
+    assert report["mean"]["tokenizer_match"] == 1.0  # pieces, scores and byte fallback as SentencePiece cuts
+    assert report["mean"]["top1"] >= 0.99 and report["mean"]["kl"] < 1e-4, report["mean"]
+
+
+def test_pre_tokenizers_are_named_or_refused(tmp_path):
+    from quantize.gguf_vocab import _LLAMA3_SPLIT, bpe_pre_tokenizer
+
+    byte_level = {"type": "ByteLevel", "add_prefix_space": False, "use_regex": False}
+    llama3 = {"type": "Sequence", "pretokenizers": [{"type": "Split", "pattern": {"Regex": _LLAMA3_SPLIT}},
+                                                     byte_level]}
+    assert bpe_pre_tokenizer({"pre_tokenizer": llama3}) == "llama-bpe"
+    smollm = {"type": "Sequence", "pretokenizers": [{"type": "Digits", "individual_digits": True},
+                                                     {"type": "ByteLevel", "use_regex": True}]}
+    assert bpe_pre_tokenizer({"pre_tokenizer": smollm}) == "smollm"
+    with pytest.raises(ModelFileError, match="pre-tokenizer.*Metaspace.*tokenizer.model"):
+        bpe_pre_tokenizer({"pre_tokenizer": {"type": "Metaspace", "replacement": "▁"}})
+    yarn = build_tiny_model(tmp_path / "yarn", rope_parameters={"rope_type": "yarn", "rope_theta": 10000.0,
+                                                                 "factor": 4.0})
+    with pytest.raises(ModelFileError, match="RoPE scaling 'yarn' is not exported"):
+        export_gguf(yarn, tmp_path / "yarn.gguf", "f32")
+    assert not list(tmp_path.glob("yarn.gguf*"))
 
 
 def test_bad_input_is_clear_and_leaves_nothing(tiny, tmp_path, monkeypatch):
@@ -38,7 +84,7 @@ def test_bad_input_is_clear_and_leaves_nothing(tiny, tmp_path, monkeypatch):
     other = tmp_path / "bert"
     other.mkdir()
     (other / "config.json").write_text(json.dumps({"model_type": "bert"}))
-    with pytest.raises(ModelFileError, match="does not support model_type 'bert'.*supported: llama"):
+    with pytest.raises(ModelFileError, match="does not support model_type 'bert'.*supported: llama, mistral, qwen2"):
         export_gguf(other, tmp_path / "x.gguf")
     f16 = export_gguf(tiny, tmp_path / "t.gguf", "f16")
     with pytest.raises(ModelFileError, match="Unknown quant type 'q9_k'.*q4_k_m"):
