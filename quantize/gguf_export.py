@@ -19,12 +19,12 @@ from pathlib import Path
 import numpy as np
 
 from core.errors import ModelFileError
+from quantize.gguf_hparams import add_hparams, extra_tensors
 from quantize.gguf_vocab import copy_fields, source_template, write_vocab
 
 # HF model_type -> (GGUF architecture, llama.cpp q/k row permutation?, norms stored as 1 + w?)
 SUPPORTED = {"llama": ("llama", True, False), "mistral": ("llama", True, False), "qwen2": ("qwen2", False, False),
              "qwen3": ("qwen3", False, False), "gemma3_text": ("gemma3", False, True)}
-NEEDS_SOURCE = {"gemma3_text"}  # hyper-parameters and SentencePiece vocab come from the GGUF it was loaded from
 FLOAT_TYPES = ("f32", "f16", "bf16")
 
 
@@ -108,48 +108,6 @@ def _arch_of(path: Path) -> str | None:
     return field.contents() if field else None
 
 
-def _rope(cfg: dict) -> dict:
-    """The rotary settings (transformers 5 `rope_parameters`, older `rope_scaling` + `rope_theta`)."""
-    rope = dict(cfg.get("rope_scaling") or {}) | dict(cfg.get("rope_parameters") or {})
-    rope.setdefault("rope_theta", cfg.get("rope_theta", 10000.0))
-    kind = rope.get("rope_type", rope.get("type", "default")) or "default"
-    if kind not in ("default", "llama3"):
-        raise ModelFileError(f"RoPE scaling {kind!r} is not exported yet (default and llama3 are); llama.cpp would "
-                             f"run the model with other frequencies, so the export refuses rather than drift.")
-    return rope | {"rope_type": kind}
-
-
-def _llama3_rope_factors(cfg: dict, rope: dict) -> np.ndarray:
-    """Per-frequency divisors llama.cpp applies for Llama 3.1+ RoPE (as convert_hf_to_gguf.py computes them)."""
-    dim = cfg.get("head_dim") or cfg["hidden_size"] // cfg["num_attention_heads"]
-    freqs = 1.0 / (rope["rope_theta"] ** (np.arange(0, dim, 2, dtype=np.float64) / dim))
-    factor, low, high = rope.get("factor", 8.0), rope.get("low_freq_factor", 1.0), rope.get("high_freq_factor", 4.0)
-    old = rope.get("original_max_position_embeddings", 8192)
-    wavelen = 2 * np.pi / freqs
-    smooth = (old / wavelen - low) / (high - low)
-    mid = 1 / ((1 - smooth) / factor + smooth)
-    return np.where(wavelen < old / high, 1.0, np.where(wavelen > old / low, factor, mid)).astype(np.float32)
-
-
-def _add_hparams(writer, cfg: dict, file_type: int) -> None:
-    heads = cfg["num_attention_heads"]
-    rope = _rope(cfg)
-    writer.add_context_length(cfg.get("max_position_embeddings", 2048))
-    writer.add_embedding_length(cfg["hidden_size"])
-    writer.add_block_count(cfg["num_hidden_layers"])
-    writer.add_feed_forward_length(cfg["intermediate_size"])
-    writer.add_head_count(heads)
-    writer.add_head_count_kv(cfg.get("num_key_value_heads", heads))
-    writer.add_rope_freq_base(float(rope["rope_theta"]))
-    writer.add_layer_norm_rms_eps(float(cfg.get("rms_norm_eps", 1e-5)))
-    head_dim = cfg.get("head_dim") or cfg["hidden_size"] // heads
-    writer.add_rope_dimension_count(head_dim)
-    writer.add_key_length(head_dim)  # Qwen3's head_dim is not hidden_size / heads
-    writer.add_value_length(head_dim)
-    writer.add_vocab_size(cfg["vocab_size"])
-    writer.add_file_type(file_type)
-
-
 def _chat_template(model_dir: Path) -> str | None:
     from transformers import AutoTokenizer
 
@@ -166,9 +124,6 @@ def export_gguf(model_dir: Path, out: Path, dtype: str = "f16", tokenizer_from: 
     cfg = _config(model_dir)
     arch, permute, norm_plus_one = SUPPORTED[cfg["model_type"]]
     source = tokenizer_from or source_gguf(model_dir)
-    if cfg["model_type"] in NEEDS_SOURCE and source is None:
-        raise ModelFileError(f"Exporting a {cfg['model_type']} model needs the GGUF it was converted from (for its "
-                             f"SentencePiece vocabulary and attention layout); pass tokenizer_from=PATH.gguf.")
     n_head, n_kv = cfg["num_attention_heads"], cfg.get("num_key_value_heads", cfg["num_attention_heads"])
     names = gguf.get_tensor_name_map(gguf.MODEL_ARCH[arch.upper()], cfg["num_hidden_layers"])
     weight_type = {"f32": gguf.GGMLQuantizationType.F32, "f16": gguf.GGMLQuantizationType.F16,
@@ -184,7 +139,7 @@ def export_gguf(model_dir: Path, out: Path, dtype: str = "f16", tokenizer_from: 
             copy_fields(writer, source, (f"{arch}.", "tokenizer."))
             writer.add_file_type(int(file_type))
         else:
-            _add_hparams(writer, cfg, int(file_type))
+            add_hparams(writer, cfg, arch, int(file_type))
             if source:
                 copy_fields(writer, source, ("tokenizer.",))
             else:
@@ -212,7 +167,6 @@ def export_gguf(model_dir: Path, out: Path, dtype: str = "f16", tokenizer_from: 
                 writer.add_tensor(new, w.astype(np.float16))
             else:
                 writer.add_tensor(new, gguf.quants.quantize(w, weight_type), raw_dtype=weight_type)
-        if _rope(cfg)["rope_type"] == "llama3":
-            writer.add_tensor(gguf.TENSOR_NAMES[gguf.MODEL_TENSOR.ROPE_FREQS] + ".weight",
-                              _llama3_rope_factors(cfg, _rope(cfg)))
+        for name, w in extra_tensors(cfg):
+            writer.add_tensor(name, w)
     return out

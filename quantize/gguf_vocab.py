@@ -115,7 +115,17 @@ def sentencepiece_vocab(writer, model_dir: Path, vocab_size: int) -> None:
     writer.add_token_list(tokens)
     writer.add_token_scores(scores)
     writer.add_token_types(types)
+    writer.add_add_space_prefix(_adds_dummy_prefix(model_dir / "tokenizer.model"))  # Llama 2 does, Gemma not
     gguf.SpecialVocab(model_dir, n_vocab=n).add_to_gguf(writer)
+
+
+def _adds_dummy_prefix(path: Path) -> bool:
+    """Whether a SentencePiece model puts "▁" before the text (its normalizer's add_dummy_prefix)."""
+    from sentencepiece import sentencepiece_model_pb2
+
+    proto = sentencepiece_model_pb2.ModelProto()
+    proto.ParseFromString(path.read_bytes())
+    return proto.normalizer_spec.add_dummy_prefix
 
 
 def write_vocab(writer, model_dir: Path, vocab_size: int) -> None:

@@ -40,6 +40,7 @@ def test_tiny_llama_round_trip(tiny, tmp_path):
     ("llama", {"rope_parameters": {"rope_type": "llama3", "rope_theta": 500000.0, "factor": 8.0,
                                    "low_freq_factor": 1.0, "high_freq_factor": 4.0,
                                    "original_max_position_embeddings": 64}}),  # Llama 3.x RoPE -> rope_freqs
+    ("gemma3_text", {"head_dim": 16, "query_pre_attn_scalar": 16, "sliding_window": 8}),  # from tokenizer.model
 ])
 def test_architectures_round_trip(arch, extra, tmp_path):
     model = build_tiny_model(tmp_path / arch, initializer_range=0.3, arch=arch, **extra)
@@ -73,7 +74,7 @@ def test_pre_tokenizers_are_named_or_refused(tmp_path):
         bpe_pre_tokenizer({"pre_tokenizer": {"type": "Metaspace", "replacement": "▁"}})
     yarn = build_tiny_model(tmp_path / "yarn", rope_parameters={"rope_type": "yarn", "rope_theta": 10000.0,
                                                                  "factor": 4.0})
-    with pytest.raises(ModelFileError, match="RoPE scaling 'yarn' is not exported"):
+    with pytest.raises(ModelFileError, match="RoPE scaling .yarn. is not exported"):
         export_gguf(yarn, tmp_path / "yarn.gguf", "f32")
     assert not list(tmp_path.glob("yarn.gguf*"))
 
@@ -146,6 +147,18 @@ def test_gemma3_round_trip_keeps_the_sentencepiece_vocab(tmp_path, report):
     for text in ["Der Hund läuft schnell über die Wiese.", "我们今天早上去了公园。", "Привет, как дела?",
                  "مرحبا بالعالم", "नमस्ते दुनिया", "こんにちは世界", "  leading spaces and\ttabs\n"]:
         assert ours.tokenize(text.encode(), add_bos=True) == original.tokenize(text.encode(), add_bos=True), text
+    # Without a source GGUF the hyper-parameters come from config.json: the same keys llama.cpp wrote.
+    from gguf import GGUFReader
+
+    from quantize.gguf_export import gguf_file
+    from quantize.gguf_hparams import add_hparams
+
+    with gguf_file(tmp_path / "hparams.gguf", "gemma3") as writer:
+        add_hparams(writer, json.loads((src / "config.json").read_text()), "gemma3", 1)
+    mine = GGUFReader(tmp_path / "hparams.gguf").fields
+    theirs = {k: f.contents() for k, f in GGUFReader(packaged_gguf("gemma3-270m")).fields.items()
+              if k.startswith("gemma3.")}
+    assert {k: mine[k].contents() for k in theirs} == pytest.approx(theirs)
     report(f"GGUF export of gemma3-270m f16: greedy {check['mean']['greedy_match']:.3f}, top-1 "
            f"{check['mean']['top1']:.3f}, KL {check['mean']['kl']:.5f} over {len(check['per_language'])} languages")
 

@@ -30,8 +30,9 @@ def _bpe_tokenizer(arch: str):
     return PreTrainedTokenizerFast(tokenizer_object=raw, bos_token="<s>", eos_token="</s>", pad_token="<pad>")
 
 
-def _sentencepiece_tokenizer(out: Path):
-    """A Llama-2 style SentencePiece BPE (byte fallback) trained on CORPUS; tokenizer.model is left in `out`."""
+def _sentencepiece_tokenizer(out: Path, gemma: bool = False):
+    """A Llama-2 style SentencePiece BPE (byte fallback) trained on CORPUS; tokenizer.model is left in `out`.
+    The Gemma flavour puts no "▁" before the text."""
     import json
 
     import sentencepiece as spm
@@ -40,16 +41,18 @@ def _sentencepiece_tokenizer(out: Path):
     out.mkdir(parents=True, exist_ok=True)
     spm.SentencePieceTrainer.train(sentence_iterator=iter(CORPUS), model_prefix=str(out / "tokenizer"),
                                    vocab_size=400, model_type="bpe", byte_fallback=True, character_coverage=1.0,
-                                   unk_id=0, bos_id=1, eos_id=2, pad_id=-1, hard_vocab_limit=False, minloglevel=2)
+                                   unk_id=0, bos_id=1, eos_id=2, pad_id=-1, hard_vocab_limit=False, minloglevel=2,
+                                   add_dummy_prefix=not gemma)
     (out / "tokenizer.vocab").unlink()
     (out / "tokenizer_config.json").write_text(json.dumps(
-        {"tokenizer_class": "LlamaTokenizer", "bos_token": "<s>", "eos_token": "</s>", "unk_token": "<unk>"}))
+        {"tokenizer_class": "GemmaTokenizer" if gemma else "LlamaTokenizer",
+         "bos_token": "<s>", "eos_token": "</s>", "unk_token": "<unk>"}))
     return AutoTokenizer.from_pretrained(out)
 
 
 def build_tiny_model(out: Path, chat_template: str | None = None, initializer_range: float = 0.02,
                      arch: str = "llama", sentencepiece: bool = False, **config) -> Path:
-    """Save a 2-layer random model (seeded; `arch` llama, qwen2 or qwen3) and its tokenizer to `out`.
+    """Save a 2-layer random model (seeded; `arch` llama, qwen2, qwen3 or gemma3_text) and its tokenizer.
 
     Training tests pass a larger `initializer_range`: with the default, the frozen random output layer keeps
     every next-token distribution near uniform, so no adapter can lower the loss much.
@@ -57,7 +60,8 @@ def build_tiny_model(out: Path, chat_template: str | None = None, initializer_ra
     import torch
     from transformers import AutoConfig, AutoModelForCausalLM
 
-    tok = _sentencepiece_tokenizer(out) if sentencepiece else _bpe_tokenizer(arch)
+    gemma = arch == "gemma3_text"
+    tok = _sentencepiece_tokenizer(out, gemma) if sentencepiece or gemma else _bpe_tokenizer(arch)
     if chat_template:
         tok.chat_template = chat_template
     torch.manual_seed(0)
