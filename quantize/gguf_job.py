@@ -67,15 +67,16 @@ def run(model: str, types: list[str], out: Path, check: bool = True, log=print) 
 
 def summary(card: dict) -> str:
     """The card as a table: one row per file (size, seconds, and the verification means)."""
-    lines = [f"{'type':8} {'MB':>8} {'s':>6} {'greedy':>7} {'top1':>6} {'KL':>8} {'lang':>5}  tensor types"]
+    lines = [f"{'type':8} {'MB':>8} {'s':>6} {'greedy':>7} {'top1':>6} {'KL':>8} {'lang':>5} {'chat':>5}  tensor types"]
     for t, info in card["files"].items():
         m = info.get("verify", {}).get("mean", {})
         cells = [f"{m[k]:.3f}" if k in m else "-" for k in ("greedy_match", "top1")]
         kl = f"{m['kl']:.4f}" if "kl" in m else "-"
         same = f"{m['same_language']:.2f}" if "same_language" in m else "-"
+        chat = {True: "same", False: "diff"}.get(info.get("verify", {}).get("chat_ids_match"), "-")
         types = ", ".join(f"{k} {v}" for k, v in info["tensor_types"].items())
         lines.append(f"{t:8} {info['bytes'] / 1e6:8.1f} {info['seconds']:6.1f} {cells[0]:>7} {cells[1]:>6} {kl:>8}"
-                     f" {same:>5}  {types}")
+                     f" {same:>5} {chat:>5}  {types}")
     return "\n".join(lines)
 
 

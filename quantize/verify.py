@@ -78,6 +78,19 @@ class GGUFRunner:
     def tokenize(self, text: str) -> list[int]:
         return self.llm.tokenize(text.encode(), add_bos=False, special=False)
 
+    def chat_ids(self, messages: list[dict]) -> list[int] | None:
+        """The prompt ids llama-cpp-python builds from the file's own chat template (None: no template)."""
+        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+        template = self.llm.metadata.get("tokenizer.chat_template")
+        if not template:
+            return None
+        text = self.llm._model.token_get_text
+        formatter = Jinja2ChatFormatter(template, eos_token=text(self.llm.token_eos()),
+                                        bos_token=text(self.llm.token_bos()), add_generation_prompt=True)
+        result = formatter(messages=messages)
+        return self.llm.tokenize(result.prompt.encode(), add_bos=not result.added_special, special=True)
+
     def close(self) -> None:
         self.llm.close()
 
@@ -134,7 +147,21 @@ def compare(hf, runner, new_tokens: int = 32, prompts: dict[str, str] | None = N
         per_lang[lang] = row
     keys = [k for k in ("greedy_match", "top1", "kl", "same_language", "tokenizer_match") if k in row]
     mean = {k: round(float(np.mean([v[k] for v in per_lang.values()])), 4) for k in keys}
-    return {"per_language": per_lang, "mean": mean}
+    return {"per_language": per_lang, "mean": mean, "chat_ids_match": _chat_ids_match(tok, runner)}
+
+
+CHAT = [{"role": "user", "content": "Wie heißt die Hauptstadt von Frankreich?"},
+        {"role": "assistant", "content": "Paris."}, {"role": "user", "content": "Et celle du Japon ?"}]
+
+
+def _chat_ids_match(tok, runner) -> bool | None:
+    """Does a chat prompt reach the export as the same ids as in transformers (template, specials, one BOS)?"""
+    if not hasattr(runner, "chat_ids") or not tok.chat_template:
+        return None
+    ours = runner.chat_ids(CHAT)
+    want = tok.apply_chat_template(CHAT, add_generation_prompt=True, tokenize=True)
+    want = want["input_ids"] if hasattr(want, "keys") else want
+    return ours == list(want)
 
 
 def _log_softmax(x: np.ndarray) -> np.ndarray:

@@ -43,20 +43,35 @@ def test_tiny_llama_round_trip(tiny, tmp_path):
     ("gemma3_text", {"head_dim": 16, "query_pre_attn_scalar": 16, "sliding_window": 8}),  # from tokenizer.model
 ])
 def test_architectures_round_trip(arch, extra, tmp_path):
-    model = build_tiny_model(tmp_path / arch, initializer_range=0.3, arch=arch, **extra)
+    from core.chat import NAMED_FORMATS
+
+    model = build_tiny_model(tmp_path / arch, initializer_range=0.3, arch=arch,
+                             chat_template=NAMED_FORMATS["alpaca"].template, **extra)
     f32 = export_gguf(model, tmp_path / f"{arch}.gguf", "f32")
     report = verify(model, f32, new_tokens=12, prompts=MORE_PROMPTS)
     # Logits agree to ~1e-3 (f32, other kernels); the random model has near-ties, so a rare argmax may flip.
     assert report["mean"]["top1"] >= 0.99 and report["mean"]["greedy_match"] >= 0.9, report
     assert report["mean"]["kl"] < 1e-4, report["mean"]
     assert report["mean"]["tokenizer_match"] == 1.0
+    assert report["chat_ids_match"] is True  # template, special tokens and a single BOS as in transformers
 
 
 def test_sentencepiece_vocab_from_tokenizer_model(tmp_path):
-    model = build_tiny_model(tmp_path / "sp", initializer_range=0.3, sentencepiece=True)
+    from core.chat import NAMED_FORMATS
+
+    alpaca = NAMED_FORMATS["alpaca"].template  # starts with {{ bos_token }}, and SentencePiece files add BOS too
+    model = build_tiny_model(tmp_path / "sp", initializer_range=0.3, sentencepiece=True, chat_template=alpaca)
     f32 = export_gguf(model, tmp_path / "sp.gguf", "f32")
     report = verify(model, f32, new_tokens=12, prompts=MORE_PROMPTS)
     assert report["mean"]["tokenizer_match"] == 1.0  # pieces, scores and byte fallback as SentencePiece cuts
+    # The template starts with {{ bos_token }} and the file adds BOS: the chat prompt still has one. (llama.cpp
+    # then puts SentencePiece's "▁" after every special token, transformers 5 does not: chat_ids_match is False.)
+    from quantize.verify import CHAT, GGUFRunner
+
+    runner = GGUFRunner(f32)
+    ids = runner.chat_ids(CHAT)
+    runner.close()
+    assert ids[0] == 1 and ids[1] != 1 and ids.count(1) == 1
     assert report["mean"]["top1"] >= 0.99 and report["mean"]["kl"] < 1e-4, report["mean"]
 
 
@@ -113,6 +128,7 @@ def test_smollm2_round_trip_and_quant_types(tmp_path, report):
     assert files["f16"]["verify"]["mean"]["greedy_match"] >= 0.9  # issue bar: >= 90% of the first 32 tokens
     assert files["f16"]["verify"]["mean"]["top1"] >= 0.99
     assert all(f["verify"]["mean"]["tokenizer_match"] == 1.0 for f in files.values())  # the file's own tokenizer
+    assert all(f["verify"]["chat_ids_match"] is True for f in files.values())
     assert files["q8_0"]["verify"]["mean"]["top1"] >= 0.93  # measured 0.9505 on ordinary text here
     assert set(files["q8_0"]["verify"]["per_language"]) >= {"en", "de", "fr", "es", "ru", "zh", "ar", "hi"}
     # SmolLM2's width (576) is not a multiple of 256: most q4_k_m tensors fall back, and the card says so.
