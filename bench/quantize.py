@@ -1,7 +1,7 @@
-"""GGUF export per type: conversion time, file size, and generation tokens/s in llama-cpp-python, each as a
-ratio against the transformers (hf, fp32) model measured in the same run.
+"""Export per type: conversion time, file size, and generation tokens/s (GGUF types in llama-cpp-python,
+`onnx` in onnxruntime), each as a ratio against the transformers (hf, fp32) model measured in the same run.
 
-    python bench/quantize.py [--model hf:smollm2-135m] [--types f16,q8_0,q6_k,q4_k_m,q4_0] [--max-tokens 48]
+    python bench/quantize.py [--model hf:smollm2-135m] [--types f16,q8_0,q6_k,q4_k_m,q4_0,onnx] [--max-tokens 48]
 """
 
 from __future__ import annotations
@@ -34,10 +34,25 @@ def tokens_per_s(spec: str, max_tokens: int) -> float:
     return speed
 
 
+def onnx_tokens_per_s(out: Path, src: Path, max_tokens: int) -> float:
+    """Greedy generation through onnxruntime with the KV cache (what `quantize onnx` verifies with)."""
+    from transformers import AutoTokenizer
+
+    from quantize.onnx_export import OnnxRunner
+
+    tok = AutoTokenizer.from_pretrained(src)
+    runner = OnnxRunner(out / "model.onnx", tok.eos_token_id)
+    runner.greedy(tok(PROMPTS[0]).input_ids, 4)  # warm-up
+    tokens, start = 0, time.perf_counter()
+    for prompt in PROMPTS:
+        tokens += len(runner.greedy(tok(prompt).input_ids, max_tokens))
+    return tokens / (time.perf_counter() - start)
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", default="hf:smollm2-135m")
-    p.add_argument("--types", default="f16,q8_0,q6_k,q4_k_m,q4_0")
+    p.add_argument("--types", default="f16,q8_0,q6_k,q4_k_m,q4_0,onnx")
     p.add_argument("--max-tokens", type=int, default=48)
     args = p.parse_args()
     src = model_dir_of(args.model)
@@ -50,6 +65,15 @@ def main() -> None:
         f16_seconds = time.perf_counter() - start
         for t in args.types.split(","):
             start = time.perf_counter()
+            if t == "onnx":
+                from quantize.onnx_export import ensure_env, export_onnx
+
+                ensure_env()  # built once; not part of the conversion time
+                start = time.perf_counter()
+                card = export_onnx(src, Path(tmp) / "onnx", check=False, log=lambda m: None)
+                rows.append((t, time.perf_counter() - start, card["bytes"],
+                             onnx_tokens_per_s(Path(tmp) / "onnx", src, args.max_tokens)))
+                continue
             path = f16 if t == "f16" else quantize_gguf(f16, Path(tmp) / f"m-{t}.gguf", t)
             seconds = f16_seconds if t == "f16" else time.perf_counter() - start
             rows.append((t, seconds, path.stat().st_size, tokens_per_s(f"gguf:{path}", args.max_tokens)))

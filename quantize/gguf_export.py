@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
+from tqdm import tqdm
 
 from core.errors import ModelFileError
 from quantize.gguf_hparams import add_hparams, extra_tensors
@@ -60,7 +61,7 @@ def gguf_file(out: Path, arch: str):
         yield writer
         writer.write_header_to_file()
         writer.write_kv_data_to_file()
-        writer.write_tensors_to_file()
+        writer.write_tensors_to_file(progress=True)
         writer.close()
         os.replace(tmp, out)
     except BaseException:
@@ -99,6 +100,16 @@ def _tensors(model_dir: Path) -> Iterator[tuple[str, np.ndarray]]:
         with safe_open(str(f), framework="pt") as st:  # torch reads bf16, numpy cannot
             for name in st.keys():
                 yield name, st.get_tensor(name).to(torch.float32).numpy()
+
+
+def _tensor_count(model_dir: Path) -> int:
+    from safetensors import safe_open
+
+    count = 0
+    for f in model_dir.glob("*.safetensors"):
+        with safe_open(str(f), framework="pt") as st:
+            count += len(st.keys())
+    return count
 
 
 def _arch_of(path: Path) -> str | None:
@@ -148,7 +159,8 @@ def export_gguf(model_dir: Path, out: Path, dtype: str = "f16", tokenizer_from: 
         if template:
             writer.add_chat_template(template)
         tied = cfg.get("tie_word_embeddings", False)
-        for name, w in _tensors(model_dir):
+        for name, w in tqdm(_tensors(model_dir), desc=f"converting to {dtype}", unit="tensor",
+                            total=_tensor_count(model_dir), leave=False):
             if name == "lm_head.weight" and tied:
                 continue  # llama.cpp reuses token_embd for the output when there is no output tensor
             new = names.get_name(name, try_suffixes=(".weight", ".bias"))

@@ -8,6 +8,7 @@ import math
 from pathlib import Path
 
 import numpy as np
+from tqdm import tqdm
 
 # One prompt and one short passage per language (>= 8 languages, several scripts).
 PROMPTS = {
@@ -113,7 +114,7 @@ def compare(hf, runner, new_tokens: int = 32, prompts: dict[str, str] | None = N
 
     tok, model = hf
     per_lang = {}
-    for lang, prompt in (prompts or PROMPTS).items():
+    for lang, prompt in tqdm((prompts or PROMPTS).items(), desc="verifying", unit="lang", leave=False):
         ids = _ids(tok, prompt)
         with torch.no_grad():
             hf_out = model.generate(torch.tensor([ids]), max_new_tokens=new_tokens, do_sample=False,
