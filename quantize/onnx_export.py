@@ -29,8 +29,10 @@ TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_ma
 
 
 def env_dir() -> Path:
-    """Where the export environment lives (POLYGLOT_ONNX_ENV overrides)."""
-    return Path(os.environ.get("POLYGLOT_ONNX_ENV", Path.home() / ".cache" / "polyglot" / "onnx-env"))
+    """Where the export environment lives: $POLYGLOT_ONNX_ENV, else onnx-env under the Polyglot cache."""
+    from core.models import polyglot_home
+
+    return Path(os.environ.get("POLYGLOT_ONNX_ENV") or polyglot_home() / "onnx-env")
 
 
 def ensure_env(log=print) -> Path:
