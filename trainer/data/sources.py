@@ -13,8 +13,8 @@ from typing import Any
 
 from core.errors import DataError, UnknownLanguageError
 from core.languages import get_language
+from core.readers import Unparsable, file_sha256, read_hub, read_json_document, read_local
 from trainer.data import formats
-from trainer.data.readers import Unparsable, file_sha256, read_hub, read_json_document, read_local
 from trainer.data.recipe import Source
 from trainer.data.schema import BadRowError, BadRows, Row, Segment, conversation_problem
 

@@ -1,5 +1,5 @@
-"""Read raw records from local files (json, jsonl, csv/tsv, parquet, txt) or hub datasets, each with where
-it came from ("file:line"), so a malformed record can be reported precisely."""
+"""Read raw records (training data, evaluation sets) from local files (json, jsonl, csv/tsv, parquet, txt)
+or hub datasets, each with where it came from ("file:line"), so a malformed record can be reported precisely."""
 
 from __future__ import annotations
 

@@ -1,0 +1,115 @@
+"""`python -m eval bench`: score a model on log-likelihood benchmarks per language, resumably, and write the
+run's card with accuracy and its 95% interval per task and language."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from core.errors import EngineError, ScoringUnsupported
+from core.languages import wilson
+from eval.data import load_items
+from eval.results import append_items, check_same_run, read_items, write_card
+from eval.tasks import get_task, task_langs
+
+
+def plan(tasks: list[str], langs: list[str] | None) -> list[tuple[str, str]]:
+    """(task, lang) pairs to run; `langs` None means each task's own languages, else those each task has."""
+    pairs = []
+    for name in tasks:
+        task = get_task(name)
+        if langs and len(tasks) > 1:  # several tasks: run the asked languages each task has
+            mine = [lang for lang in task_langs(task, None) if lang in set(_codes(langs))]
+            pairs += [(name, lang) for lang in mine]
+        else:
+            pairs += [(name, lang) for lang in task_langs(task, langs)]
+    if not pairs:
+        raise EngineError(f"None of the tasks {tasks} has any of the languages {langs}.")
+    return pairs
+
+
+def _codes(langs: list[str]) -> list[str]:
+    from core.languages import get_language
+
+    return [get_language(lang).code for lang in langs]
+
+
+def score_items(engine, items, task: str, lang: str, out: Path, batch_items: int, bar) -> None:
+    """Score `items` in batches of `batch_items`, appending one record per item after each batch."""
+    for b in range(0, len(items), batch_items):
+        batch = items[b:b + batch_items]
+        requests = [r for item in batch for r in item.requests]
+        results = iter(engine.loglikelihood(requests))
+        records = []
+        for item in batch:
+            lls = [next(results).logprob for _ in item.requests]
+            pred = int(np.argmax(lls))
+            records.append({"task": task, "lang": lang, "id": item.id, "lls": lls, "gold": item.gold,
+                            "pred": pred, "acc": float(pred == item.gold)})
+        append_items(out, records)
+        bar.update(len(batch))
+
+
+def summarize(records: list[dict], pairs: list[tuple[str, str]], ids: dict) -> dict:
+    """Accuracy with a Wilson 95% interval per (task, lang), and per task the mean over its languages."""
+    results: dict = {}
+    for task, lang in pairs:
+        mine = [r["acc"] for r in records if r["task"] == task and r["lang"] == lang and r["id"] in ids[task, lang]]
+        rate = wilson(int(sum(mine)), len(mine))
+        results.setdefault(task, {})[lang] = {"n": rate.n, "acc": round(rate.rate, 4),
+                                              "ci95": [round(rate.low, 4), round(rate.high, 4)]}
+    for per in results.values():
+        scored = [v for v in per.values() if v["n"]]
+        per["_mean"] = {"acc": round(float(np.mean([v["acc"] for v in scored])), 4) if scored else None,
+                        "langs": len(scored)}
+    return results
+
+
+def run_bench(model: str, tasks: list[str], out: Path, langs: list[str] | None = None, limit: int | None = None,
+              data_dir: Path | None = None, batch_items: int = 16, log=print) -> dict:
+    """Score `model` on `tasks` x languages; resumes the run in `out`; returns (and writes) its card."""
+    from core.engines import load
+    from core.versions import versions
+
+    pairs = plan(tasks, langs)
+    identity = {"model": model, "limit": limit}
+    out.mkdir(parents=True, exist_ok=True)
+    check_same_run(out, identity)
+    loaded = {pair: load_items(get_task(pair[0]), pair[1], data_dir, limit) for pair in pairs}
+    done = {(r["task"], r["lang"], r["id"]) for r in read_items(out)}
+    card = {**identity, "tasks": tasks, "langs": langs, "data_dir": str(data_dir) if data_dir else None,
+            "sources": {f"{t}/{lang}": src for (t, lang), (_, src) in loaded.items()},
+            "started_at": datetime.now(UTC).isoformat(timespec="seconds"), "status": "running",
+            "versions": versions()}
+    write_card(out, card)
+    engine = load(model)
+    card["engine"] = engine.info()
+    skipped: dict[str, str] = {}
+    scored, started = 0, time.perf_counter()
+    try:
+        for task, lang in pairs:
+            if task in skipped:
+                continue
+            items = loaded[task, lang][0]
+            todo = [item for item in items if (task, lang, item.id) not in done]
+            with tqdm(total=len(items), initial=len(items) - len(todo), desc=f"{task}/{lang}", unit="item") as bar:
+                try:
+                    score_items(engine, todo, task, lang, out, batch_items, bar)
+                except ScoringUnsupported as exc:
+                    skipped[task] = str(exc)  # this backend cannot score: say so, go on with the other tasks
+                    log(f"skipping {task}: {exc}")
+                    continue
+            scored += len(todo)
+    finally:
+        engine.close()
+    seconds = time.perf_counter() - started
+    ids = {pair: {item.id for item in loaded[pair][0]} for pair in pairs}
+    card |= {"results": summarize(read_items(out), pairs, ids), "skipped": skipped, "status": "done",
+             "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
+             "scored_this_run": scored, "items_per_s": round(scored / seconds, 2) if scored else None}
+    write_card(out, card)
+    return card

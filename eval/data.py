@@ -1,0 +1,51 @@
+"""Benchmark rows -> Items: from the local copy under --data-dir when the task has one, else from the hub
+through `datasets`; a row that lacks a field the task reads is one clear error with its file:line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from core.errors import DataError
+from core.readers import Unparsable, file_sha256, read_hub
+from eval.tasks import Item, Task
+
+
+def load_items(task: Task, lang: str, data_dir: Path | None = None, limit: int | None = None
+               ) -> tuple[list[Item], dict]:
+    """The first `limit` items of `task` in `lang` (all when None), and where they came from."""
+    local = task.local(data_dir, lang) if data_dir is not None and task.local else None
+    if local is not None:
+        path, rows = local
+        if not path.is_file():
+            raise DataError(f"{path} not found: {task.name} reads its {lang} rows from there under --data-dir "
+                            f"({data_dir}); point --data-dir at the directory that holds {task.name}'s files.")
+        source = {"path": str(path), "sha256": file_sha256(path), "split": task.split, "note": task.local_note}
+    else:
+        rows, fingerprint = read_hub(task.hub, task.hub_config(lang), task.split, None)
+        source = {"hub": task.hub, "config": task.hub_config(lang), "split": task.split,
+                  "fingerprint": fingerprint}
+    items, seen, skipped = [], set(), 0
+    for n, (where, row) in enumerate(rows):
+        if isinstance(row, Unparsable):
+            raise DataError(f"{where}: {row.reason}")
+        missing = [f for f in task.fields if row.get(f) is None]
+        if missing:
+            raise DataError(f"{where}: a {task.name} row needs the field(s) {', '.join(missing)} (it has "
+                            f"{', '.join(row) or 'none'}); fix the file or use the original dataset.")
+        id = str(row[task.id_field]) if task.id_field and row.get(task.id_field) is not None else str(n)
+        try:
+            item = task.to_item(row, lang, id)
+        except (KeyError, ValueError, IndexError) as exc:
+            raise DataError(f"{where}: this {task.name} row cannot be read ({type(exc).__name__}: {exc}).") from exc
+        if item is None:
+            skipped += 1  # rows lm-eval filters out (e.g. empty PAWS-X sentences)
+            continue
+        if item.id in seen:
+            raise DataError(f"{where}: id {item.id!r} appears twice in {task.name}/{lang}; ids must be unique "
+                            f"so a resumed run knows what it has scored.")
+        seen.add(item.id)
+        items.append(item)
+        if limit is not None and len(items) >= limit:
+            break
+    source["skipped"] = skipped
+    return items, source

@@ -1,0 +1,100 @@
+"""`python -m eval report RUN...`: the runs' results as one table (task/language x model) and PNG plots:
+per-language accuracy bars with 95% intervals, and a model x language heatmap, per task."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from core.errors import ConfigError
+from eval.results import read_card
+
+
+def load_runs(runs: list[Path]) -> list[dict]:
+    """The finished cards of `runs`; a directory without a card is an error that names it."""
+    cards = []
+    for run in runs:
+        card = read_card(run)
+        if card is None or "results" not in card:
+            raise ConfigError(f"{run} holds no finished run (no card.json with results); run `python -m eval "
+                              f"bench ... --out {run}` first (it resumes if it was stopped).")
+        cards.append(card | {"_dir": str(run)})
+    return cards
+
+
+def _label(card: dict, cards: list[dict]) -> str:
+    same = [c for c in cards if c["model"] == card["model"]]
+    return card["model"] if len(same) == 1 else f"{card['model']} ({Path(card['_dir']).name})"
+
+
+def table(cards: list[dict]) -> str:
+    """Accuracy [95% interval] per task and language (rows) for each run (columns)."""
+    labels = [_label(c, cards) for c in cards]
+    rows = []
+    for task in dict.fromkeys(t for c in cards for t in c["results"]):
+        langs = dict.fromkeys(lang for c in cards for lang in c["results"].get(task, {}) if lang != "_mean")
+        for lang in [*langs, "_mean"]:
+            cells = []
+            for c in cards:
+                r = c["results"].get(task, {}).get(lang)
+                if not r or r.get("acc") is None:
+                    cells.append("-")
+                elif lang == "_mean":
+                    cells.append(f"{r['acc']:.3f}")
+                else:
+                    cells.append(f"{r['acc']:.3f} [{r['ci95'][0]:.3f}, {r['ci95'][1]:.3f}] n={r['n']}")
+            rows.append([task, "mean" if lang == "_mean" else lang, *cells])
+    head = ["task", "lang", *labels]
+    widths = [max(len(str(x)) for x in col) for col in zip(head, *rows)]
+    line = lambda cells: "  ".join(str(x).ljust(w) for x, w in zip(cells, widths))  # noqa: E731
+    return "\n".join([line(head), line(["-" * w for w in widths]), *map(line, rows)])
+
+
+def plots(cards: list[dict], out: Path) -> list[Path]:
+    """Per task: grouped bars with 95% intervals (<task>_bars.png) and a heatmap (<task>_heatmap.png)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    out.mkdir(parents=True, exist_ok=True)
+    labels, written = [_label(c, cards) for c in cards], []
+    for task in dict.fromkeys(t for c in cards for t in c["results"]):
+        langs = list(dict.fromkeys(lang for c in cards for lang in c["results"].get(task, {}) if lang != "_mean"))
+        acc = np.full((len(cards), len(langs)), np.nan)
+        err = np.zeros((2, len(cards), len(langs)))
+        for i, c in enumerate(cards):
+            for j, lang in enumerate(langs):
+                r = c["results"].get(task, {}).get(lang)
+                if r and r["n"]:
+                    acc[i, j] = r["acc"]
+                    err[:, i, j] = r["acc"] - r["ci95"][0], r["ci95"][1] - r["acc"]
+        fig, ax = plt.subplots(figsize=(max(6, 0.9 * len(langs) * max(1, len(cards) / 2)), 4))
+        width = 0.8 / len(cards)
+        for i, label in enumerate(labels):
+            ax.bar(np.arange(len(langs)) + i * width - 0.4 + width / 2, acc[i], width, yerr=err[:, i], capsize=2,
+                   label=label)
+        ax.set_xticks(np.arange(len(langs)), langs)
+        ax.set_ylabel("accuracy (95% interval)")
+        ax.set_title(task)
+        ax.set_ylim(0, 1)
+        ax.legend(fontsize="small")
+        fig.tight_layout()
+        written.append(out / f"{task}_bars.png")
+        fig.savefig(written[-1], dpi=120)
+        plt.close(fig)
+        fig, ax = plt.subplots(figsize=(max(5, 0.7 * len(langs)), max(2, 0.6 * len(cards) + 1)))
+        im = ax.imshow(acc, vmin=0, vmax=1, cmap="viridis", aspect="auto")
+        ax.set_xticks(np.arange(len(langs)), langs)
+        ax.set_yticks(np.arange(len(cards)), labels)
+        for i in range(len(cards)):
+            for j in range(len(langs)):
+                if not np.isnan(acc[i, j]):
+                    ax.text(j, i, f"{acc[i, j]:.2f}", ha="center", va="center", color="w", fontsize=8)
+        fig.colorbar(im, ax=ax)
+        ax.set_title(f"{task}: accuracy")
+        fig.tight_layout()
+        written.append(out / f"{task}_heatmap.png")
+        fig.savefig(written[-1], dpi=120)
+        plt.close(fig)
+    return written

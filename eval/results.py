@@ -1,0 +1,57 @@
+"""A run directory: `card.json` (what ran, the results) and `items.jsonl`, one line per scored item appended
+as it is scored, so a killed run resumes where it stopped and scores no item twice."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from core.errors import ConfigError
+
+ITEMS = "items.jsonl"
+CARD = "card.json"
+
+
+def read_items(out: Path) -> list[dict]:
+    """Every complete line of items.jsonl; a line cut short by a crash is removed from the file."""
+    path = out / ITEMS
+    if not path.is_file():
+        return []
+    data = path.read_bytes()
+    end = data.rfind(b"\n") + 1
+    if end < len(data):  # the process died mid-line: drop the fragment so appends start on a fresh line
+        with path.open("r+b") as f:
+            f.truncate(end)
+    return [json.loads(line) for line in data[:end].decode("utf-8").splitlines() if line.strip()]
+
+
+def append_items(out: Path, records: list[dict]) -> None:
+    """Append records and make them durable before the next batch is scored."""
+    with (out / ITEMS).open("a", encoding="utf-8") as f:
+        f.write("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def read_card(out: Path) -> dict | None:
+    path = out / CARD
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def write_card(out: Path, card: dict) -> None:
+    """Write card.json atomically (temp file, then rename)."""
+    tmp = out / (CARD + ".tmp")
+    tmp.write_text(json.dumps(card, indent=2, ensure_ascii=False))
+    os.replace(tmp, out / CARD)
+
+
+def check_same_run(out: Path, identity: dict) -> None:
+    """Refuse to resume into a directory that holds another run (other model or limit)."""
+    card = read_card(out)
+    if card is None:
+        return
+    for key, value in identity.items():
+        if card.get(key) != value:
+            raise ConfigError(f"{out} holds a run with {key}={card.get(key)!r}, not {value!r}; resuming would mix "
+                              f"two runs. Pass another --out, or the same settings to resume it.")

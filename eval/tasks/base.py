@@ -1,0 +1,34 @@
+"""What a benchmark task is: where its rows come from, and how a row becomes scored requests."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+Rows = Iterator[tuple[str, dict]]  # (where the row came from, the row in the hub dataset's schema)
+
+
+@dataclass(frozen=True)
+class Item:
+    """One question: a (context, continuation) request per option, and the index of the right one."""
+
+    id: str
+    requests: tuple[tuple[str, str], ...]
+    gold: int
+
+
+@dataclass(frozen=True)
+class Task:
+    """A log-likelihood multiple-choice task in lm-evaluation-harness's format (same prompts, same split)."""
+
+    name: str
+    langs: tuple[str, ...]  # our language codes; `hub_config` maps them to the dataset's config names
+    hub: str  # the dataset id on the Hugging Face hub
+    split: str  # the split lm-eval scores
+    fields: tuple[str, ...]  # the raw fields `to_item` reads
+    to_item: Callable[[dict, str, str], Item]  # (row, lang, id) -> Item
+    hub_config: Callable[[str], str] = lambda lang: lang
+    local: Callable[[Path, str], tuple[Path, Rows]] | None = None  # (data_dir, lang) -> (file, rows)
+    local_note: str = ""  # how the local copy differs from what lm-eval reads, if it does
+    id_field: str | None = None  # the row's own id, else its position
