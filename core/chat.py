@@ -116,9 +116,15 @@ def check_prompt(prompt: str | Sequence[dict]) -> str | list[dict]:
 
 def render(fmt: ChatFormat, messages: Sequence[dict], bos_token: str = "", eos_token: str = "",
            add_generation_prompt: bool = True) -> str:
-    """Render messages to prompt text ending with the assistant's turn opener (or, for training, without it)."""
+    """Render messages to prompt text ending with the assistant's turn opener (or, for training, without it).
+
+    A conversation that ends with an assistant message is continued: the reply starts with that text (a
+    forced response prefix, as XQuAD's "Based on the passage, the answer to the question is")."""
     from jinja2 import TemplateError
     from transformers.utils.chat_template_utils import render_jinja_template
+
+    if add_generation_prompt and len(messages) > 1 and messages[-1].get("role") == "assistant":
+        return render(fmt, messages[:-1], bos_token, eos_token) + messages[-1]["content"]
 
     try:
         rendered, _ = render_jinja_template(

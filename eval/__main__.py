@@ -3,6 +3,8 @@
     python -m eval bench --model hf:smollm2-135m --tasks xcopa,xwinograd --langs et,ht,zh --limit 100 \\
         --data-dir ../shared/data --out runs/eval/smollm2
     python -m eval report runs/eval/smollm2 runs/eval/gemma --plots runs/eval/plots
+    python -m eval generate --model smollm2-135m --set hplt --langs en,fr,zh --limit 20 --data-dir ../shared/data \
+        --out runs/answers/smollm2-hplt
     python -m eval tasks
 """
 
@@ -30,17 +32,41 @@ def _parser() -> argparse.ArgumentParser:
     r = sub.add_parser("report", help="a task/language x model table, and plots, from finished runs")
     r.add_argument("runs", nargs="+", type=Path)
     r.add_argument("--plots", type=Path, default=None, help="write PNG plots into this directory")
-    sub.add_parser("tasks", help="list the tasks, their languages and datasets")
+    g = sub.add_parser("generate", help="answer an open-ended prompt set per language (resumes), with the "
+                                        "input/output language agreement")
+    g.add_argument("--model", required=True, help="an engine spec")
+    g.add_argument("--set", required=True, help="hplt, mt_bench_x, mt_bench_multilingual, mt_bench, vicuna80")
+    g.add_argument("--langs", default=None, help="comma-separated languages (default: all of the set's)")
+    g.add_argument("--limit", type=int, default=None, help="the first N prompts per language")
+    g.add_argument("--turns", type=int, default=1, help="answer up to this many turns of each question")
+    g.add_argument("--max-tokens", type=int, default=256)
+    g.add_argument("--temperature", type=float, default=0.0)
+    g.add_argument("--data-dir", type=Path, default=None)
+    g.add_argument("--out", required=True, type=Path)
+    sub.add_parser("tasks", help="list the tasks and prompt sets, their languages and datasets")
     return p
 
 
 def _run(args: argparse.Namespace) -> None:
+    split = lambda s: [x.strip() for x in s.split(",") if x.strip()] if s else None  # noqa: E731
     if args.command == "tasks":
+        from eval.prompt_sets import SETS
         from eval.tasks import TASKS
 
         for t in TASKS.values():
             local = " (local copy under --data-dir)" if t.local else ""
             print(f"{t.name:12} {t.hub}[{t.split}]{local}\n{'':12} {', '.join(t.langs)}")
+        print("\nprompt sets (python -m eval generate):")
+        for ps in SETS.values():
+            print(f"{ps.name:22} {ps.description}\n{'':22} {', '.join(ps.langs)}")
+    elif args.command == "generate":
+        from eval.generate import format_agreement, run_generate
+
+        card = run_generate(args.model, args.set, args.out, langs=split(args.langs), limit=args.limit,
+                            data_dir=args.data_dir, turns=args.turns, max_tokens=args.max_tokens,
+                            temperature=args.temperature)
+        print(format_agreement(card))
+        print(f"\nanswers and card in {args.out}")
     elif args.command == "report":
         from eval.report import load_runs, plots, table
 
@@ -53,7 +79,6 @@ def _run(args: argparse.Namespace) -> None:
         from eval.bench import run_bench
         from eval.report import table
 
-        split = lambda s: [x.strip() for x in s.split(",") if x.strip()] if s else None  # noqa: E731
         card = run_bench(args.model, split(args.tasks), args.out, langs=split(args.langs), limit=args.limit,
                          data_dir=args.data_dir, batch_items=args.batch_items,
                          log=lambda m: print(m, file=sys.stderr))

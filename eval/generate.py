@@ -1,0 +1,83 @@
+"""`python -m eval generate`: answers of a model to an open-ended prompt set per language, appended as they
+are written (a stopped run resumes), and the run's input/output language agreement: the share of answers in
+the prompt's language with a Wilson 95% interval, and which language it answered in instead."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from datetime import UTC, datetime
+from pathlib import Path
+
+from tqdm import tqdm
+
+from core.languages import detect, wilson
+from eval.prompt_sets import get_set, load_prompts
+from eval.results import append_items, check_same_run, read_items, write_card
+
+
+def agreement_table(records: list[dict], langs: list[str]) -> dict:
+    """Per expected language: n, the share of first-turn answers detected in it (95% interval), confusion."""
+    out = {}
+    for lang in langs:
+        got = [r["detected"][0][0] for r in records if r["lang"] == lang]
+        rate = wilson(sum(g == lang for g in got), len(got))
+        out[lang] = {"n": rate.n, "agreement": round(rate.rate, 4), "ci95": [round(rate.low, 4), round(rate.high, 4)],
+                     "answered_in": dict(Counter(got).most_common())}
+    return out
+
+
+def run_generate(model: str, prompt_set: str, out: Path, langs: list[str] | None = None, limit: int | None = None,
+                 data_dir: Path | None = None, turns: int = 1, max_tokens: int = 256, temperature: float = 0.0,
+                 seed: int = 0) -> dict:
+    """Answer every prompt (up to `turns` turns each) and write the answers and the agreement card to `out`."""
+    from core.engines import complete, load
+    from core.versions import versions
+
+    ps = get_set(prompt_set)
+    langs = langs or list(ps.langs)
+    prompts = {lang: load_prompts(ps, lang, data_dir, limit) for lang in langs}
+    identity = {"model": model, "set": prompt_set, "limit": limit, "turns": turns, "max_tokens": max_tokens,
+                "temperature": temperature, "seed": seed}
+    out.mkdir(parents=True, exist_ok=True)
+    check_same_run(out, identity)
+    done = {(r["lang"], r["id"]) for r in read_items(out)}
+    card = {**identity, "langs": langs, "data_dir": str(data_dir) if data_dir else None, "status": "running",
+            "started_at": datetime.now(UTC).isoformat(timespec="seconds"), "versions": versions()}
+    write_card(out, card)
+    engine = load(model)
+    card["engine"] = engine.info()
+    written, started = 0, time.perf_counter()
+    try:
+        for lang in langs:
+            todo = [p for p in prompts[lang] if (lang, p.id) not in done]
+            for p in tqdm(todo, desc=f"{prompt_set}/{lang}", unit="prompt", initial=len(prompts[lang]) - len(todo),
+                          total=len(prompts[lang])):
+                messages, answers = [], []
+                for turn in p.turns[:turns]:
+                    messages.append({"role": "user", "content": turn})
+                    answer = complete(engine, messages, max_tokens=max_tokens, temperature=temperature, seed=seed)
+                    messages.append({"role": "assistant", "content": answer})
+                    answers.append(answer)
+                append_items(out, [{"set": prompt_set, "lang": lang, "id": p.id, "category": p.category,
+                                    "turns": list(p.turns[:turns]), "answers": answers,
+                                    "detected": [list(detect(a)) for a in answers]}])
+                written += 1
+    finally:
+        engine.close()
+    records = [r for r in read_items(out) if (r["lang"], r["id"]) in {(lang, p.id) for lang in langs
+                                                                       for p in prompts[lang]}]
+    card |= {"agreement": agreement_table(records, langs), "status": "done", "answered_this_run": written,
+             "seconds": round(time.perf_counter() - started, 1),
+             "finished_at": datetime.now(UTC).isoformat(timespec="seconds")}
+    write_card(out, card)
+    return card
+
+
+def format_agreement(card: dict) -> str:
+    """The agreement card as a table: language, n, agreement [95% interval], what it answered in."""
+    lines = [f"{'lang':5} {'n':>4} {'agreement':>9}  {'95% interval':15} answered in"]
+    for lang, r in card["agreement"].items():
+        langs = ", ".join(f"{k} {v}" for k, v in r["answered_in"].items())
+        lines.append(f"{lang:5} {r['n']:4d} {r['agreement']:9.3f}  [{r['ci95'][0]:.3f}, {r['ci95'][1]:.3f}]  {langs}")
+    return "\n".join(lines)

@@ -1,0 +1,53 @@
+"""eval generate: prompt sets from ../shared/data, answers appended and resumed, turn 2 sent after turn 1,
+and the language-agreement table (rates, Wilson intervals, what it answered in instead)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from core.errors import ConfigError
+from eval.generate import agreement_table, format_agreement, run_generate
+from eval.prompt_sets import get_set, load_prompts
+from tests.tiny_model import build_tiny_model
+
+
+def test_prompt_sets_read_the_shared_files(shared_data):
+    assert len(load_prompts(get_set("hplt"), "hi", shared_data)) == 49  # upstream line 50 does not parse
+    assert len(load_prompts(get_set("hplt"), "no", shared_data)) == 50
+    de = load_prompts(get_set("mt_bench_x"), "de", shared_data)
+    assert len(de) == 80 and all(len(p.turns) == 2 for p in de) and de[0].category == "writing"
+    assert len(load_prompts(get_set("mt_bench_multilingual"), "ja", shared_data, limit=5)) == 5
+    with pytest.raises(ConfigError, match="hplt has no language 'de'.*bg, bn, cs"):
+        load_prompts(get_set("hplt"), "de", shared_data)
+    with pytest.raises(ConfigError, match="Unknown prompt set 'mtbench'.*hplt, mt_bench_x"):
+        get_set("mtbench")
+
+
+def test_agreement_table_counts_and_confusion():
+    records = [{"lang": "fr", "detected": [["fr", 0.9]]}] * 7 + [{"lang": "fr", "detected": [["en", 0.8]]}] * 3
+    table = agreement_table(records, ["fr"])["fr"]
+    assert table["n"] == 10 and table["agreement"] == 0.7 and table["answered_in"] == {"fr": 7, "en": 3}
+    assert table["ci95"][0] == pytest.approx(0.3968, abs=1e-3) and table["ci95"][1] == pytest.approx(0.8922, abs=1e-3)
+    assert "fr      10     0.700  [0.397, 0.892]  fr 7, en 3" in format_agreement({"agreement": {"fr": table}})
+
+
+def test_generate_resumes_and_answers_both_turns(tmp_path, shared_data):
+    from core.chat import NAMED_FORMATS
+
+    tiny = build_tiny_model(tmp_path / "tiny", chat_template=NAMED_FORMATS["chatml"].template)
+    out = tmp_path / "run"
+    kwargs = dict(langs=["de", "fr"], limit=2, data_dir=shared_data, turns=2, max_tokens=8)
+    card = run_generate(f"hf:{tiny}", "mt_bench_x", out, **kwargs)
+    lines = (out / "items.jsonl").read_text().splitlines()
+    assert card["answered_this_run"] == 4 and len(lines) == 4
+    first = json.loads(lines[0])
+    assert len(first["answers"]) == 2 and len(first["detected"]) == 2 and first["turns"][1].startswith("Schreiben")
+    (out / "items.jsonl").write_text("\n".join(lines[:3]) + "\n")  # as if stopped before the last prompt
+    again = run_generate(f"hf:{tiny}", "mt_bench_x", out, **kwargs)
+    assert again["answered_this_run"] == 1
+    keys = [(json.loads(x)["lang"], json.loads(x)["id"]) for x in (out / "items.jsonl").read_text().splitlines()]
+    assert len(keys) == len(set(keys)) == 4
+    assert json.loads((out / "items.jsonl").read_text().splitlines()[-1]) == json.loads(lines[3])  # greedy: same
+    assert {lang: r["n"] for lang, r in again["agreement"].items()} == {"de": 2, "fr": 2}
