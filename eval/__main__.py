@@ -28,6 +28,9 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--limit", type=int, default=None, help="the first N items per task and language")
     b.add_argument("--data-dir", type=Path, default=None, help="local copies of the datasets (else the hub)")
     b.add_argument("--batch-items", type=int, default=16, help="items scored per engine call")
+    b.add_argument("--prompt-style", choices=("chat", "raw"), default="chat",
+                   help="generative tasks: the model's chat format with a forced reply prefix, or the paper's "
+                        "raw '### Human: ... ### Assistant:' text")
     b.add_argument("--out", required=True, type=Path)
     r = sub.add_parser("report", help="a task/language x model table, and plots, from finished runs")
     r.add_argument("runs", nargs="+", type=Path)
@@ -80,7 +83,7 @@ def _run(args: argparse.Namespace) -> None:
         from eval.report import table
 
         card = run_bench(args.model, split(args.tasks), args.out, langs=split(args.langs), limit=args.limit,
-                         data_dir=args.data_dir, batch_items=args.batch_items,
+                         data_dir=args.data_dir, batch_items=args.batch_items, prompt_style=args.prompt_style,
                          log=lambda m: print(m, file=sys.stderr))
         print(table([card | {"_dir": str(args.out)}]))
         if card["items_per_s"]:

@@ -54,29 +54,45 @@ def score_items(engine, items, task: str, lang: str, out: Path, batch_items: int
         bar.update(len(batch))
 
 
+def generate_items(engine, items, task, lang: str, out: Path, prompt_style: str, bar) -> None:
+    """Greedy answers (cut at the first newline), scored by the task and appended one by one."""
+    from core.engines import complete
+
+    for item in items:
+        output = complete(engine, item.prompt[prompt_style], max_tokens=task.max_tokens, temperature=0.0,
+                          stop=["\n"])
+        append_items(out, [{"task": task.name, "lang": lang, "id": item.id, "output": output,
+                            **task.score(output, item, lang)}])
+        bar.update(1)
+
+
 def summarize(records: list[dict], pairs: list[tuple[str, str]], ids: dict) -> dict:
-    """Accuracy with a Wilson 95% interval per (task, lang), and per task the mean over its languages."""
+    """Per (task, lang): accuracy (or EM and F1) with a Wilson 95% interval on accuracy/EM; per task the mean
+    over its languages."""
     results: dict = {}
     for task, lang in pairs:
-        mine = [r["acc"] for r in records if r["task"] == task and r["lang"] == lang and r["id"] in ids[task, lang]]
-        rate = wilson(int(sum(mine)), len(mine))
-        results.setdefault(task, {})[lang] = {"n": rate.n, "acc": round(rate.rate, 4),
-                                              "ci95": [round(rate.low, 4), round(rate.high, 4)]}
+        mine = [r for r in records if r["task"] == task and r["lang"] == lang and r["id"] in ids[task, lang]]
+        key = "acc" if get_task(task).score is None else "em"
+        rate = wilson(int(sum(r[key] for r in mine)), len(mine))
+        row = {"n": rate.n, key: round(rate.rate, 4), "ci95": [round(rate.low, 4), round(rate.high, 4)]}
+        if key == "em":
+            row["f1"] = round(float(np.mean([r["f1"] for r in mine])), 4) if mine else float("nan")
+        results.setdefault(task, {})[lang] = row
     for per in results.values():
         scored = [v for v in per.values() if v["n"]]
-        per["_mean"] = {"acc": round(float(np.mean([v["acc"] for v in scored])), 4) if scored else None,
-                        "langs": len(scored)}
+        per["_mean"] = {k: round(float(np.mean([v[k] for v in scored])), 4) if scored else None
+                        for k in ("acc", "em", "f1") if any(k in v for v in scored)} | {"langs": len(scored)}
     return results
 
 
 def run_bench(model: str, tasks: list[str], out: Path, langs: list[str] | None = None, limit: int | None = None,
-              data_dir: Path | None = None, batch_items: int = 16, log=print) -> dict:
+              data_dir: Path | None = None, batch_items: int = 16, prompt_style: str = "chat", log=print) -> dict:
     """Score `model` on `tasks` x languages; resumes the run in `out`; returns (and writes) its card."""
     from core.engines import load
     from core.versions import versions
 
     pairs = plan(tasks, langs)
-    identity = {"model": model, "limit": limit}
+    identity = {"model": model, "limit": limit, "prompt_style": prompt_style}
     out.mkdir(parents=True, exist_ok=True)
     check_same_run(out, identity)
     loaded = {pair: load_items(get_task(pair[0]), pair[1], data_dir, limit) for pair in pairs}
@@ -98,7 +114,10 @@ def run_bench(model: str, tasks: list[str], out: Path, langs: list[str] | None =
             todo = [item for item in items if (task, lang, item.id) not in done]
             with tqdm(total=len(items), initial=len(items) - len(todo), desc=f"{task}/{lang}", unit="item") as bar:
                 try:
-                    score_items(engine, todo, task, lang, out, batch_items, bar)
+                    if get_task(task).score is not None:
+                        generate_items(engine, todo, get_task(task), lang, out, prompt_style, bar)
+                    else:
+                        score_items(engine, todo, task, lang, out, batch_items, bar)
                 except ScoringUnsupported as exc:
                     skipped[task] = str(exc)  # this backend cannot score: say so, go on with the other tasks
                     log(f"skipping {task}: {exc}")

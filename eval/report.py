@@ -36,12 +36,15 @@ def table(cards: list[dict]) -> str:
             cells = []
             for c in cards:
                 r = c["results"].get(task, {}).get(lang)
-                if not r or r.get("acc") is None:
+                if not r or (r.get("acc") is None and r.get("em") is None):
                     cells.append("-")
                 elif lang == "_mean":
-                    cells.append(f"{r['acc']:.3f}")
-                else:
+                    cells.append(f"{r['acc']:.3f}" if "acc" in r else f"EM {r['em']:.3f} F1 {r['f1']:.3f}")
+                elif "acc" in r:
                     cells.append(f"{r['acc']:.3f} [{r['ci95'][0]:.3f}, {r['ci95'][1]:.3f}] n={r['n']}")
+                else:
+                    cells.append(f"EM {r['em']:.3f} [{r['ci95'][0]:.3f}, {r['ci95'][1]:.3f}] F1 {r['f1']:.3f} "
+                                 f"n={r['n']}")
             rows.append([task, "mean" if lang == "_mean" else lang, *cells])
     head = ["task", "lang", *labels]
     widths = [max(len(str(x)) for x in col) for col in zip(head, *rows)]
@@ -67,15 +70,16 @@ def plots(cards: list[dict], out: Path) -> list[Path]:
             for j, lang in enumerate(langs):
                 r = c["results"].get(task, {}).get(lang)
                 if r and r["n"]:
-                    acc[i, j] = r["acc"]
-                    err[:, i, j] = r["acc"] - r["ci95"][0], r["ci95"][1] - r["acc"]
+                    value = r.get("acc", r.get("em"))
+                    acc[i, j] = value
+                    err[:, i, j] = value - r["ci95"][0], r["ci95"][1] - value
         fig, ax = plt.subplots(figsize=(max(6, 0.9 * len(langs) * max(1, len(cards) / 2)), 4))
         width = 0.8 / len(cards)
         for i, label in enumerate(labels):
             ax.bar(np.arange(len(langs)) + i * width - 0.4 + width / 2, acc[i], width, yerr=err[:, i], capsize=2,
                    label=label)
         ax.set_xticks(np.arange(len(langs)), langs)
-        ax.set_ylabel("accuracy (95% interval)")
+        ax.set_ylabel("exact match (95% interval)" if task.startswith("xquad") else "accuracy (95% interval)")
         ax.set_title(task)
         ax.set_ylim(0, 1)
         ax.legend(fontsize="small")

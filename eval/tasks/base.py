@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 Rows = Iterator[tuple[str, dict]]  # (where the row came from, the row in the hub dataset's schema)
@@ -11,16 +11,20 @@ Rows = Iterator[tuple[str, dict]]  # (where the row came from, the row in the hu
 
 @dataclass(frozen=True)
 class Item:
-    """One question: a (context, continuation) request per option, and the index of the right one."""
+    """One question. Multiple choice: a (context, continuation) request per option and the index of the right
+    one. Generative: the prompt per style ("chat" messages, "raw" text) and the gold answers."""
 
     id: str
-    requests: tuple[tuple[str, str], ...]
-    gold: int
+    requests: tuple[tuple[str, str], ...] = ()
+    gold: int = -1
+    prompt: dict = field(default_factory=dict)
+    golds: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
 class Task:
-    """A log-likelihood multiple-choice task in lm-evaluation-harness's format (same prompts, same split)."""
+    """A benchmark: log-likelihood multiple choice in lm-evaluation-harness's format (same prompts, same split),
+    or generation scored by `score(output, item, lang) -> {metric: value}`."""
 
     name: str
     langs: tuple[str, ...]  # our language codes; `hub_config` maps them to the dataset's config names
@@ -32,3 +36,5 @@ class Task:
     local: Callable[[Path, str], tuple[Path, Rows]] | None = None  # (data_dir, lang) -> (file, rows)
     local_note: str = ""  # how the local copy differs from what lm-eval reads, if it does
     id_field: str | None = None  # the row's own id, else its position
+    score: Callable[[str, Item, str], dict] | None = None  # generative tasks only
+    max_tokens: int = 48
