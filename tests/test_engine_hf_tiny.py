@@ -23,11 +23,14 @@ def tiny(tmp_path_factory):
 
 
 def _reference_scores(model, tok, requests):
-    """One unbatched forward pass per request: the numbers batching and padding must reproduce."""
+    """One unbatched forward pass per request: the numbers batching and padding must reproduce. As lm-eval, the
+    continuation is what the whole text has after the context's tokens (its own tokens if that is nothing)."""
     out = []
     for ctx, cont in requests:
         ctx_ids = [tok.bos_token_id] + tok.encode(ctx, add_special_tokens=False)
-        cont_ids = tok.encode(cont, add_special_tokens=False)
+        cont_ids = [tok.bos_token_id] + tok.encode(ctx + cont, add_special_tokens=False)
+        cont_ids = cont_ids[len(ctx_ids):] if ctx else tok.encode(cont, add_special_tokens=False)
+        cont_ids = cont_ids or tok.encode(cont, add_special_tokens=False)
         ids = torch.tensor([ctx_ids + cont_ids])
         with torch.no_grad():
             logprobs = torch.log_softmax(model(ids).logits[0, :-1].float(), -1)

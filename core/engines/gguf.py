@@ -100,8 +100,8 @@ class GGUFEngine:
         else:  # an empty context still needs one token to predict from
             ctx_ids = [llm.token_bos() if llm.token_bos() >= 0 else llm.token_eos()]
             cont_ids = self._tokens(cont, bos=False)
-        if not cont_ids:
-            raise EngineError(f"The continuation {cont!r} merged into the context's last token; nothing to score.")
+        if not cont_ids:  # the tokenizer merged it into the context's last token: score it on its own tokens
+            cont_ids = self._tokens(cont, bos=False)
         if len(cont_ids) >= llm.n_ctx():
             raise EngineError(f"A continuation of {len(cont_ids)} tokens does not fit the {llm.n_ctx()}-token "
                               f"context; load the model with a larger n_ctx.")

@@ -170,8 +170,8 @@ class HFEngine:
             else:
                 ctx_ids = [tok.bos_token_id if tok.bos_token_id is not None else tok.eos_token_id]
                 cont_ids = tok.encode(cont, add_special_tokens=False)
-            if not cont_ids:
-                raise EngineError(f"The continuation {cont!r} merged into the context's last token; nothing to score.")
+            if not cont_ids:  # the tokenizer merged it into the context's last token: score it on its own tokens
+                cont_ids = tok.encode(cont, add_special_tokens=False)
             if len(cont_ids) >= self.max_length:
                 raise EngineError(f"A continuation of {len(cont_ids)} tokens does not fit the {self.max_length}-token "
                                   f"context; pass a larger max_length.")
