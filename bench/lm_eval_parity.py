@@ -75,7 +75,7 @@ def main() -> None:
             configs = lm_eval_configs(pairs, args.data_dir, Path(tmp))
             theirs, their_s, their_load = run_lm_eval(model_dir, configs, args.limit, args.batch_size)
             card = run_bench(f"hf:{model_dir}", tasks, Path(tmp) / "ours", langs=args.langs and args.langs.split(","),
-                             limit=args.limit, data_dir=args.data_dir, batch_items=args.batch_size // 2,
+                             limit=args.limit, data_dir=args.data_dir, batch_size=args.batch_size,
                              log=lambda m: None)
         n = card["scored_this_run"]
         ours_s = n / card["items_per_s"]

@@ -27,7 +27,8 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--langs", default=None, help="comma-separated languages (default: each task's own)")
     b.add_argument("--limit", type=int, default=None, help="the first N items per task and language")
     b.add_argument("--data-dir", type=Path, default=None, help="local copies of the datasets (else the hub)")
-    b.add_argument("--batch-items", type=int, default=16, help="items scored per engine call")
+    b.add_argument("--batch-items", type=int, default=64, help="items per engine call (written together)")
+    b.add_argument("--batch-size", type=int, default=16, help="hf backend: requests per forward pass")
     b.add_argument("--prompt-style", choices=("chat", "raw"), default="chat",
                    help="generative tasks: the model's chat format with a forced reply prefix, or the paper's "
                         "raw '### Human: ... ### Assistant:' text")
@@ -84,6 +85,7 @@ def _run(args: argparse.Namespace) -> None:
 
         card = run_bench(args.model, split(args.tasks), args.out, langs=split(args.langs), limit=args.limit,
                          data_dir=args.data_dir, batch_items=args.batch_items, prompt_style=args.prompt_style,
+                         batch_size=args.batch_size,
                          log=lambda m: print(m, file=sys.stderr))
         print(table([card | {"_dir": str(args.out)}]))
         if card["items_per_s"]:

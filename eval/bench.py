@@ -86,9 +86,13 @@ def summarize(records: list[dict], pairs: list[tuple[str, str]], ids: dict) -> d
 
 
 def run_bench(model: str, tasks: list[str], out: Path, langs: list[str] | None = None, limit: int | None = None,
-              data_dir: Path | None = None, batch_items: int = 16, prompt_style: str = "chat", log=print) -> dict:
-    """Score `model` on `tasks` x languages; resumes the run in `out`; returns (and writes) its card."""
-    from core.engines import load
+              data_dir: Path | None = None, batch_items: int = 64, prompt_style: str = "chat",
+              batch_size: int = 16, log=print) -> dict:
+    """Score `model` on `tasks` x languages; resumes the run in `out`; returns (and writes) its card.
+
+    `batch_items` items go to the engine per call (it sorts their requests by length; their records are
+    appended together); `batch_size` is the hf backend's requests per forward pass."""
+    from core.engines import load, parse_spec
     from core.versions import versions
 
     pairs = plan(tasks, langs)
@@ -102,7 +106,7 @@ def run_bench(model: str, tasks: list[str], out: Path, langs: list[str] | None =
             "started_at": datetime.now(UTC).isoformat(timespec="seconds"), "status": "running",
             "versions": versions()}
     write_card(out, card)
-    engine = load(model)
+    engine = load(model, **({"batch_size": batch_size} if parse_spec(model).backend == "hf" else {}))
     card["engine"] = engine.info()
     skipped: dict[str, str] = {}
     scored, started = 0, time.perf_counter()

@@ -183,18 +183,22 @@ class HFEngine:
             for b in range(0, len(order), self.batch_size):
                 batch = order[b:b + self.batch_size]
                 width = max(len(encoded[i][0]) for i in batch) - 1
+                # Left padding puts every continuation at the end of its row, so the output layer runs only on
+                # the last `keep` positions (for Gemma's 262k vocabulary that layer costs more than the body).
                 inputs = torch.zeros((len(batch), width), dtype=torch.long)
                 mask = torch.zeros_like(inputs)
                 for row, i in enumerate(batch):
                     ids = encoded[i][0][:-1]
-                    inputs[row, :len(ids)] = torch.tensor(ids)
-                    mask[row, :len(ids)] = 1
-                logits = self.model(input_ids=inputs.to(self.device), attention_mask=mask.to(self.device)).logits
+                    inputs[row, width - len(ids):] = torch.tensor(ids)
+                    mask[row, width - len(ids):] = 1
+                keep = max(encoded[i][1] for i in batch)
+                positions = (mask.cumsum(-1) - 1).clamp(min=0)
+                logits = self.model(input_ids=inputs.to(self.device), attention_mask=mask.to(self.device),
+                                    position_ids=positions.to(self.device), logits_to_keep=keep).logits
                 for row, i in enumerate(batch):
                     ids, n_cont = encoded[i]
                     targets = torch.tensor(ids[-n_cont:])
-                    # Only the continuation rows: a full [batch, width, vocab] softmax is GBs for Gemma's vocab.
-                    rows = torch.log_softmax(logits[row, len(ids) - 1 - n_cont:len(ids) - 1].float(), dim=-1).cpu()
+                    rows = torch.log_softmax(logits[row, keep - n_cont:].float(), dim=-1).cpu()
                     picked = rows.gather(1, targets[:, None]).squeeze(1)
                     results[i] = LoglikelihoodResult(float(picked.sum()), bool((rows.argmax(-1) == targets).all()))
         return results  # type: ignore[return-value]
