@@ -10,7 +10,14 @@ from core.errors import EngineError, ModelFileError
 from tests.tiny_model import build_lora_adapter, build_tiny_model
 
 REQUESTS = [("Der Hund läuft", " schnell über die Wiese."), ("The dog", " runs"), ("", "Hello world"),
-            ("Le chien court vite dans le pré. Le chien court", " vite dans le pré."), ("我们今天", "早上去了公园。")]
+            ("Le chien court vite dans le pré. Le chien court", " vite dans le pré."), ("我们今天", "早上去了公园。"),
+            # Options of one question share a prefix (scored once on a shared cache): same context (XCOPA) ...
+            ("The dog runs quickly across the meadow because", " it is fast."),
+            ("The dog runs quickly across the meadow because", " the meadow is small."),
+            # ... or a sentence up to the blank, then the option and a shared rest (XWinograd).
+            ("Der Hund läuft schnell über die Wiese. The dog", " runs quickly."),
+            ("Der Hund läuft schnell über die Wiese. Le chien", " runs quickly."),
+            ("", "Hello world, how are you today?"), ("", "Hello world, how are you?")]
 
 
 @pytest.fixture(scope="module")
@@ -49,6 +56,11 @@ def test_loglikelihood_matches_unbatched_forward(tiny):
     for g, (lp, greedy) in zip(got, want):
         assert g.logprob == pytest.approx(lp, abs=1e-4)
         assert g.is_greedy == greedy
+    from core.engines.hf_scoring import prefix_groups
+
+    ids = [engine.tokenizer.encode(c + x) for c, x in REQUESTS]
+    groups = [members for _, members in prefix_groups([(i, 1) for i in ids])]
+    assert [5, 6] in groups and [7, 8] in groups and [9, 10] in groups  # the shared path ran
     assert all(g.logprob < 0 for g in got)
 
 

@@ -12,6 +12,7 @@ from typing import Any
 from core.chat import check_prompt, cut_at_stop, render, resolve_format, stop_strings
 from core.engines.base import LoglikelihoodResult, Prompt, check_requests, check_sampling
 from core.engines.hf_convert import converted_dir
+from core.engines.hf_scoring import score
 from core.engines.spec import ModelSpec
 from core.errors import EngineError, ModelFileError
 from core.models import PACKAGED, chat_fallback, packaged_gguf
@@ -177,30 +178,8 @@ class HFEngine:
                                   f"context; pass a larger max_length.")
             ids = (ctx_ids + cont_ids)[-(self.max_length + 1):]
             encoded.append((ids, len(cont_ids)))
-        results: list[LoglikelihoodResult | None] = [None] * len(pairs)
-        order = sorted(range(len(pairs)), key=lambda i: -len(encoded[i][0]))
         with self._lock, torch.inference_mode(), self._adapter_context():
-            for b in range(0, len(order), self.batch_size):
-                batch = order[b:b + self.batch_size]
-                width = max(len(encoded[i][0]) for i in batch) - 1
-                # Left padding puts every continuation at the end of its row, so the output layer runs only on
-                # the last `keep` positions (for Gemma's 262k vocabulary that layer costs more than the body).
-                inputs = torch.zeros((len(batch), width), dtype=torch.long)
-                mask = torch.zeros_like(inputs)
-                for row, i in enumerate(batch):
-                    ids = encoded[i][0][:-1]
-                    inputs[row, width - len(ids):] = torch.tensor(ids)
-                    mask[row, width - len(ids):] = 1
-                keep = max(encoded[i][1] for i in batch)
-                positions = (mask.cumsum(-1) - 1).clamp(min=0)
-                logits = self.model(input_ids=inputs.to(self.device), attention_mask=mask.to(self.device),
-                                    position_ids=positions.to(self.device), logits_to_keep=keep).logits
-                for row, i in enumerate(batch):
-                    ids, n_cont = encoded[i]
-                    targets = torch.tensor(ids[-n_cont:])
-                    rows = torch.log_softmax(logits[row, keep - n_cont:].float(), dim=-1).cpu()
-                    picked = rows.gather(1, targets[:, None]).squeeze(1)
-                    results[i] = LoglikelihoodResult(float(picked.sum()), bool((rows.argmax(-1) == targets).all()))
+            results = score(self.model, encoded, self.batch_size, self.device)
         return results  # type: ignore[return-value]
 
     def info(self) -> dict[str, Any]:
