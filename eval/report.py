@@ -14,7 +14,7 @@ def load_runs(runs: list[Path]) -> list[dict]:
     cards = []
     for run in runs:
         card = read_card(run)
-        if card is None or "results" not in card:
+        if card is None or ("results" not in card and "agreement" not in card):
             raise ConfigError(f"{run} holds no finished run (no card.json with results); run `python -m eval "
                               f"bench ... --out {run}` first (it resumes if it was stopped).")
         cards.append(card | {"_dir": str(run)})
@@ -26,16 +26,29 @@ def _label(card: dict, cards: list[dict]) -> str:
     return card["model"] if len(same) == 1 else f"{card['model']} ({Path(card['_dir']).name})"
 
 
-def table(cards: list[dict]) -> str:
-    """Accuracy [95% interval] per task and language (rows) for each run (columns)."""
-    labels = [_label(c, cards) for c in cards]
+def _agreement_rows(cards: list[dict]) -> list[list[str]]:
     rows = []
-    for task in dict.fromkeys(t for c in cards for t in c["results"]):
-        langs = dict.fromkeys(lang for c in cards for lang in c["results"].get(task, {}) if lang != "_mean")
+    for prompt_set in dict.fromkeys(c["set"] for c in cards if "agreement" in c):
+        langs = dict.fromkeys(lang for c in cards if c.get("set") == prompt_set for lang in c["agreement"])
+        for lang in langs:
+            cells = []
+            for c in cards:
+                r = c.get("agreement", {}).get(lang) if c.get("set") == prompt_set else None
+                cells.append(f"{r['agreement']:.3f} [{r['ci95'][0]:.3f}, {r['ci95'][1]:.3f}] n={r['n']}" if r else "-")
+            rows.append([f"{prompt_set} (same language)", lang, *cells])
+    return rows
+
+
+def table(cards: list[dict]) -> str:
+    """Accuracy (or EM/F1, or language agreement) [95% interval] per task and language, one column per run."""
+    labels = [_label(c, cards) for c in cards]
+    rows = _agreement_rows(cards)
+    for task in dict.fromkeys(t for c in cards for t in c.get("results", {})):
+        langs = dict.fromkeys(lang for c in cards for lang in c.get("results", {}).get(task, {}) if lang != "_mean")
         for lang in [*langs, "_mean"]:
             cells = []
             for c in cards:
-                r = c["results"].get(task, {}).get(lang)
+                r = c.get("results", {}).get(task, {}).get(lang)
                 if not r or (r.get("acc") is None and r.get("em") is None):
                     cells.append("-")
                 elif lang == "_mean":
@@ -62,13 +75,14 @@ def plots(cards: list[dict], out: Path) -> list[Path]:
 
     out.mkdir(parents=True, exist_ok=True)
     labels, written = [_label(c, cards) for c in cards], []
-    for task in dict.fromkeys(t for c in cards for t in c["results"]):
-        langs = list(dict.fromkeys(lang for c in cards for lang in c["results"].get(task, {}) if lang != "_mean"))
+    for task in dict.fromkeys(t for c in cards for t in c.get("results", {})):
+        langs = [lang for lang in dict.fromkeys(x for c in cards for x in c.get("results", {}).get(task, {}))
+                 if lang != "_mean"]
         acc = np.full((len(cards), len(langs)), np.nan)
         err = np.zeros((2, len(cards), len(langs)))
         for i, c in enumerate(cards):
             for j, lang in enumerate(langs):
-                r = c["results"].get(task, {}).get(lang)
+                r = c.get("results", {}).get(task, {}).get(lang)
                 if r and r["n"]:
                     value = r.get("acc", r.get("em"))
                     acc[i, j] = value
