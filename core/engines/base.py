@@ -72,3 +72,13 @@ def check_requests(requests: Sequence[tuple[str, str]]) -> list[tuple[str, str]]
         stripped = ctx.rstrip(" ")
         out.append((stripped, ctx[len(stripped):] + cont))
     return out
+
+
+def common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
+    """How many leading tokens two id sequences share."""
+    n = 0
+    for x, y in zip(a, b):
+        if x != y:
+            break
+        n += 1
+    return n

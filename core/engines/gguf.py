@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from core.chat import check_prompt, render, resolve_format, stop_strings
-from core.engines.base import LoglikelihoodResult, Prompt, check_requests, check_sampling
+from core.engines.base import LoglikelihoodResult, Prompt, check_requests, check_sampling, common_prefix
 from core.engines.spec import ModelSpec
 from core.errors import EngineError, ModelFileError
 from core.models import PACKAGED, chat_fallback, check_gguf_header, damaged_gguf_error, packaged_gguf
@@ -111,7 +111,7 @@ class GGUFEngine:
         with self._lock:
             # Keep the KV cache of the prefix shared with the previous request (choices share a context),
             # but recompute from `first` on, whose logits are needed again.
-            keep = min(_common_prefix(self._scored_ids, ids), first) if self._reuse_kv else 0
+            keep = min(common_prefix(self._scored_ids, ids), first) if self._reuse_kv else 0
             if keep == 0 or not llm._ctx.kv_cache_seq_rm(-1, keep, -1):
                 keep = 0
                 llm._ctx.kv_cache_clear()
@@ -145,12 +145,3 @@ class GGUFEngine:
 
     def close(self) -> None:
         self.llm.close()
-
-
-def _common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
-    n = 0
-    for x, y in zip(a, b):
-        if x != y:
-            break
-        n += 1
-    return n

@@ -5,24 +5,13 @@ context, XWinograd's sentence up to the blank) run the prefix once and only thei
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import torch
 
-from core.engines.base import LoglikelihoodResult
+from core.engines.base import LoglikelihoodResult, common_prefix
 
 MIN_SHARED = 4  # tokens; a shorter common prefix is not worth a second pass
 MAX_GROUP = 8  # requests per shared prefix (a question's options; not a chain of unrelated questions)
 Encoded = tuple[list[int], int]  # (context + continuation ids, number of continuation tokens)
-
-
-def _lcp(a: Sequence[int], b: Sequence[int]) -> int:
-    n = 0
-    for x, y in zip(a, b):
-        if x != y:
-            break
-        n += 1
-    return n
 
 
 def prefix_groups(encoded: list[Encoded]) -> list[tuple[int, list[int]]]:
@@ -34,7 +23,7 @@ def prefix_groups(encoded: list[Encoded]) -> list[tuple[int, list[int]]]:
         if groups and len(groups[-1][1]) < MAX_GROUP:
             shared, members = groups[-1]
             first = encoded[members[0]][0][:-1]
-            p = min(_lcp(first, inputs), shared if len(members) > 1 else len(first) - 1, len(inputs) - 1)
+            p = min(common_prefix(first, inputs), shared if len(members) > 1 else len(first) - 1, len(inputs) - 1)
             if p >= MIN_SHARED:
                 groups[-1] = (p, members + [i])
                 continue
