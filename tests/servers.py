@@ -56,9 +56,10 @@ class RecordingProxy:
 
     Tests use it to see exactly which requests a client made (and which it did not repeat after a resume).
     While `fail_next` > 0, a request is answered with HTTP 429 instead of being forwarded (and counted down).
+    Paths in `chat_only` answer 404 as OpenAI does for a chat model on /v1/completions.
     """
 
-    def __init__(self, upstream: str, fail_next: int = 0):
+    def __init__(self, upstream: str, fail_next: int = 0, chat_only: tuple[str, ...] = ()):
         import http.server
         import json
         import threading
@@ -86,6 +87,12 @@ class RecordingProxy:
 
             def _forward(self):
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                if self.path in chat_only:
+                    message = ("This is a chat model and not supported in the v1/completions endpoint. "
+                               "Did you mean to use v1/chat/completions?")
+                    self._reply(404, json.dumps({"error": {"message": message,
+                                                           "type": "invalid_request_error"}}).encode())
+                    return
                 if proxy.fail_next > 0:
                     proxy.fail_next -= 1
                     proxy.failed += 1

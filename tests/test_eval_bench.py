@@ -131,3 +131,22 @@ def test_report_table_and_plots(tiny, tmp_path, shared_data):
     assert all(p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and p.stat().st_size > 5000 for p in written)
     with pytest.raises(ConfigError, match="no finished run"):
         load_runs([tmp_path / "nothing"])
+
+
+@pytest.mark.slow
+def test_a_backend_that_cannot_score_is_skipped_and_said_so(tmp_path, shared_data, smollm2_server, monkeypatch):
+    from eval.bench import run_bench
+    from tests.servers import SECRET, RecordingProxy
+
+    # A chat-only API (as OpenAI's chat models): /v1/completions answers 404, so no log-likelihoods.
+    proxy = RecordingProxy(smollm2_server.removesuffix("/v1"), chat_only=("/v1/completions",))
+    monkeypatch.setenv("OPENAI_API_KEY", SECRET)
+    try:
+        card = run_bench(f"openai:smollm2@{proxy.url}", ["xcopa", "xwinograd"], tmp_path / "run", langs=["zh"],
+                         limit=2, data_dir=shared_data, log=lambda m: None)
+    finally:
+        proxy.close()
+    assert set(card["skipped"]) == {"xcopa", "xwinograd"}
+    assert all("cannot score log-likelihoods" in why and "chat model" in why for why in card["skipped"].values())
+    assert card["status"] == "done" and card["results"]["xcopa"]["zh"]["n"] == 0
+    assert SECRET not in (tmp_path / "run" / "card.json").read_text()
