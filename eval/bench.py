@@ -55,12 +55,12 @@ def score_items(engine, items, task: str, lang: str, out: Path, batch_items: int
 
 
 def generate_items(engine, items, task, lang: str, out: Path, prompt_style: str, bar) -> None:
-    """Greedy answers (cut at the first newline), scored by the task and appended one by one."""
+    """Greedy answers (until the task's stop strings), scored by the task and appended one by one."""
     from core.engines import complete
 
     for item in items:
         output = complete(engine, item.prompt[prompt_style], max_tokens=task.max_tokens, temperature=0.0,
-                          stop=["\n"])
+                          stop=task.stop(lang))
         append_items(out, [{"task": task.name, "lang": lang, "id": item.id, "output": output,
                             **task.score(output, item, lang)}])
         bar.update(1)
@@ -75,7 +75,7 @@ def summarize(records: list[dict], pairs: list[tuple[str, str]], ids: dict) -> d
         key = "acc" if get_task(task).score is None else "em"
         rate = wilson(int(sum(r[key] for r in mine)), len(mine))
         row = {"n": rate.n, key: round(rate.rate, 4), "ci95": [round(rate.low, 4), round(rate.high, 4)]}
-        if key == "em":
+        if key == "em" and all("f1" in r for r in mine):
             row["f1"] = round(float(np.mean([r["f1"] for r in mine])), 4) if mine else float("nan")
         results.setdefault(task, {})[lang] = row
     for per in results.values():

@@ -52,12 +52,13 @@ def table(cards: list[dict]) -> str:
                 if not r or (r.get("acc") is None and r.get("em") is None):
                     cells.append("-")
                 elif lang == "_mean":
-                    cells.append(f"{r['acc']:.3f}" if "acc" in r else f"EM {r['em']:.3f} F1 {r['f1']:.3f}")
+                    cells.append(f"{r['acc']:.3f}" if "acc" in r else f"EM {r['em']:.3f}" + (
+                        f" F1 {r['f1']:.3f}" if "f1" in r else ""))
                 elif "acc" in r:
                     cells.append(f"{r['acc']:.3f} [{r['ci95'][0]:.3f}, {r['ci95'][1]:.3f}] n={r['n']}")
                 else:
-                    cells.append(f"EM {r['em']:.3f} [{r['ci95'][0]:.3f}, {r['ci95'][1]:.3f}] F1 {r['f1']:.3f} "
-                                 f"n={r['n']}")
+                    f1 = f" F1 {r['f1']:.3f}" if "f1" in r else ""
+                    cells.append(f"EM {r['em']:.3f} [{r['ci95'][0]:.3f}, {r['ci95'][1]:.3f}]{f1} n={r['n']}")
             rows.append([task, "mean" if lang == "_mean" else lang, *cells])
     head = ["task", "lang", *labels]
     widths = [max(len(str(x)) for x in col) for col in zip(head, *rows)]
@@ -93,7 +94,8 @@ def plots(cards: list[dict], out: Path) -> list[Path]:
             ax.bar(np.arange(len(langs)) + i * width - 0.4 + width / 2, acc[i], width, yerr=err[:, i], capsize=2,
                    label=label)
         ax.set_xticks(np.arange(len(langs)), langs)
-        ax.set_ylabel("exact match (95% interval)" if task.startswith("xquad") else "accuracy (95% interval)")
+        generative = any("em" in v for c in cards for v in c.get("results", {}).get(task, {}).values())
+        ax.set_ylabel("exact match (95% interval)" if generative else "accuracy (95% interval)")
         ax.set_title(task)
         ax.set_ylim(0, 1)
         ax.legend(fontsize="small")

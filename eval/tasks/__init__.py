@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from core.errors import ConfigError
-from eval.tasks import belebele, pawsx, xcopa, xnli, xquad, xstorycloze, xwinograd
+from eval.tasks import belebele, mgsm, pawsx, xcopa, xnli, xquad, xstorycloze, xwinograd
 from eval.tasks.base import Item, Task
 
 TASKS: dict[str, Task] = {t.name: t for t in (xcopa.TASK, xstorycloze.TASK, xwinograd.TASK, xnli.TASK, pawsx.TASK,
-                                               belebele.TASK, xquad.TASK, xquad.TASK_EN)}
+                                               belebele.TASK, xquad.TASK, xquad.TASK_EN, mgsm.TASK)}
 
 __all__ = ["TASKS", "Item", "Task", "get_task", "task_langs"]
 

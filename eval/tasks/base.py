@@ -38,3 +38,4 @@ class Task:
     id_field: str | None = None  # the row's own id, else its position
     score: Callable[[str, Item, str], dict] | None = None  # generative tasks only
     max_tokens: int = 48
+    stop: Callable[[str], list[str]] = lambda lang: ["\n"]  # generation stops (per language)
