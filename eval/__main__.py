@@ -39,7 +39,7 @@ def _parser() -> argparse.ArgumentParser:
     g = sub.add_parser("generate", help="answer an open-ended prompt set per language (resumes), with the "
                                         "input/output language agreement")
     g.add_argument("--model", required=True, help="an engine spec")
-    g.add_argument("--set", required=True, help="hplt, mt_bench_x, mt_bench_multilingual, mt_bench, vicuna80")
+    g.add_argument("--set", required=True, help="a prompt set (python -m eval tasks lists them)")
     g.add_argument("--langs", default=None, help="comma-separated languages (default: all of the set's)")
     g.add_argument("--limit", type=int, default=None, help="the first N prompts per language")
     g.add_argument("--turns", type=int, default=1, help="answer up to this many turns of each question")

@@ -43,6 +43,8 @@ SETS = {s.name: s for s in (
               "Multilingual MT-Bench (M2Lingual), 80 two-turn questions"),
     PromptSet("mt_bench", ("en",), lambda lang: "mt_bench/mt_bench/question.jsonl", "MT-Bench, 80 two-turn"),
     PromptSet("vicuna80", ("en",), lambda lang: "mt_bench/vicuna_bench/question.jsonl", "Vicuna bench, 80"),
+    PromptSet("alpaca_eval", ("en",), lambda lang: "alpaca_eval/alpaca_eval_instructions_example_outputs.json",
+              "AlpacaEval, 805 instructions"),
 )}
 
 
@@ -64,14 +66,15 @@ def load_prompts(ps: PromptSet, lang: str, data_dir: Path | None, limit: int | N
     if not path.is_file():
         raise DataError(f"{path} not found; point --data-dir at the directory that holds {ps.path(lang)}.")
     out = []
-    for where, row in read_local(path):
+    for n, (where, row) in enumerate(read_local(path)):
         if isinstance(row, Unparsable):
             continue  # counted by nobody: the one known case is upstream's line 50 of test_hi.jsonl
-        turns = row.get("turns") or ([row["prompt"]] if row.get("prompt") else None)
-        id = row.get("question_id", row.get("id"))
-        if not turns or id is None:
-            raise DataError(f"{where}: a prompt needs `turns` (or `prompt`) and an id (`question_id` or `id`).")
-        out.append(Prompt(str(id), row.get("category", ""), tuple(turns)))
+        text = row.get("prompt") or row.get("instruction")
+        turns = row.get("turns") or ([text] if text else None)
+        if not turns:
+            raise DataError(f"{where}: a prompt needs `turns`, `prompt` or `instruction`.")
+        id = row.get("question_id", row.get("id", n))  # AlpacaEval has no ids: its position is one
+        out.append(Prompt(str(id), row.get("category", row.get("dataset", "")), tuple(turns)))
         if limit is not None and len(out) >= limit:
             break
     return out

@@ -19,6 +19,8 @@ def test_prompt_sets_read_the_shared_files(shared_data):
     de = load_prompts(get_set("mt_bench_x"), "de", shared_data)
     assert len(de) == 80 and all(len(p.turns) == 2 for p in de) and de[0].category == "writing"
     assert len(load_prompts(get_set("mt_bench_multilingual"), "ja", shared_data, limit=5)) == 5
+    alpaca = load_prompts(get_set("alpaca_eval"), "en", shared_data)
+    assert len(alpaca) == 805 and alpaca[0].category == "helpful_base" and alpaca[804].id == "804"
     with pytest.raises(ConfigError, match="hplt has no language 'de'.*bg, bn, cs"):
         load_prompts(get_set("hplt"), "de", shared_data)
     with pytest.raises(ConfigError, match="Unknown prompt set 'mtbench'.*hplt, mt_bench_x"):
