@@ -66,8 +66,34 @@ def table(cards: list[dict]) -> str:
     return "\n".join([line(head), line(["-" * w for w in widths]), *map(line, rows)])
 
 
+def _matrix(cards: list[dict], rows_of, value_key) -> tuple:
+    """Languages, values [run, lang] and their interval half-widths [2, run, lang] (NaN where missing)."""
+    import numpy as np
+
+    langs = [lang for lang in dict.fromkeys(x for c in cards for x in rows_of(c)) if lang != "_mean"]
+    value = np.full((len(cards), len(langs)), np.nan)
+    err = np.zeros((2, len(cards), len(langs)))
+    for i, c in enumerate(cards):
+        for j, lang in enumerate(langs):
+            r = rows_of(c).get(lang)
+            if r and r["n"]:
+                value[i, j] = value_key(r)
+                err[:, i, j] = value[i, j] - r["ci95"][0], r["ci95"][1] - value[i, j]
+    return langs, value, err
+
+
+def _save(fig, path: Path, written: list[Path]) -> None:
+    import matplotlib.pyplot as plt
+
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    written.append(path)
+
+
 def plots(cards: list[dict], out: Path) -> list[Path]:
-    """Per task: grouped bars with 95% intervals (<task>_bars.png) and a heatmap (<task>_heatmap.png)."""
+    """Per task: grouped bars with 95% intervals (<task>_bars.png) and a heatmap (<task>_heatmap.png); per
+    prompt set of generation runs: language agreement bars (<set>_agreement.png)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -76,45 +102,40 @@ def plots(cards: list[dict], out: Path) -> list[Path]:
 
     out.mkdir(parents=True, exist_ok=True)
     labels, written = [_label(c, cards) for c in cards], []
-    for task in dict.fromkeys(t for c in cards for t in c.get("results", {})):
-        langs = [lang for lang in dict.fromkeys(x for c in cards for x in c.get("results", {}).get(task, {}))
-                 if lang != "_mean"]
-        acc = np.full((len(cards), len(langs)), np.nan)
-        err = np.zeros((2, len(cards), len(langs)))
-        for i, c in enumerate(cards):
-            for j, lang in enumerate(langs):
-                r = c.get("results", {}).get(task, {}).get(lang)
-                if r and r["n"]:
-                    value = r.get("acc", r.get("em"))
-                    acc[i, j] = value
-                    err[:, i, j] = value - r["ci95"][0], r["ci95"][1] - value
+
+    def bars(langs, value, err, title, ylabel, path):
         fig, ax = plt.subplots(figsize=(max(6, 0.9 * len(langs) * max(1, len(cards) / 2)), 4))
         width = 0.8 / len(cards)
         for i, label in enumerate(labels):
-            ax.bar(np.arange(len(langs)) + i * width - 0.4 + width / 2, acc[i], width, yerr=err[:, i], capsize=2,
+            ax.bar(np.arange(len(langs)) + i * width - 0.4 + width / 2, value[i], width, yerr=err[:, i], capsize=2,
                    label=label)
         ax.set_xticks(np.arange(len(langs)), langs)
-        generative = any("em" in v for c in cards for v in c.get("results", {}).get(task, {}).values())
-        ax.set_ylabel("exact match (95% interval)" if generative else "accuracy (95% interval)")
-        ax.set_title(task)
+        ax.set_ylabel(ylabel)
+        ax.set_title(title)
         ax.set_ylim(0, 1)
         ax.legend(fontsize="small")
-        fig.tight_layout()
-        written.append(out / f"{task}_bars.png")
-        fig.savefig(written[-1], dpi=120)
-        plt.close(fig)
+        _save(fig, path, written)
+
+    for task in dict.fromkeys(t for c in cards for t in c.get("results", {})):
+        langs, value, err = _matrix(cards, lambda c, task=task: c.get("results", {}).get(task, {}),
+                                    lambda r: r.get("acc", r.get("em")))
+        generative = any("em" in v for c in cards for v in c.get("results", {}).get(task, {}).values())
+        bars(langs, value, err, task, "exact match (95% interval)" if generative else "accuracy (95% interval)",
+             out / f"{task}_bars.png")
         fig, ax = plt.subplots(figsize=(max(5, 0.7 * len(langs)), max(2, 0.6 * len(cards) + 1)))
-        im = ax.imshow(acc, vmin=0, vmax=1, cmap="viridis", aspect="auto")
+        im = ax.imshow(value, vmin=0, vmax=1, cmap="viridis", aspect="auto")
         ax.set_xticks(np.arange(len(langs)), langs)
         ax.set_yticks(np.arange(len(cards)), labels)
         for i in range(len(cards)):
             for j in range(len(langs)):
-                if not np.isnan(acc[i, j]):
-                    ax.text(j, i, f"{acc[i, j]:.2f}", ha="center", va="center", color="w", fontsize=8)
+                if not np.isnan(value[i, j]):
+                    ax.text(j, i, f"{value[i, j]:.2f}", ha="center", va="center", color="w", fontsize=8)
         fig.colorbar(im, ax=ax)
-        ax.set_title(f"{task}: accuracy")
-        fig.tight_layout()
-        written.append(out / f"{task}_heatmap.png")
-        fig.savefig(written[-1], dpi=120)
-        plt.close(fig)
+        ax.set_title(f"{task}: {'exact match' if generative else 'accuracy'}")
+        _save(fig, out / f"{task}_heatmap.png", written)
+    for prompt_set in dict.fromkeys(c["set"] for c in cards if "agreement" in c):
+        langs, value, err = _matrix(cards, lambda c, s=prompt_set: c["agreement"] if c.get("set") == s else {},
+                                    lambda r: r["agreement"])
+        bars(langs, value, err, f"{prompt_set}: answers in the prompt's language",
+             "I/O language agreement (95% interval)", out / f"{prompt_set}_agreement.png")
     return written

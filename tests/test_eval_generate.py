@@ -53,7 +53,9 @@ def test_generate_resumes_and_answers_both_turns(tmp_path, shared_data):
     assert len(keys) == len(set(keys)) == 4
     assert json.loads((out / "items.jsonl").read_text().splitlines()[-1]) == json.loads(lines[3])  # greedy: same
     assert {lang: r["n"] for lang, r in again["agreement"].items()} == {"de": 2, "fr": 2}
-    from eval.report import load_runs, table
+    from eval.report import load_runs, plots, table
 
     text = table(load_runs([out]))
     assert "mt_bench_x (same language)  de" in text and "n=2" in text
+    written = plots(load_runs([out]), tmp_path / "plots")
+    assert [p.name for p in written] == ["mt_bench_x_agreement.png"] and written[0].stat().st_size > 5000
