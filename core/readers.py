@@ -61,8 +61,10 @@ def read_json_document(path: Path) -> Any:
         raise DataError(f"{path}:{exc.lineno}:{exc.colno}: not valid JSON ({exc.msg}).") from exc
 
 
-def read_hub(dataset: str, config: str | None, split: str, revision: str | None) -> tuple[Iterator, str | None]:
-    """(where, record) pairs from a Hugging Face hub dataset, loaded through `datasets`, and its fingerprint."""
+def read_hub(dataset: str, config: str | None, split: str, revision: str | None,
+             local_hint: str = "set `path:` in the recipe (resolved under --data-dir)") -> tuple[Iterator, str | None]:
+    """(where, record) pairs from a Hugging Face hub dataset, loaded through `datasets`, and its fingerprint;
+    if it cannot be loaded, the error says how to read a local copy instead (`local_hint`)."""
     import datasets
 
     try:
@@ -70,8 +72,8 @@ def read_hub(dataset: str, config: str | None, split: str, revision: str | None)
     except Exception as exc:  # datasets raises many kinds (connection, missing config, ...)
         raise DataError(
             f"Cannot load hub dataset {dataset!r} (config={config!r}, split={split!r}): "
-            f"{type(exc).__name__}: {str(exc)[:300]}\nWith no hub access, download the files and set `path:` "
-            f"in the recipe (resolved under --data-dir).") from exc
+            f"{type(exc).__name__}: {str(exc)[:300]}\nWith no hub access, download the files and "
+            f"{local_hint}.") from exc
     label = f"{dataset}{'/' + config if config else ''}[{split}]"
     return ((f"{label} row {i}", record) for i, record in enumerate(ds)), getattr(ds, "_fingerprint", None)
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from core.errors import EngineError, ScoringUnsupported
+from core.errors import ConfigError, ScoringUnsupported
 from core.languages import wilson
 from eval.data import load_items
 from eval.results import append_items, check_same_run, read_items, write_card
@@ -19,23 +19,19 @@ from eval.tasks import get_task, task_langs
 
 def plan(tasks: list[str], langs: list[str] | None) -> list[tuple[str, str]]:
     """(task, lang) pairs to run; `langs` None means each task's own languages, else those each task has."""
+    from core.languages import get_language
+
+    wanted = {get_language(lang).code for lang in langs} if langs and len(tasks) > 1 else None
     pairs = []
     for name in tasks:
         task = get_task(name)
-        if langs and len(tasks) > 1:  # several tasks: run the asked languages each task has
-            mine = [lang for lang in task_langs(task, None) if lang in set(_codes(langs))]
-            pairs += [(name, lang) for lang in mine]
+        if wanted:  # several tasks: run the asked languages each task has
+            pairs += [(name, lang) for lang in task.langs if lang in wanted]
         else:
             pairs += [(name, lang) for lang in task_langs(task, langs)]
     if not pairs:
-        raise EngineError(f"None of the tasks {tasks} has any of the languages {langs}.")
+        raise ConfigError(f"None of the tasks {tasks} has any of the languages {langs}.")
     return pairs
-
-
-def _codes(langs: list[str]) -> list[str]:
-    from core.languages import get_language
-
-    return [get_language(lang).code for lang in langs]
 
 
 def score_items(engine, items, task: str, lang: str, out: Path, batch_items: int, bar) -> None:

@@ -21,7 +21,9 @@ def load_items(task: Task, lang: str, data_dir: Path | None = None, limit: int |
                             f"({data_dir}); point --data-dir at the directory that holds {task.name}'s files.")
         source = {"path": str(path), "sha256": file_sha256(path), "split": task.split, "note": task.local_note}
     else:
-        rows, fingerprint = read_hub(task.hub, task.hub_config(lang), task.split, None)
+        hint = (f"pass --data-dir, the directory holding {task.name}'s files" if task.local else
+                f"load it where the hub is reachable ({task.name} has no local reader yet)")
+        rows, fingerprint = read_hub(task.hub, task.hub_config(lang), task.split, None, hint)
         source = {"hub": task.hub, "config": task.hub_config(lang), "split": task.split,
                   "fingerprint": fingerprint}
     items, seen, skipped = [], set(), 0

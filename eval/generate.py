@@ -65,8 +65,8 @@ def run_generate(model: str, prompt_set: str, out: Path, langs: list[str] | None
                 written += 1
     finally:
         engine.close()
-    records = [r for r in read_items(out) if (r["lang"], r["id"]) in {(lang, p.id) for lang in langs
-                                                                       for p in prompts[lang]}]
+    asked = {(lang, p.id) for lang in langs for p in prompts[lang]}
+    records = [r for r in read_items(out) if (r["lang"], r["id"]) in asked]
     card |= {"agreement": agreement_table(records, langs), "status": "done", "answered_this_run": written,
              "seconds": round(time.perf_counter() - started, 1),
              "finished_at": datetime.now(UTC).isoformat(timespec="seconds")}

@@ -144,8 +144,7 @@ def export_gguf(model_dir: Path, out: Path, dtype: str = "f16", tokenizer_from: 
 
     with gguf_file(out, arch) as writer:
         writer.add_name(model_dir.name)
-        copied_hparams = bool(source) and _arch_of(source) == arch
-        if copied_hparams:
+        if source and _arch_of(source) == arch:
             # Fine-tuning and merging change no hyper-parameter: take them as llama.cpp wrote them.
             copy_fields(writer, source, (f"{arch}.", "tokenizer."))
             writer.add_file_type(int(file_type))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -72,6 +72,17 @@ def check_requests(requests: Sequence[tuple[str, str]]) -> list[tuple[str, str]]
         stripped = ctx.rstrip(" ")
         out.append((stripped, ctx[len(stripped):] + cont))
     return out
+
+
+def encode_pair(encode: Callable[[str], list[int]], ctx: str, cont: str, prefix: list[int],
+                start: int) -> tuple[list[int], list[int]]:
+    """(context ids, continuation ids) as lm-eval cuts them: the whole text is encoded and the continuation is
+    what follows the context's tokens (its own tokens if the tokenizer merged it into the context). `encode`
+    adds no BOS; `prefix` is [BOS] for models that start every text with it; an empty context is [`start`]."""
+    if not ctx:
+        return [start], encode(cont)
+    ctx_ids = prefix + encode(ctx)
+    return ctx_ids, (prefix + encode(ctx + cont))[len(ctx_ids):] or encode(cont)
 
 
 def common_prefix(a: Sequence[int], b: Sequence[int]) -> int:

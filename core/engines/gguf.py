@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from core.chat import check_prompt, render, resolve_format, stop_strings
-from core.engines.base import LoglikelihoodResult, Prompt, check_requests, check_sampling, common_prefix
+from core.engines.base import LoglikelihoodResult, Prompt, check_requests, check_sampling, common_prefix, encode_pair
 from core.engines.spec import ModelSpec
 from core.errors import EngineError, ModelFileError
 from core.models import PACKAGED, chat_fallback, check_gguf_header, damaged_gguf_error, packaged_gguf
@@ -94,14 +94,10 @@ class GGUFEngine:
 
     def _score(self, ctx: str, cont: str) -> LoglikelihoodResult:
         llm = self.llm
-        if ctx:  # as lm-eval: encode the whole text, the continuation is what follows the context's tokens
-            ctx_ids = self._tokens(ctx, bos=True)
-            cont_ids = self._tokens(ctx + cont, bos=True)[len(ctx_ids):]
-        else:  # an empty context still needs one token to predict from
-            ctx_ids = [llm.token_bos() if llm.token_bos() >= 0 else llm.token_eos()]
-            cont_ids = self._tokens(cont, bos=False)
-        if not cont_ids:  # the tokenizer merged it into the context's last token: score it on its own tokens
-            cont_ids = self._tokens(cont, bos=False)
+        bos = llm.token_bos()
+        prefix = [bos] if self._add_bos and bos >= 0 else []
+        ctx_ids, cont_ids = encode_pair(lambda text: self._tokens(text, bos=False), ctx, cont, prefix,
+                                        bos if bos >= 0 else llm.token_eos())
         if len(cont_ids) >= llm.n_ctx():
             raise EngineError(f"A continuation of {len(cont_ids)} tokens does not fit the {llm.n_ctx()}-token "
                               f"context; load the model with a larger n_ctx.")

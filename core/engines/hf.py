@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from core.chat import check_prompt, cut_at_stop, render, resolve_format, stop_strings
-from core.engines.base import LoglikelihoodResult, Prompt, check_requests, check_sampling
+from core.engines.base import LoglikelihoodResult, Prompt, check_requests, check_sampling, encode_pair
 from core.engines.hf_convert import converted_dir
 from core.engines.hf_scoring import score
 from core.engines.spec import ModelSpec
@@ -163,16 +163,11 @@ class HFEngine:
 
         pairs = check_requests(requests)
         tok = self.tokenizer
+        start = tok.bos_token_id if tok.bos_token_id is not None else tok.eos_token_id
         encoded = []
         for ctx, cont in pairs:
-            if ctx:  # as lm-eval: encode the whole text, the continuation is what follows the context's tokens
-                ctx_ids = self._bos_ids() + tok.encode(ctx, add_special_tokens=False)
-                cont_ids = (self._bos_ids() + tok.encode(ctx + cont, add_special_tokens=False))[len(ctx_ids):]
-            else:
-                ctx_ids = [tok.bos_token_id if tok.bos_token_id is not None else tok.eos_token_id]
-                cont_ids = tok.encode(cont, add_special_tokens=False)
-            if not cont_ids:  # the tokenizer merged it into the context's last token: score it on its own tokens
-                cont_ids = tok.encode(cont, add_special_tokens=False)
+            ctx_ids, cont_ids = encode_pair(lambda text: tok.encode(text, add_special_tokens=False), ctx, cont,
+                                            self._bos_ids(), start)
             if len(cont_ids) >= self.max_length:
                 raise EngineError(f"A continuation of {len(cont_ids)} tokens does not fit the {self.max_length}-token "
                                   f"context; pass a larger max_length.")

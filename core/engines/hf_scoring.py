@@ -22,12 +22,12 @@ def prefix_groups(encoded: list[Encoded]) -> list[tuple[int, list[int]]]:
         inputs = ids[:-1]
         if groups and len(groups[-1][1]) < MAX_GROUP:
             shared, members = groups[-1]
-            first = encoded[members[0]][0][:-1]
-            p = min(common_prefix(first, inputs), shared if len(members) > 1 else len(first) - 1, len(inputs) - 1)
+            first = encoded[members[0]][0]
+            p = min(common_prefix(first, inputs), shared, len(inputs) - 1)
             if p >= MIN_SHARED:
                 groups[-1] = (p, members + [i])
                 continue
-        groups.append((len(inputs), [i]))
+        groups.append((len(inputs) - 1, [i]))  # a prefix must leave every member one token of its own
     return groups
 
 
@@ -104,7 +104,6 @@ def score(model, encoded: list[Encoded], batch_size: int, device: str) -> list[L
     shared.sort(key=lambda g: -len(encoded[g[1][0]][0]))
     for b in range(0, len(single), batch_size):
         score_plain(model, encoded, single[b:b + batch_size], device, out)
-    per_batch = batch_size  # prefixes per pass; their suffix pass has a few times as many (short) rows
-    for b in range(0, len(shared), per_batch):
-        score_shared(model, encoded, shared[b:b + per_batch], device, out)
+    for b in range(0, len(shared), batch_size):  # prefixes per pass; the suffix pass has a few times as many rows
+        score_shared(model, encoded, shared[b:b + batch_size], device, out)
     return out

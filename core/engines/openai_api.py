@@ -94,7 +94,7 @@ class OpenAIEngine:
             lp = resp.choices[0].logprobs
             if not lp or not lp.token_logprobs or not lp.text_offset:
                 raise ScoringUnsupported(f"{self.url} returned no prompt logprobs; this server cannot score "
-                                  f"log-likelihoods (llama_cpp.server needs --logits_all true).")
+                                         f"log-likelihoods (llama_cpp.server needs --logits_all true).")
             end = len(ctx) + len(cont)
             # Tokens that overlap the continuation, including one straddling the boundary.
             span = [i for i, (off, tok) in enumerate(zip(lp.text_offset, lp.tokens))

@@ -90,11 +90,9 @@ def extract_answer(output: str, prefix: str) -> str:
     return text.rstrip(".。,，、;；:：!！?？").strip()
 
 
-def _item(template: tuple):
-    def to_item(row: dict, lang: str, id: str) -> Item:
-        golds = tuple(row["answers"]["text"])
-        return Item(id, prompt=prompts(template, row["context"].strip(), row["question"].strip()), golds=golds)
-    return to_item
+def _item(template: tuple, row: dict, id: str) -> Item:
+    return Item(id, prompt=prompts(template, row["context"].strip(), row["question"].strip()),
+                golds=tuple(row["answers"]["text"]))
 
 
 def score(output: str, item: Item, lang: str) -> dict:
@@ -120,6 +118,5 @@ def local(data_dir: Path, lang: str):
 
 _COMMON = dict(hub="google/xquad", split="validation", fields=("context", "question", "answers"),
                hub_config=lambda lang: f"xquad.{lang}", local=local, id_field="id", score=score, max_tokens=48)
-TASK = Task("xquad", tuple(TEMPLATES), to_item=lambda row, lang, id: _item(TEMPLATES[lang])(row, lang, id),
-            **_COMMON)
-TASK_EN = Task("xquad_en", XQUAD_LANGS, to_item=_item(EN), **_COMMON)
+TASK = Task("xquad", tuple(TEMPLATES), to_item=lambda row, lang, id: _item(TEMPLATES[lang], row, id), **_COMMON)
+TASK_EN = Task("xquad_en", XQUAD_LANGS, to_item=lambda row, lang, id: _item(EN, row, id), **_COMMON)
