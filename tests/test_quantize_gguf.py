@@ -32,6 +32,9 @@ def test_tiny_llama_round_trip(tiny, tmp_path):
     f16 = export_gguf(tiny, tmp_path / "tiny-f16.gguf", "f16")
     assert f16.stat().st_size < 0.7 * f32.stat().st_size
     assert verify(tiny, f16, new_tokens=12, prompts=TINY_PROMPTS)["mean"]["top1"] >= 0.95
+    bf16 = export_gguf(tiny, tmp_path / "tiny-bf16.gguf", "bf16")
+    assert tensor_types(bf16) == {"bf16": 2 * 7 + 2, "f32": 2 * 2 + 1}  # matrices bf16; norms stay f32
+    assert verify(tiny, bf16, new_tokens=12, prompts=TINY_PROMPTS)["mean"]["top1"] >= 0.95
 
 
 @pytest.mark.parametrize("arch, extra", [
