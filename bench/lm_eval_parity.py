@@ -1,8 +1,13 @@
-"""Our eval vs lm-evaluation-harness on the same model (transformers, fp32), the same local data and the same
-items: accuracy per task and language (difference in points) and scoring items/s as a ratio to lm-eval's.
-Model loading is timed apart in both. Needs `pip install -r requirements-bench.txt` (lm-eval).
+"""Our eval vs lm-evaluation-harness on the same model, the same local data and the same items: accuracy per
+task and language (difference in points) and scoring items/s as a ratio to lm-eval's. Model loading is timed
+apart in both. Needs `pip install -r requirements-bench.txt` (lm-eval).
+
+lm-eval always runs the transformers model (fp32). Ours runs it too (`--ours hf`, the default: the same
+arithmetic), or `--ours gguf`: the packaged GGUF file in llama.cpp, which is the same weights (the transformers
+model is dequantized from that file) with llama.cpp's kernels, i.e. what a user of the packaged models runs.
 
     python bench/lm_eval_parity.py --models smollm2-135m,gemma3-270m --tasks xcopa,xwinograd --limit 100
+    python bench/lm_eval_parity.py --ours gguf --limit 500
 """
 
 from __future__ import annotations
@@ -66,6 +71,8 @@ def main() -> None:
     p.add_argument("--limit", type=int, default=100, help="items per task and language (lm-eval's --limit)")
     p.add_argument("--data-dir", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "data")
     p.add_argument("--batch-size", type=int, default=16, help="requests per forward pass, in both")
+    p.add_argument("--ours", choices=("hf", "gguf"), default="hf",
+                   help="our backend: transformers like lm-eval, or llama.cpp on the packaged GGUF")
     args = p.parse_args()
     tasks = args.tasks.split(",")
     pairs = plan(tasks, args.langs.split(",") if args.langs else None)
@@ -74,12 +81,13 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             configs = lm_eval_configs(pairs, args.data_dir, Path(tmp))
             theirs, their_s, their_load = run_lm_eval(model_dir, configs, args.limit, args.batch_size)
-            card = run_bench(f"hf:{model_dir}", tasks, Path(tmp) / "ours", langs=args.langs and args.langs.split(","),
+            ours = f"hf:{model_dir}" if args.ours == "hf" else f"gguf:{model}"
+            card = run_bench(ours, tasks, Path(tmp) / "ours", langs=args.langs and args.langs.split(","),
                              limit=args.limit, data_dir=args.data_dir, batch_size=args.batch_size,
                              log=lambda m: None)
         n = card["scored_this_run"]
         ours_s = n / card["items_per_s"]
-        print(f"\n{model} ({model_dir}), {n} items, limit {args.limit} per language")
+        print(f"\n{model} ({model_dir}), ours on {args.ours}, {n} items, limit {args.limit} per language")
         print(f"{'task':10} {'lang':5} {'lm-eval':>8} {'ours':>8} {'diff pts':>9}")
         for task in tasks:
             mine = [(lang, theirs[task, lang], card["results"][task][lang]["acc"]) for t, lang in pairs if t == task]

@@ -35,6 +35,11 @@ LANGUAGE_SETS: dict[str, tuple[str, ...]] = {
     "x-instruction": tuple("bn sw ta ur".split()),
     "hplt-alpaca": tuple("bg bn cs en es fi fr hi no ru zh".split()),
     "mgsm": tuple("bn de en es fr ja ru sw te th zh".split()),
+    "mlqa": tuple("ar de en es hi vi zh".split()),
+    "sentimentx": tuple("ar id ru sw".split()),
+    "nusax": tuple("ace ban bbc bjn bug en id jv mad min nij su".split()),
+    "crossalpaca": tuple("ar de en es it zh".split()),
+    "language-confusion": tuple("ar de en es fr hi id it ja ko pt ru tr vi zh".split()),
 }
 
 # Labels of fastText lid.176 (the model cannot say any other language, e.g. xh).

@@ -62,9 +62,11 @@ def read_json_document(path: Path) -> Any:
 
 
 def read_hub(dataset: str, config: str | None, split: str, revision: str | None,
-             local_hint: str = "set `path:` in the recipe (resolved under --data-dir)") -> tuple[Iterator, str | None]:
+             local_hint: str = "set `path:` in the recipe (resolved under --data-dir)",
+             class_names: bool = False) -> tuple[Iterator, str | None]:
     """(where, record) pairs from a Hugging Face hub dataset, loaded through `datasets`, and its fingerprint;
-    if it cannot be loaded, the error says how to read a local copy instead (`local_hint`)."""
+    if it cannot be loaded, the error says how to read a local copy instead (`local_hint`). `class_names`
+    gives ClassLabel columns as their names (as the dataset's files have them) instead of ints."""
     import datasets
 
     try:
@@ -75,7 +77,14 @@ def read_hub(dataset: str, config: str | None, split: str, revision: str | None,
             f"{type(exc).__name__}: {str(exc)[:300]}\nWith no hub access, download the files and "
             f"{local_hint}.") from exc
     label = f"{dataset}{'/' + config if config else ''}[{split}]"
-    return ((f"{label} row {i}", record) for i, record in enumerate(ds)), getattr(ds, "_fingerprint", None)
+    named = {n: f for n, f in ds.features.items() if isinstance(f, datasets.ClassLabel)} if class_names else {}
+
+    def records():
+        for i, record in enumerate(ds):
+            yield f"{label} row {i}", record | {n: f.int2str(record[n]) for n, f in named.items()
+                                                 if record[n] is not None and record[n] >= 0}
+
+    return records(), getattr(ds, "_fingerprint", None)
 
 
 def file_sha256(path: Path) -> str:

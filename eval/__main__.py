@@ -58,8 +58,10 @@ def _run(args: argparse.Namespace) -> None:
         from eval.tasks import TASKS
 
         for t in TASKS.values():
+            hubs = dict.fromkeys(t.hub_of(lang)[0] for lang in t.langs if t.hub_of(lang)[0])
+            where = ", ".join(hubs) + f" [{t.split}]" if hubs else "not on the hub"
             local = " (local copy under --data-dir)" if t.local else ""
-            print(f"{t.name:12} {t.hub}[{t.split}]{local}\n{'':12} {', '.join(t.langs)}")
+            print(f"{t.name:16} {where}{local}\n{'':16} {', '.join(t.langs)}")
         print("\nprompt sets (python -m eval generate):")
         for ps in SETS.values():
             print(f"{ps.name:22} {ps.description}\n{'':22} {', '.join(ps.langs)}")

@@ -63,8 +63,8 @@ def generate_items(engine, items, task, lang: str, out: Path, prompt_style: str,
 
 
 def summarize(records: list[dict], pairs: list[tuple[str, str]], ids: dict) -> dict:
-    """Per (task, lang): accuracy (or EM and F1) with a Wilson 95% interval on accuracy/EM; per task the mean
-    over its languages."""
+    """Per (task, lang): accuracy (or EM and F1) with a Wilson 95% interval on accuracy/EM, plus the task's
+    corpus metrics (e.g. weighted F1); per task the mean of each metric over its languages."""
     results: dict = {}
     for task, lang in pairs:
         mine = [r for r in records if r["task"] == task and r["lang"] == lang and r["id"] in ids[task, lang]]
@@ -73,11 +73,13 @@ def summarize(records: list[dict], pairs: list[tuple[str, str]], ids: dict) -> d
         row = {"n": rate.n, key: round(rate.rate, 4), "ci95": [round(rate.low, 4), round(rate.high, 4)]}
         if key == "em" and all("f1" in r for r in mine):
             row["f1"] = round(float(np.mean([r["f1"] for r in mine])), 4) if mine else float("nan")
+        if get_task(task).corpus:
+            row |= get_task(task).corpus(mine)
         results.setdefault(task, {})[lang] = row
     for per in results.values():
         scored = [v for v in per.values() if v["n"]]
-        per["_mean"] = {k: round(float(np.mean([v[k] for v in scored])), 4) if scored else None
-                        for k in ("acc", "em", "f1") if any(k in v for v in scored)} | {"langs": len(scored)}
+        metrics = dict.fromkeys(k for v in scored for k in v if k not in ("n", "ci95"))
+        per["_mean"] = {k: round(float(np.mean([v[k] for v in scored])), 4) for k in metrics} | {"langs": len(scored)}
     return results
 
 

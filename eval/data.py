@@ -3,11 +3,20 @@ through `datasets`; a row that lacks a field the task reads is one clear error w
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 from core.errors import DataError
 from core.readers import Unparsable, file_sha256, read_hub
 from eval.tasks import Item, Task
+
+
+def _sha256(path: Path) -> str:
+    """A file's sha256; for a directory of files (one per subject), the sha256 of their names and hashes."""
+    if path.is_file():
+        return file_sha256(path)
+    listing = "".join(f"{p.name} {file_sha256(p)}\n" for p in sorted(path.iterdir()) if p.is_file())
+    return hashlib.sha256(listing.encode()).hexdigest()
 
 
 def load_items(task: Task, lang: str, data_dir: Path | None = None, limit: int | None = None
@@ -16,16 +25,19 @@ def load_items(task: Task, lang: str, data_dir: Path | None = None, limit: int |
     local = task.local(data_dir, lang) if data_dir is not None and task.local else None
     if local is not None:
         path, rows = local
-        if not path.is_file():
+        if not path.exists():
             raise DataError(f"{path} not found: {task.name} reads its {lang} rows from there under --data-dir "
                             f"({data_dir}); point --data-dir at the directory that holds {task.name}'s files.")
-        source = {"path": str(path), "sha256": file_sha256(path), "split": task.split, "note": task.local_note}
+        source = {"path": str(path), "sha256": _sha256(path), "split": task.split, "note": task.local_note}
     else:
+        hub, config, split = task.hub_of(lang)
+        if not hub:
+            raise DataError(f"{task.name} is not on the Hugging Face hub: pass --data-dir, the directory holding "
+                            f"its files ({task.local_note or 'see python -m eval tasks'}).")
         hint = (f"pass --data-dir, the directory holding {task.name}'s files" if task.local else
                 f"load it where the hub is reachable ({task.name} has no local reader yet)")
-        rows, fingerprint = read_hub(task.hub, task.hub_config(lang), task.split, None, hint)
-        source = {"hub": task.hub, "config": task.hub_config(lang), "split": task.split,
-                  "fingerprint": fingerprint}
+        rows, fingerprint = read_hub(hub, config, split, None, hint, class_names=task.class_names)
+        source = {"hub": hub, "config": config, "split": split, "fingerprint": fingerprint}
     items, seen, skipped = [], set(), 0
     for n, (where, row) in enumerate(rows):
         if isinstance(row, Unparsable):

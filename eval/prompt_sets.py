@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from itertools import zip_longest
 from pathlib import Path
 
 from core.errors import ConfigError, DataError
@@ -24,8 +25,21 @@ class Prompt:
 class PromptSet:
     name: str
     langs: tuple[str, ...]
-    path: Callable[[str], str]  # lang -> file under --data-dir
+    path: Callable[[str], str | tuple[str, ...]]  # lang -> its file(s) under --data-dir
     description: str
+
+
+# The Language Confusion Benchmark's sources per language. Monolingual: the prompt is in the language;
+# cross-lingual: an English prompt asks for an answer in it. Either way the answer should be in that language.
+LCB_MONO = {"aya": ("ar", "en", "pt", "tr", "zh"), "dolly": ("ar", "es", "fr", "hi", "ru"),
+            "native": ("es", "fr", "ja", "ko"), "okapi": ("ar", "de", "en", "es", "fr", "id", "it", "pt", "vi", "zh")}
+LCB_CROSS = ("complex_prompts", "okapi", "sharegpt")
+LCB_CROSS_LANGS = ("ar", "de", "es", "fr", "hi", "id", "it", "ja", "ko", "pt", "ru", "tr", "vi", "zh")
+
+
+def _lcb_mono(lang: str) -> tuple[str, ...]:
+    return tuple(f"language_confusion_lcb/monolingual/{src}/{lang}.csv" for src, ls in LCB_MONO.items()
+                 if lang in ls)
 
 
 M2LINGUAL = {"bn": "bengali", "de": "de", "es": "es", "fr": "fr", "gu": "gujarati", "hi": "hindi", "it": "it",
@@ -41,6 +55,11 @@ SETS = {s.name: s for s in (
     PromptSet("mt_bench_multilingual", tuple(M2LINGUAL),
               lambda lang: f"mt_bench_multilingual_m2lingual/mt_bench_{M2LINGUAL[lang]}/question.jsonl",
               "Multilingual MT-Bench (M2Lingual), 80 two-turn questions"),
+    PromptSet("lcb_monolingual", tuple(sorted({lang for ls in LCB_MONO.values() for lang in ls})), _lcb_mono,
+              "Language Confusion Benchmark, monolingual: 100 prompts per source (Aya, Dolly, native, Okapi)"),
+    PromptSet("lcb_crosslingual", LCB_CROSS_LANGS,
+              lambda lang: tuple(f"language_confusion_lcb/crosslingual/{src}/{lang}.csv" for src in LCB_CROSS),
+              "Language Confusion Benchmark, cross-lingual: English prompts asking for an answer in the language"),
     PromptSet("mt_bench", ("en",), lambda lang: "mt_bench/mt_bench/question.jsonl", "MT-Bench, 80 two-turn"),
     PromptSet("vicuna80", ("en",), lambda lang: "mt_bench/vicuna_bench/question.jsonl", "Vicuna bench, 80"),
     PromptSet("alpaca_eval", ("en",), lambda lang: "alpaca_eval/alpaca_eval_instructions_example_outputs.json",
@@ -61,10 +80,20 @@ def load_prompts(ps: PromptSet, lang: str, data_dir: Path | None, limit: int | N
         raise ConfigError(f"{ps.name} has no language {lang!r}; its languages are: {', '.join(ps.langs)}.")
     if data_dir is None:
         raise ConfigError(f"{ps.name} is read from a local copy: pass --data-dir (the directory that holds "
-                          f"{ps.path(lang)}).")
-    path = data_dir / ps.path(lang)
+                          f"{_files(ps, lang)[0]}).")
+    files = ps.path(lang)
+    tables = [_read(data_dir, rel, source=None if isinstance(files, str) else Path(rel).parent.name)
+              for rel in _files(ps, lang)]
+    # several sources: take them in turn, so that a limit samples every source
+    out = [p for group in zip_longest(*tables) for p in group if p is not None]
+    return out[:limit] if limit is not None else out
+
+
+def _read(data_dir: Path, rel: str, source: str | None) -> list[Prompt]:
+    """The prompts of one file; with `source` (one of several files per language) ids and categories name it."""
+    path = data_dir / rel
     if not path.is_file():
-        raise DataError(f"{path} not found; point --data-dir at the directory that holds {ps.path(lang)}.")
+        raise DataError(f"{path} not found; point --data-dir at the directory that holds {rel}.")
     out = []
     for n, (where, row) in enumerate(read_local(path)):
         if isinstance(row, Unparsable):
@@ -73,8 +102,12 @@ def load_prompts(ps: PromptSet, lang: str, data_dir: Path | None, limit: int | N
         turns = row.get("turns") or ([text] if text else None)
         if not turns:
             raise DataError(f"{where}: a prompt needs `turns`, `prompt` or `instruction`.")
-        id = row.get("question_id", row.get("id", n))  # AlpacaEval has no ids: its position is one
-        out.append(Prompt(str(id), row.get("category", row.get("dataset", "")), tuple(turns)))
-        if limit is not None and len(out) >= limit:
-            break
+        id = str(row.get("question_id", row.get("id", n)))  # AlpacaEval has no ids: its position is one
+        category = source or row.get("category", row.get("dataset", ""))
+        out.append(Prompt(f"{source}/{id}" if source else id, category, tuple(turns)))
     return out
+
+
+def _files(ps: PromptSet, lang: str) -> tuple[str, ...]:
+    rel = ps.path(lang)
+    return (rel,) if isinstance(rel, str) else rel

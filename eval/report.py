@@ -39,6 +39,16 @@ def _agreement_rows(cards: list[dict]) -> list[list[str]]:
     return rows
 
 
+def _cell(r: dict | None) -> str:
+    """"acc [interval] n=", or "EM [interval] F1 n=", plus weighted F1 where the task has it; a mean has no n."""
+    if not r or (r.get("acc") is None and r.get("em") is None):
+        return "-"
+    main = f"{r['acc']:.3f}" if "acc" in r else f"EM {r['em']:.3f}"
+    interval = f" [{r['ci95'][0]:.3f}, {r['ci95'][1]:.3f}]" if "ci95" in r else ""
+    extra = "".join(f" {name} {r[key]:.3f}" for key, name in (("f1", "F1"), ("f1_weighted", "wF1")) if key in r)
+    return main + interval + extra + (f" n={r['n']}" if "n" in r else "")
+
+
 def table(cards: list[dict]) -> str:
     """Accuracy (or EM/F1, or language agreement) [95% interval] per task and language, one column per run."""
     labels = [_label(c, cards) for c in cards]
@@ -47,18 +57,7 @@ def table(cards: list[dict]) -> str:
         langs = dict.fromkeys(lang for c in cards for lang in c.get("results", {}).get(task, {}) if lang != "_mean")
         for lang in [*langs, "_mean"]:
             cells = []
-            for c in cards:
-                r = c.get("results", {}).get(task, {}).get(lang)
-                if not r or (r.get("acc") is None and r.get("em") is None):
-                    cells.append("-")
-                elif lang == "_mean":
-                    cells.append(f"{r['acc']:.3f}" if "acc" in r else f"EM {r['em']:.3f}" + (
-                        f" F1 {r['f1']:.3f}" if "f1" in r else ""))
-                elif "acc" in r:
-                    cells.append(f"{r['acc']:.3f} [{r['ci95'][0]:.3f}, {r['ci95'][1]:.3f}] n={r['n']}")
-                else:
-                    f1 = f" F1 {r['f1']:.3f}" if "f1" in r else ""
-                    cells.append(f"EM {r['em']:.3f} [{r['ci95'][0]:.3f}, {r['ci95'][1]:.3f}]{f1} n={r['n']}")
+            cells = [_cell(c.get("results", {}).get(task, {}).get(lang)) for c in cards]
             rows.append([task, "mean" if lang == "_mean" else lang, *cells])
     head = ["task", "lang", *labels]
     widths = [max(len(str(x)) for x in col) for col in zip(head, *rows)]

@@ -27,6 +27,16 @@ def test_prompt_sets_read_the_shared_files(shared_data):
         get_set("mtbench")
 
 
+def test_language_confusion_sets_take_sources_in_turn(shared_data):
+    mono = load_prompts(get_set("lcb_monolingual"), "ar", shared_data, limit=4)
+    assert [p.id for p in mono] == ["aya/0", "dolly/0", "okapi/0", "aya/1"]  # a limit samples every source
+    assert [p.category for p in mono][:3] == ["aya", "dolly", "okapi"]
+    assert len(load_prompts(get_set("lcb_monolingual"), "ar", shared_data)) == 300
+    cross = load_prompts(get_set("lcb_crosslingual"), "ja", shared_data)
+    assert len(cross) == 299 and "Japanese" in cross[0].turns[0]  # English prompts asking for Japanese
+    assert len({p.id for p in cross}) == 299
+
+
 def test_agreement_table_counts_and_confusion():
     records = [{"lang": "fr", "detected": [["fr", 0.9]]}] * 7 + [{"lang": "fr", "detected": [["en", 0.8]]}] * 3
     table = agreement_table(records, ["fr"])["fr"]

@@ -3,6 +3,8 @@ under MLQA's normalisation, checked on hand-made answers with known scores."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from eval.data import load_items
@@ -71,3 +73,26 @@ def test_xquad_run_scores_every_item(tmp_path, shared_data):
             r = card["results"][task][lang]
             assert r["n"] == 2 and 0 <= r["em"] <= r["f1"] + 1e-9 <= 1 + 1e-9
     assert card["prompt_style"] == "chat"
+
+
+def test_mlqa_italian_from_crossalpaca(shared_data):
+    # CrossAlpaca's Italian MLQA: "risposte" is a dict literal whose key is "text" or "testo" and whose
+    # apostrophes are not escaped in 100 rows; 54 ids repeat, so the row number is part of the id.
+    items, source = load_items(get_task("mlqa"), "it", shared_data)
+    assert len(items) == 1621 and len({i.id for i in items}) == 1621
+    golds = {i.golds[0] for i in items}
+    assert {"3050 e 3350 metri", "Patrimonio mondiale dell'UNESCO", "anni '50."} <= golds
+    assert items[0].prompt["chat"][-1]["content"] == 'In base al testo, la risposta alla domanda è "'
+    en, _ = load_items(get_task("mlqa_en"), "it", shared_data, limit=1)
+    assert en[0].prompt["chat"][-1]["content"].startswith("Based on the passage") and en[0].golds == items[0].golds
+    assert get_task("mlqa").hub_of("de") == ("facebook/mlqa", "mlqa.de.de", "test")
+
+
+def test_mlqa_reads_the_release_files(tmp_path):
+    squad = {"data": [{"paragraphs": [{"context": "Berlin ist die Hauptstadt.", "qas": [
+        {"id": "x1", "question": "Was ist die Hauptstadt?", "answers": [{"text": "Berlin", "answer_start": 0}]}]}]}]}
+    (tmp_path / "mlqa" / "test").mkdir(parents=True)
+    (tmp_path / "mlqa" / "test" / "test-context-de-question-de.json").write_text(json.dumps(squad))
+    [item], _ = load_items(get_task("mlqa"), "de", tmp_path)
+    assert item.id == "x1" and item.golds == ("Berlin",) and "Berlin ist die Hauptstadt." in item.prompt["raw"]
+    assert get_task("mlqa").score(' Berlin" ist es', item, "de") == {"answer": "Berlin", "em": 1.0, "f1": 1.0}

@@ -3,11 +3,27 @@
 from __future__ import annotations
 
 from core.errors import ConfigError
-from eval.tasks import belebele, mgsm, pawsx, xcopa, xnli, xquad, xstorycloze, xwinograd
+from eval.tasks import (
+    belebele,
+    crossalpaca,
+    mgsm,
+    mlqa,
+    pawsx,
+    sentiment,
+    xcopa,
+    xcsqa,
+    xnli,
+    xquad,
+    xstorycloze,
+    xwinograd,
+)
 from eval.tasks.base import Item, Task
 
-TASKS: dict[str, Task] = {t.name: t for t in (xcopa.TASK, xstorycloze.TASK, xwinograd.TASK, xnli.TASK, pawsx.TASK,
-                                               belebele.TASK, xquad.TASK, xquad.TASK_EN, mgsm.TASK)}
+TASKS: dict[str, Task] = {t.name: t for t in (
+    xcopa.TASK, xstorycloze.TASK, xwinograd.TASK, xnli.TASK, pawsx.TASK, belebele.TASK,  # lm-eval log-likelihood
+    sentiment.SENTIMENTX, sentiment.NUSAX_TASK,  # log-likelihood of label words, F1
+    xquad.TASK, xquad.TASK_EN, mlqa.TASK, mlqa.TASK_EN, mgsm.TASK, xcsqa.TASK, crossalpaca.MMLU, crossalpaca.BBH,
+)}
 
 __all__ = ["TASKS", "Item", "Task", "get_task", "task_langs"]
 

@@ -39,3 +39,12 @@ class Task:
     score: Callable[[str, Item, str], dict] | None = None  # generative tasks only
     max_tokens: int = 48
     stop: Callable[[str], list[str]] = lambda lang: ["\n"]  # generation stops (per language)
+    # Metrics over a whole (task, lang) run, e.g. F1 across classes: records -> {metric: value}.
+    corpus: Callable[[list[dict]], dict] | None = None
+    # Where the hub copy of one language lives when languages come from different datasets: (id, config, split).
+    hub_source: Callable[[str], tuple[str, str | None, str]] | None = None
+    class_names: bool = False  # the hub dataset stores labels as ClassLabel ints: read them as their names
+
+    def hub_of(self, lang: str) -> tuple[str, str | None, str]:
+        """(dataset id, config, split) of `lang` on the hub; "" as the id means the task has no hub copy."""
+        return self.hub_source(lang) if self.hub_source else (self.hub, self.hub_config(lang), self.split)

@@ -90,7 +90,7 @@ def extract_answer(output: str, prefix: str) -> str:
     return text.rstrip(".。,，、;；:：!！?？").strip()
 
 
-def _item(template: tuple, row: dict, id: str) -> Item:
+def qa_item(template: tuple, row: dict, id: str) -> Item:
     return Item(id, prompt=prompts(template, row["context"].strip(), row["question"].strip()),
                 golds=tuple(row["answers"]["text"]))
 
@@ -101,22 +101,22 @@ def score(output: str, item: Item, lang: str) -> dict:
     return {"answer": answer, **best(answer, list(item.golds), lang)}
 
 
+def squad_rows(path: Path):
+    """A SQuAD-format file (XQuAD, MLQA) flattened to the hub's rows (id, context, question, answers)."""
+    for article in read_json_document(path)["data"]:
+        for paragraph in article["paragraphs"]:
+            for qa in paragraph["qas"]:
+                yield f"{path.name} {qa['id']}", {"id": qa["id"], "context": paragraph["context"],
+                                                  "question": qa["question"],
+                                                  "answers": {"text": [a["text"] for a in qa["answers"]]}}
+
+
 def local(data_dir: Path, lang: str):
-    """XQuAD's SQuAD-format file, flattened to the hub's rows (id, context, question, answers)."""
     path = data_dir / "xquad" / f"xquad.{lang}.json"
-
-    def rows():
-        for article in read_json_document(path)["data"]:
-            for paragraph in article["paragraphs"]:
-                for qa in paragraph["qas"]:
-                    yield f"{path.name} {qa['id']}", {"id": qa["id"], "context": paragraph["context"],
-                                                      "question": qa["question"],
-                                                      "answers": {"text": [a["text"] for a in qa["answers"]]}}
-
-    return path, rows()
+    return path, squad_rows(path)
 
 
 _COMMON = dict(hub="google/xquad", split="validation", fields=("context", "question", "answers"),
                hub_config=lambda lang: f"xquad.{lang}", local=local, id_field="id", score=score, max_tokens=48)
-TASK = Task("xquad", tuple(TEMPLATES), to_item=lambda row, lang, id: _item(TEMPLATES[lang], row, id), **_COMMON)
-TASK_EN = Task("xquad_en", XQUAD_LANGS, to_item=lambda row, lang, id: _item(EN, row, id), **_COMMON)
+TASK = Task("xquad", tuple(TEMPLATES), to_item=lambda row, lang, id: qa_item(TEMPLATES[lang], row, id), **_COMMON)
+TASK_EN = Task("xquad_en", XQUAD_LANGS, to_item=lambda row, lang, id: qa_item(EN, row, id), **_COMMON)

@@ -1,0 +1,109 @@
+"""Three-way sentiment (positive / neutral / negative), SentimentX-style, scored like lm-eval's multiple choice:
+the log-likelihood of each label word after the text and an English question; reported as accuracy and as
+weighted and macro F1 over the three classes (sklearn), since the classes are unbalanced.
+
+Two tasks: `sentimentx` (ar ASTD, id SmSA, ru RuSentiTweet, sw AfriSenti: native tweets and reviews) and
+`nusax` (NusaX: the same 400 Indonesian reviews human-translated into 11 more languages)."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+from eval.tasks.base import Item, Task
+
+LABELS = ("positive", "neutral", "negative")
+QUESTION = "Question: Is the sentiment of this text positive, neutral or negative?\nAnswer:"
+# The 4- and 5-class datasets' labels -> ours; the rest (ASTD's OBJ(ective), RuSentiTweet's speech acts and
+# skipped tweets) are not sentiment and are left out, as 3-way evaluations of these sets do.
+ALIASES = {"pos": "positive", "neg": "negative", "neutral": "neutral", "positive": "positive",
+           "negative": "negative"}
+
+
+def to_item(row: dict, lang: str, id: str) -> Item | None:
+    label = ALIASES.get(str(row["label"]).strip().lower())
+    if label is None:
+        return None  # not one of the three classes
+    text = " ".join(row["text"].split())  # tweets carry newlines and runs of spaces
+    ctx = f"{text}\n{QUESTION}"
+    return Item(id, tuple((ctx, " " + word) for word in LABELS), LABELS.index(label))
+
+
+def f1_scores(records: list[dict]) -> dict:
+    """Weighted and macro F1 over the three classes, from each record's gold and predicted option."""
+    from sklearn.metrics import f1_score
+
+    if not records:
+        return {}
+    gold, pred = [r["gold"] for r in records], [r["pred"] for r in records]
+    kw = dict(labels=list(range(len(LABELS))), zero_division=0)
+    return {"f1_weighted": round(float(f1_score(gold, pred, average="weighted", **kw)), 4),
+            "f1_macro": round(float(f1_score(gold, pred, average="macro", **kw)), 4)}
+
+
+def _rows(path: Path, delimiter: str, text, label, header: bool = True):
+    """(where, {text, label, id}) from a CSV/TSV whose text and label columns are named (or numbered)."""
+    with path.open(encoding="utf-8", newline="") as f:
+        reader = csv.DictReader(f, delimiter=delimiter) if header else csv.reader(f, delimiter=delimiter)
+        for i, row in enumerate(reader, 2 if header else 1):
+            yield f"{path.name}:{i}", {"text": row[text], "label": row[label], "id": row.get("id") if header
+                                        else None}
+
+
+def _astd(data_dir: Path):
+    """ASTD: the unbalanced test split is a list of 0-based line numbers into Tweets.txt (TEXT<TAB>LABEL)."""
+    root = data_dir / "astd_arabic_sentiment"
+    split = root / "4class-unbalanced-test.txt"
+    path = root / "Tweets.txt"
+
+    def rows():
+        wanted = {int(x) for x in split.read_text().split()}
+        with path.open(encoding="utf-8") as f:
+            for i, line in enumerate(f):
+                if i in wanted:
+                    text, _, label = line.rstrip("\n").rpartition("\t")
+                    yield f"{path.name}:{i + 1}", {"text": text, "label": label, "id": str(i)}
+
+    return path if split.is_file() else split, rows()
+
+
+def local_x(data_dir: Path, lang: str):
+    if lang == "ar":
+        return _astd(data_dir)
+    path = {"id": data_dir / "indonlu_smsa" / "test_preprocess.tsv", "sw": data_dir / "afrisenti_sw" / "test.tsv",
+            "ru": data_dir / "rusentitweet" / "rusentitweet_test.csv"}[lang]
+    if lang == "id":
+        return path, _rows(path, "\t", 0, 1, header=False)
+    if lang == "sw":
+        return path, _rows(path, "\t", "tweet", "label")
+    return path, _rows(path, ",", "text", "label")
+
+
+HUB_X = {"ar": ("arbml/ASTD", None, "test"), "id": ("indonlp/indonlu", "smsa", "test"),
+         "ru": ("psytechlab/RuSentiTweet", None, "test"),
+         "sw": ("shmuhammad/AfriSenti-twitter-sentiment", "swa", "test")}
+
+# NusaX: our code -> (the repository's folder, the hub config).
+NUSAX = {"id": ("indonesian", "ind"), "en": ("english", "eng"), "ace": ("acehnese", "ace"),
+         "ban": ("balinese", "ban"), "bjn": ("banjarese", "bjn"), "bug": ("buginese", "bug"),
+         "jv": ("javanese", "jav"), "mad": ("madurese", "mad"), "min": ("minangkabau", "min"),
+         "nij": ("ngaju", "nij"), "su": ("sundanese", "sun"), "bbc": ("toba_batak", "bbc")}
+
+
+def local_nusax(data_dir: Path, lang: str):
+    path = data_dir / "nusax" / "sentiment" / NUSAX[lang][0] / "test.csv"
+    return path, _rows(path, ",", "text", "label")
+
+
+def _text(row: dict) -> dict:
+    return row if "text" in row else {**row, "text": row.get("tweet")}  # AfriSenti calls it "tweet"
+
+
+SENTIMENTX = Task("sentimentx", tuple(HUB_X), "", "test", ("label",),
+                  lambda row, lang, id: to_item(_text(row), lang, id), local=local_x, corpus=f1_scores,
+                  hub_source=HUB_X.__getitem__, class_names=True, id_field="id",
+                  local_note="ar: ASTD's unbalanced test split without OBJ; ru: RuSentiTweet's test without "
+                             "speech and skip")
+NUSAX_TASK = Task("nusax", tuple(NUSAX), "indonlp/NusaX-senti", "test", ("text", "label"), to_item,
+                  hub_config=lambda lang: NUSAX[lang][1], local=local_nusax, corpus=f1_scores, class_names=True,
+                  id_field="id")
