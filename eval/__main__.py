@@ -5,6 +5,8 @@
     python -m eval report runs/eval/smollm2 runs/eval/gemma --plots runs/eval/plots
     python -m eval generate --model smollm2-135m --set hplt --langs en,fr,zh --limit 20 --data-dir ../shared/data \
         --out runs/answers/smollm2-hplt
+    python -m eval judge --mode pairwise --a runs/answers/a --b runs/answers/b --judge openai:gpt-4o \
+        --data-dir ../shared/data --out runs/judge/a-vs-b --dry-run
     python -m eval tasks
 """
 
@@ -47,6 +49,23 @@ def _parser() -> argparse.ArgumentParser:
     g.add_argument("--temperature", type=float, default=0.0)
     g.add_argument("--data-dir", type=Path, default=None)
     g.add_argument("--out", required=True, type=Path)
+    j = sub.add_parser("judge", help="an OpenAI-compatible judge rates answer sets (pairwise both orders, "
+                                     "scores, single, likert); resumes, --dry-run prints the cost first")
+    j.add_argument("--mode", required=True, choices=("pairwise", "scores", "single", "likert"))
+    j.add_argument("--a", required=True, help="a `generate` answers dir, or a model spec (with --questions)")
+    j.add_argument("--b", default=None, help="the other answers dir or model spec (pairwise, scores)")
+    j.add_argument("--questions", default=None, help="the prompt set to answer when --a/--b are model specs")
+    j.add_argument("--judge", required=True, help="openai:MODEL or openai:MODEL@URL (key from $OPENAI_API_KEY)")
+    j.add_argument("--langs", default=None)
+    j.add_argument("--limit", type=int, default=None, help="the first N questions per language")
+    j.add_argument("--turns", type=int, default=2, help="judge up to this many turns")
+    j.add_argument("--concurrency", type=int, default=4, help="judge calls in flight at once")
+    j.add_argument("--english-prompts", action="store_true", help="FastChat's English judge prompts everywhere")
+    j.add_argument("--dry-run", action="store_true", help="print the calls still to make and their cost; call nothing")
+    j.add_argument("--data-dir", type=Path, default=None)
+    j.add_argument("--out", required=True, type=Path)
+    k = sub.add_parser("judge-agreement", help="Cohen's kappa between two judge runs of the same answers")
+    k.add_argument("runs", nargs=2, type=Path)
     sub.add_parser("tasks", help="list the tasks and prompt sets, their languages and datasets")
     return p
 
@@ -73,6 +92,31 @@ def _run(args: argparse.Namespace) -> None:
                             temperature=args.temperature)
         print(format_agreement(card))
         print(f"\nanswers and card in {args.out}")
+    elif args.command == "judge":
+        from eval.judge import answers_for, run_judge
+        from eval.judge_summary import format_judge
+
+        kw = dict(questions=args.questions, langs=split(args.langs), limit=args.limit, data_dir=args.data_dir,
+                  turns=args.turns)
+        a = answers_for(args.a, args.out / "answers-a", **kw)
+        b = answers_for(args.b, args.out / "answers-b", **kw) if args.b else None
+        card = run_judge(args.mode, a, args.judge, args.out / "judgments", b=b, langs=split(args.langs),
+                         limit=args.limit, data_dir=args.data_dir, turns=args.turns, concurrency=args.concurrency,
+                         english_prompts=args.english_prompts, dry_run=args.dry_run,
+                         log=lambda m: print(m, file=sys.stderr))
+        if args.dry_run:
+            plan = card["dry_run"]
+            usd = "unknown price" if plan["usd"] is None else f"${plan['usd']}"
+            print(f"{plan['calls']} calls to make ({plan['already_judged']} already judged): ~{plan['prompt_tokens']} "
+                  f"prompt + ~{plan['completion_tokens']} completion tokens, {usd}")
+        else:
+            print(format_judge(card))
+            print(f"\njudgments and card in {args.out / 'judgments'}")
+    elif args.command == "judge-agreement":
+        from eval.human_votes import runs_agreement
+
+        r = runs_agreement(*args.runs)
+        print(f"{r['n']} items judged in both: agreement {r['agreement']:.3f}, Cohen's kappa {r['cohen_kappa']:.3f}")
     elif args.command == "report":
         from eval.report import load_runs, plots, table
 

@@ -46,7 +46,7 @@ def _env() -> dict:
 
 
 def _key(body: dict) -> str:
-    from trainer.data.api_cache import call_key
+    from core.api_cache import call_key
 
     body = {k: v for k, v in body.items() if k != "_status"}
     return call_key(body.pop("model"), body.pop("messages"), **body)

@@ -15,11 +15,12 @@ import os
 import re
 from dataclasses import dataclass, field
 
+from core.api_cache import ApiCache, call_key, cost, estimate_tokens, price_for
+from core.api_calls import ApiRefused, EmptyReply, async_client, chat
 from core.engines.openai_api import public_url
 from core.engines.spec import DEFAULT_OPENAI_URL, parse_spec
 from core.errors import ConfigError, DataError, EngineError
 from core.languages import get_language
-from trainer.data.api_cache import ApiCache, call_key, cost, estimate_tokens, price_for
 from trainer.data.recipe import Translate
 from trainer.data.schema import Row
 
@@ -178,24 +179,16 @@ class Distiller:
             self._inflight.pop(key, None)
 
     async def _request(self, client, request, key: str) -> str:
-        import openai
-
         (model, url), messages, params = request
-        async with self._slots:
-            try:
-                resp = await client.chat.completions.create(model=model, messages=messages, **params)
-            except (openai.AuthenticationError, openai.PermissionDeniedError, openai.NotFoundError) as exc:
-                raise _Fatal(f"{public_url(url or '')} refused the request ({exc.status_code}): check the model "
-                             f"name and ${self.t.api_key_env}.") from exc
-        text = (resp.choices[0].message.content or "").strip() if resp.choices else ""
-        usage = resp.usage
-        pt, ct = ((usage.prompt_tokens or 0), (usage.completion_tokens or 0)) if usage else (0, 0)
+        try:
+            reply = await chat(client, model, messages, params, self._slots, self.t.api_key_env)
+        except EmptyReply:
+            self.calls["made"] += 1
+            raise
         self.calls["made"] += 1
-        _add(self.usage, (model, url), pt, ct)
-        if not text:  # not cached, so a rerun asks again
-            raise EngineError(f"{model} returned an empty reply")
-        self.cache.put(key, model, text, pt, ct)
-        return text
+        _add(self.usage, (model, url), reply.prompt_tokens, reply.completion_tokens)
+        self.cache.put(key, model, reply.text, reply.prompt_tokens, reply.completion_tokens)
+        return reply.text
 
     async def _job(self, clients, job: Job) -> Row:
         translated = {}
@@ -214,8 +207,7 @@ class Distiller:
 
         self._slots = asyncio.Semaphore(self.t.concurrency)
         key = os.environ.get(self.t.api_key_env) or "no-key"  # local servers take any key
-        clients = {ep: openai.AsyncOpenAI(base_url=ep[1], api_key=key, timeout=self.t.timeout,
-                                          max_retries=self.t.max_retries)
+        clients = {ep: async_client(ep[1], key, self.t.timeout, self.t.max_retries)
                    for ep in {self.translator, self.teacher}}
         results: list[Row | None] = [None] * len(p.jobs)
         failures: list[dict] = []
@@ -229,7 +221,7 @@ class Distiller:
                 job = p.jobs[i]
                 try:
                     results[i] = await self._job(clients, job)
-                except _Fatal:
+                except ApiRefused:
                     raise
                 except (openai.APIError, EngineError) as exc:
                     failures.append({"id": job.row.id, "lang": job.lang, "error": _short(exc)})
@@ -240,7 +232,7 @@ class Distiller:
             async with asyncio.TaskGroup() as group:  # a fatal error cancels the other workers
                 for _ in range(self.t.concurrency):
                     group.create_task(worker())
-        except* _Fatal as errors:
+        except* ApiRefused as errors:
             raise DataError(str(errors.exceptions[0])) from None
         finally:
             for client in clients.values():
@@ -249,10 +241,6 @@ class Distiller:
 
     def report(self) -> dict:
         return {"calls": dict(self.calls), **self._priced(self.usage)}
-
-
-class _Fatal(Exception):
-    """An error no retry fixes (bad key, unknown model): stop the whole run."""
 
 
 def _user_turn(parts: dict[str, str]) -> str:

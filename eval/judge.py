@@ -1,0 +1,282 @@
+"""`python -m eval judge`: an OpenAI-compatible model judges the answers of `python -m eval generate` runs.
+
+Modes: `pairwise` (MT-Bench, [[A]]/[[B]]/[[C]] and MT-Bench-X's [[D]], both turns, both orders), `scores`
+(Vicuna / Bactrian-X 0-10 <score1>/<score2>, both orders), `single` (MT-Bench [[rating]] per turn) and `likert`
+(Polyglots' 1-6 helpfulness JSON; an answer not in the expected language gets 1 without a call).
+
+Every judgment is appended to judgments.jsonl with its key (judge model + the exact messages, hashed) as it
+arrives, so a rerun after a kill makes only the calls that are missing. Unparseable replies are kept with the
+reason, counted and listed, never guessed and never re-asked."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from tqdm import tqdm
+
+from core.api_cache import call_key, cost, estimate_tokens, price_for
+from core.api_calls import ApiRefused, EmptyReply, async_client, chat
+from core.engines.openai_api import public_url
+from core.engines.spec import parse_spec
+from core.errors import ConfigError, DataError
+from core.languages import get_language
+from eval.judge_prompts import LIKERT, PAIR_SCORES, JudgePrompt, fastchat_name, fastchat_prompts
+from eval.results import append_items, check_same_run, read_card, read_items, write_card
+from eval.verdicts import neutralize, parse_ab, parse_likert, parse_pair_scores, parse_rating
+
+MODES = ("pairwise", "scores", "single", "likert")
+TYPICAL_REPLY_TOKENS = {"pairwise": 300, "scores": 250, "single": 250, "likert": 80}  # for --dry-run estimates
+
+
+@dataclass(frozen=True)
+class Job:
+    """One judge call: which question, turn and side (order "ab"/"ba" for pairs, model "a"/"b" otherwise)."""
+
+    lang: str
+    id: str
+    category: str
+    turn: int
+    side: str
+    prompt: JudgePrompt
+    messages: list = field(hash=False)
+    lengths: tuple[int, int] = (0, 0)  # answer lengths (A, B) in characters, for the length-bias statistic
+    forced: dict | None = field(default=None, hash=False)  # a verdict decided without calling (wrong language)
+
+
+def _answers(run: Path) -> tuple[dict, dict]:
+    """A generate run's card and its records by (lang, id)."""
+    card = read_card(run)
+    if card is None or "set" not in card:
+        raise ConfigError(f"{run} is not a `python -m eval generate` run (no card.json with a prompt set); "
+                          f"answer the questions first: python -m eval generate --model SPEC --set SET --out {run}")
+    return card, {(r["lang"], r["id"]): r for r in read_items(run)}
+
+
+def answers_for(source: str | Path, out: Path, questions: str | None, langs: list[str] | None, limit: int | None,
+                data_dir: Path | None, turns: int) -> Path:
+    """A generate run dir: `source` itself when it is one, else `source` is a model spec whose answers to
+    `questions` are generated (resumably) into `out` first."""
+    if (Path(source) / "card.json").is_file():
+        return Path(source)
+    if not questions:
+        raise ConfigError(f"{source} is not an answers directory; to answer with it as a model spec, pass "
+                          f"--questions SET (python -m eval tasks lists the sets).")
+    from eval.generate import run_generate
+
+    run_generate(str(source), questions, out, langs=langs, limit=limit, data_dir=data_dir, turns=turns,
+                 max_tokens=512)
+    return out
+
+
+def _references(data_dir: Path | None, prompt_set: str, lang: str) -> dict[str, list[str]]:
+    """FastChat's reference answers (reference_answer/gpt-4.jsonl beside the questions), by question id."""
+    from core.readers import read_local
+    from eval.prompt_sets import get_set
+
+    if data_dir is None:
+        return {}
+    rel = get_set(prompt_set).path(lang)
+    path = data_dir / Path(rel if isinstance(rel, str) else rel[0]).parent / "reference_answer" / "gpt-4.jsonl"
+    if not path.is_file():
+        return {}
+    return {str(r["question_id"]): r["choices"][0]["turns"] for _, r in read_local(path) if isinstance(r, dict)}
+
+
+def _pair_fields(rec_a: dict, rec_b: dict, turn: int, a_first: bool, refs: list[str]) -> dict:
+    first, second = (rec_a, rec_b) if a_first else (rec_b, rec_a)
+    ans = lambda rec, t: neutralize(rec["answers"][t - 1])  # noqa: E731
+    fields = {"question": rec_a["turns"][0], "answer_a": ans(first, 1), "answer_b": ans(second, 1),
+              "question_1": rec_a["turns"][0], "answer_a_1": ans(first, 1), "answer_b_1": ans(second, 1)}
+    if turn == 2:
+        fields |= {"question_2": rec_a["turns"][1], "answer_a_2": ans(first, 2), "answer_b_2": ans(second, 2)}
+    return fields | {f"ref_answer_{i + 1}": r for i, r in enumerate(refs)}
+
+
+def plan_jobs(mode: str, a: dict, b: dict | None, langs: list[str], turns: int, prompt_for, refs: dict) -> list[Job]:
+    """Every judge call the run needs, in a stable order."""
+    jobs = []
+    turns = 1 if mode in ("scores", "likert") else turns  # the Vicuna and Polyglots protocols are single-turn
+    for (lang, qid), rec_a in sorted(a.items()):
+        if lang not in langs or (b is not None and (lang, qid) not in b):
+            continue
+        rec_b = b[lang, qid] if b is not None else None
+        category = rec_a.get("category", "")
+        for turn in range(1, min(turns, len(rec_a["answers"]), len(rec_b["answers"]) if rec_b else 9) + 1):
+            ref = refs.get(lang, {}).get(qid, [])
+            prompt = prompt_for(lang, category, turn, bool(ref))
+            language = get_language(lang).name
+            if mode in ("pairwise", "scores"):
+                lengths = (len(rec_a["answers"][turn - 1]), len(rec_b["answers"][turn - 1]))
+                for side in ("ab", "ba"):
+                    fields = _pair_fields(rec_a, rec_b, turn, side == "ab", ref) | {"language": language}
+                    jobs.append(Job(lang, qid, category, turn, side, prompt, prompt.messages(**fields), lengths))
+            else:
+                for side, rec in (("a", rec_a), ("b", rec_b)) if rec_b else (("a", rec_a),):
+                    answers = [neutralize(x) for x in rec["answers"]]
+                    fields = {"question": rec["turns"][0], "answer": answers[0], "question_1": rec["turns"][0],
+                              "answer_1": answers[0], "language": language,
+                              **({"question_2": rec["turns"][1], "answer_2": answers[1]} if turn == 2 else {}),
+                              **{f"ref_answer_{i + 1}": r for i, r in enumerate(ref)}}
+                    forced = None
+                    detected = rec.get("detected", [[None]])[turn - 1][0]
+                    if mode == "likert" and detected != lang:
+                        forced = {"value": [1, f"answer detected as {detected}, not {lang}"], "problem": ""}
+                    jobs.append(Job(lang, qid, category, turn, side, prompt, prompt.messages(**fields),
+                                    forced=forced))
+    return jobs
+
+
+def _prompt_chooser(mode: str, data_dir: Path | None, english_prompts: bool):
+    cache: dict = {}
+
+    def choose(lang: str, category: str, turn: int, has_ref: bool) -> JudgePrompt:
+        if mode == "scores":
+            return PAIR_SCORES
+        if mode == "likert":
+            return LIKERT
+        if lang not in cache:
+            cache[lang] = fastchat_prompts(data_dir, lang, english_prompts)
+        name = fastchat_name(mode, category if has_ref else "", turn)  # no reference: the general prompt
+        if name not in cache[lang]:
+            raise DataError(f"the judge prompts for {lang} have no {name!r}; they have {', '.join(cache[lang])}.")
+        return cache[lang][name]
+
+    return choose
+
+
+def parse(mode: str, job: Job, reply: str) -> tuple[object, str]:
+    """(value, problem) of one reply, reading only the judge's own words."""
+    d = job.prompt.delimiters()
+    out = {"pairwise": lambda: parse_ab(reply, job.prompt.verdicts, delimiters=d),
+           "scores": lambda: parse_pair_scores(reply, delimiters=d),
+           "single": lambda: parse_rating(reply, delimiters=d),
+           "likert": lambda: parse_likert(reply, delimiters=d)}[mode]()
+    value = list(out.value) if isinstance(out.value, tuple) else out.value
+    return value, out.problem
+
+
+def _key(judge_model: str, job: Job, max_tokens: int) -> str:
+    return call_key(judge_model, job.messages, temperature=0.0, max_tokens=max_tokens)
+
+
+def estimate(mode: str, jobs: list[Job], judge_model: str, base_url: str | None, max_tokens: int) -> dict:
+    """Calls still to make, their estimated tokens and dollars (local servers cost nothing)."""
+    prompt_tokens = sum(estimate_tokens(m["content"]) for j in jobs for m in j.messages)
+    completion = len(jobs) * min(max_tokens, TYPICAL_REPLY_TOKENS[mode])
+    usd = cost(prompt_tokens, completion, price_for(judge_model, base_url, {}))
+    return {"calls": len(jobs), "prompt_tokens": prompt_tokens, "completion_tokens": completion,
+            "usd": None if usd is None else round(usd, 4)}
+
+
+async def _judge_all(jobs: list[Job], mode: str, spec, out: Path, concurrency: int, max_tokens: int,
+                     timeout: float, max_retries: int, key_env: str, bar) -> list[dict]:
+    slots = asyncio.Semaphore(concurrency)
+    client = async_client(spec.base_url, os.environ.get(key_env, ""), timeout, max_retries)
+    queue: asyncio.Queue = asyncio.Queue()
+    for job in jobs:
+        queue.put_nowait(job)
+    failures: list[dict] = []
+
+    async def worker():
+        import openai
+
+        while not queue.empty():
+            job = queue.get_nowait()
+            try:
+                reply = await chat(client, spec.model, job.messages, {"temperature": 0.0, "max_tokens": max_tokens},
+                                   slots, key_env)
+            except (openai.APIError, EmptyReply) as exc:  # not written: the next run asks again
+                failures.append({"lang": job.lang, "id": job.id, "turn": job.turn, "side": job.side,
+                                 "error": f"{type(exc).__name__}: {str(exc)[:200]}"})
+            else:
+                value, problem = parse(mode, job, reply.text)
+                append_items(out, [_record(mode, job, spec.model, max_tokens, reply.text, value, problem,
+                                           reply.prompt_tokens, reply.completion_tokens)])
+            bar.update(1)
+
+    try:
+        async with asyncio.TaskGroup() as group:  # a refused key or unknown model stops every worker
+            for _ in range(concurrency):
+                group.create_task(worker())
+    except* ApiRefused as errors:
+        raise ConfigError(str(errors.exceptions[0])) from None
+    finally:
+        await client.close()
+    return failures
+
+
+def _record(mode, job: Job, judge_model: str, max_tokens: int, reply, value, problem, pt=0, ct=0) -> dict:
+    return {"key": _key(judge_model, job, max_tokens), "mode": mode, "lang": job.lang, "id": job.id,
+            "category": job.category, "turn": job.turn, "side": job.side, "prompt": job.prompt.name,
+            "lengths": list(job.lengths), "reply": reply, "value": value, "problem": problem,
+            "forced": job.forced is not None, "prompt_tokens": pt, "completion_tokens": ct}
+
+
+def run_judge(mode: str, a: Path, judge: str, out: Path, b: Path | None = None, langs: list[str] | None = None,
+              limit: int | None = None, data_dir: Path | None = None, turns: int = 2, concurrency: int = 4,
+              max_tokens: int = 1024, english_prompts: bool = False, dry_run: bool = False, timeout: float = 120.0,
+              max_retries: int = 5, key_env: str = "OPENAI_API_KEY", log=print) -> dict:
+    """Judge the answers in generate run `a` (against `b` in pairwise/scores modes); resumes in `out`."""
+    from core.versions import versions
+    from eval.judge_summary import summarize
+
+    if mode not in MODES:
+        raise ConfigError(f"Unknown judge mode {mode!r}; the modes are: {', '.join(MODES)}.")
+    if mode in ("pairwise", "scores") and b is None:
+        raise ConfigError(f"--mode {mode} compares two answer sets: pass --b too.")
+    spec = parse_spec(judge)
+    if spec.backend != "openai":
+        raise ConfigError(f"The judge must be an OpenAI-compatible endpoint (openai:MODEL or openai:MODEL@URL), "
+                          f"not {judge!r}; serve a local model with `python -m llama_cpp.server`.")
+    card_a, rec_a = _answers(a)
+    card_b, rec_b = _answers(b) if b is not None else (None, None)
+    if card_b is not None and card_b["set"] != card_a["set"]:
+        raise ConfigError(f"{a} answered {card_a['set']} and {b} answered {card_b['set']}: judge the same set.")
+    langs = langs or list(card_a["langs"])
+    if limit is not None:  # the first `limit` questions per language, in the answer files' order
+        kept = {k for lang in langs for k in [k for k in rec_a if k[0] == lang][:limit]}
+        rec_a = {k: v for k, v in rec_a.items() if k in kept}
+    refs = {lang: _references(data_dir, card_a["set"], lang) for lang in langs}
+    jobs = plan_jobs(mode, rec_a, rec_b, langs, turns, _prompt_chooser(mode, data_dir, english_prompts), refs)
+    identity = {"mode": mode, "judge": f"{spec.model}@{public_url(spec.base_url or 'https://api.openai.com/v1')}",
+                "a": card_a["model"], "b": card_b["model"] if card_b else None, "set": card_a["set"],
+                "turns": turns, "max_tokens": max_tokens, "english_prompts": english_prompts}
+    out.mkdir(parents=True, exist_ok=True)
+    check_same_run(out, identity)
+    done = {r["key"] for r in read_items(out)}
+    todo = [j for j in jobs if _key(spec.model, j, max_tokens) not in done]
+    calls = [j for j in todo if j.forced is None]
+    plan = estimate(mode, calls, spec.model, spec.base_url, max_tokens) | {"already_judged": len(jobs) - len(todo)}
+    if dry_run:
+        return {**identity, "dry_run": plan}
+    forced = [_record(mode, j, spec.model, max_tokens, None, j.forced["value"], "") for j in todo if j.forced]
+    if forced:
+        append_items(out, forced)  # decided without the judge: written at once
+    card = {**identity, "langs": langs, "limit": limit, "a_dir": str(a), "b_dir": str(b) if b else None,
+            "status": "running", "started_at": datetime.now(UTC).isoformat(timespec="seconds"), "plan": plan,
+            "versions": versions()}
+    write_card(out, card)
+    started = time.perf_counter()
+    with tqdm(total=len(calls), desc=f"judge {mode}", unit="call") as bar:
+        failures = asyncio.run(_judge_all(calls, mode, spec, out, concurrency, max_tokens, timeout, max_retries,
+                                          key_env, bar)) if calls else []
+    seconds = time.perf_counter() - started
+    keys = {_key(spec.model, j, max_tokens) for j in jobs}
+    records = [r for r in read_items(out) if r["key"] in keys]
+    usage = [sum(r["prompt_tokens"] for r in records), sum(r["completion_tokens"] for r in records)]
+    usd = cost(*usage, price_for(spec.model, spec.base_url, {}))
+    card |= {"status": "done" if not failures else "incomplete", "failures": failures,
+             "calls_this_run": len(calls) - len(failures), "seconds": round(seconds, 1),
+             "judgments_per_s": round((len(calls) - len(failures)) / seconds, 3) if calls and seconds else None,
+             "usage": {"prompt_tokens": usage[0], "completion_tokens": usage[1],
+                       "usd": None if usd is None else round(usd, 4)},
+             "results": summarize(mode, records), "finished_at": datetime.now(UTC).isoformat(timespec="seconds")}
+    write_card(out, card)
+    if failures:
+        log(f"{len(failures)} calls failed (listed in the card); run the same command again to retry them.")
+    return card

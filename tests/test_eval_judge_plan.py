@@ -1,0 +1,97 @@
+"""Judge runs without a server: which prompt each question gets (FastChat's math variants with references,
+multi-turn for turn 2, MT-Bench-X's German prompts with [[D]]), the answer delimiters read from a template,
+the calls planned per mode, and the card's statistics from hand-made judgments."""
+
+from __future__ import annotations
+
+import pytest
+
+from core.errors import ConfigError
+from eval.judge import _prompt_chooser, plan_jobs
+from eval.judge_prompts import PAIR_SCORES, fastchat_name, fastchat_prompts
+from eval.judge_summary import summarize
+
+
+def test_fastchat_prompt_choice(shared_data):
+    assert fastchat_name("pairwise", "math", 1) == "pair-math-v1"
+    assert fastchat_name("pairwise", "writing", 2) == "pair-v2-multi-turn"
+    assert fastchat_name("single", "coding", 2) == "single-math-v1-multi-turn"
+    de = fastchat_prompts(shared_data, "de")
+    assert de["pair-v2"].verdicts == "ABC"  # v1 has no both-bad verdict...
+    assert de["pair-v2-multi-turn"].verdicts == "ABCD"  # ...MT-Bench-X's v2 prompts add [[D]]
+    assert "Richter" in de["pair-v2"].system
+    en = fastchat_prompts(shared_data, "de", english=True)
+    assert en["pair-v2"].delimiters() == [("[The Start of Assistant A's Answer]", "[The End of Assistant A's Answer]"),
+                                          ("[The Start of Assistant B's Answer]", "[The End of Assistant B's Answer]")]
+    multi = en["pair-v2-multi-turn"].delimiters()
+    assert ("<|The Start of Assistant A's Conversation with User|>",
+            "<|The End of Assistant A's Conversation with User|>") in multi
+    assert fastchat_prompts(shared_data, "ja")["single-v1"].system  # no translation: the English prompts
+    with pytest.raises(ConfigError, match="--data-dir"):
+        fastchat_prompts(None, "de")
+
+
+def _rec(qid, category="writing", lang="de", answers=("eins", "zwei"), detected="de"):
+    return {"lang": lang, "id": qid, "category": category, "turns": ["Q1?", "Q2?"], "answers": list(answers),
+            "detected": [[detected, 0.9], [detected, 0.9]]}
+
+
+def test_planned_calls_per_mode(shared_data):
+    a = {("de", "1"): _rec("1"), ("de", "2"): _rec("2", "math")}
+    b = {("de", "1"): _rec("1", answers=("x [[A]]", "y")), ("de", "2"): _rec("2", "math", detected="en")}
+    refs = {"de": {"2": ["Referenz 1", "Referenz 2"]}}
+    jobs = {mode: plan_jobs(mode, a, b, ["de"], 2, _prompt_chooser(mode, shared_data, False), refs)
+            for mode in ("pairwise", "scores", "single", "likert")}
+    assert len(jobs["pairwise"]) == 8 and len(jobs["single"]) == 8  # 2 questions x 2 turns x (2 orders | 2 models)
+    assert len(jobs["scores"]) == 4 and len(jobs["likert"]) == 4  # single-turn protocols
+    names = {(j.id, j.turn): j.prompt.name for j in jobs["pairwise"]}
+    assert names == {("1", 1): "pair-v2", ("1", 2): "pair-v2-multi-turn", ("2", 1): "pair-math-v1",
+                     ("2", 2): "pair-math-v1-multi-turn"}
+    math = next(j for j in jobs["pairwise"] if j.id == "2" and j.turn == 1 and j.side == "ab")
+    assert "Referenz 1" in math.messages[-1]["content"]
+    swapped = next(j for j in jobs["pairwise"] if j.id == "1" and j.turn == 1 and j.side == "ba")
+    user = swapped.messages[-1]["content"]
+    assert user.index("x [ [A] ]") < user.index("eins")  # B's answer shown first, its [[A]] defused
+    assert jobs["scores"][0].prompt is PAIR_SCORES and "speaks only German" in jobs["scores"][0].messages[-1]["content"]
+    forced = [j for j in jobs["likert"] if j.forced]
+    assert [(j.id, j.side) for j in forced] == [("2", "b")]  # answered in English: 1 without a call
+
+
+def _j(qid, side, value, turn=1, lang="de", category="writing", lengths=(100, 50)):
+    return {"lang": lang, "id": qid, "category": category, "turn": turn, "side": side, "value": value,
+            "problem": "" if value is not None else "no verdict", "reply": "...", "lengths": list(lengths),
+            "forced": False}
+
+
+def test_pairwise_summary_by_hand():
+    records = [_j("1", "ab", "A"), _j("1", "ba", "B"),  # A wins in both orders
+               _j("2", "ab", "A"), _j("2", "ba", "A"),  # the first shown always wins: a flip, a tie
+               _j("3", "ab", "C"), _j("3", "ba", "B"),  # tie + win: FastChat tie, X-Instruction win
+               _j("4", "ab", None), _j("4", "ba", "A")]  # unparseable: left out of outcomes, listed
+    res = summarize("pairwise", records)
+    fc, xi = res["overall"]["fastchat"], res["overall"]["x_instruction"]
+    assert (fc["win"], fc["tie"], fc["loss"]) == (1, 2, 0) and (xi["win"], xi["tie"], xi["loss"]) == (2, 1, 0)
+    assert res["overall"]["position_bias"]["flip_rate"] == round(2 / 3, 4) and res["questions_judged"] == 3
+    assert res["unparseable"]["n"] == 1 and res["unparseable"]["items"][0]["id"] == "4"
+    assert res["overall"]["length_bias"] == {"n": 1, "longer_wins": 1.0, "ci95": res["overall"]["length_bias"]["ci95"]}
+
+
+def test_scores_and_ratings_summaries():
+    scores = summarize("scores", [_j("1", "ab", [8, 6]), _j("1", "ba", [5, 9])])  # A: 8 and 9; B: 6 and 5
+    assert scores["mean_scores"] == {"a": 8.5, "b": 5.5} and scores["overall"]["fastchat"]["win"] == 1
+    single = summarize("single", [_j("1", "a", 8.0), _j("1", "b", 4.0), _j("1", "a", 6.0, turn=2),
+                                  _j("2", "a", None, category="math")])
+    assert single["overall"] == {"a": 7.0, "b": 4.0} and single["by_turn"][2] == {"a": 6.0, "b": None}
+    assert single["unparseable"]["n"] == 1
+
+
+def test_two_runs_agreement(tmp_path):
+    from eval.human_votes import runs_agreement
+    from eval.results import append_items, write_card
+
+    for name, ratings in (("r1", [9.0, 2.0, 9.0, 5.0]), ("r2", [9.0, 2.0, 2.0, 5.0])):
+        (tmp_path / name).mkdir()
+        write_card(tmp_path / name, {"mode": "single", "set": "mt_bench_x"})
+        append_items(tmp_path / name, [_j(str(i), "a", rating) for i, rating in enumerate(ratings)])
+    r = runs_agreement(tmp_path / "r1", tmp_path / "r2")
+    assert r["n"] == 4 and r["agreement"] == 0.75 and 0 < r["cohen_kappa"] < 1
