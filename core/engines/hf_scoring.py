@@ -59,40 +59,45 @@ def score_plain(model, encoded: list[Encoded], batch: list[int], device: str, ou
         out[i] = _result(logits[row, keep - n_cont:], seq[-n_cont:])
 
 
-def score_shared(model, encoded: list[Encoded], groups: list[tuple[int, list[int]]], device: str, out: list) -> None:
-    """Prefixes once (with their cache), then every member's suffix on a copy of its group's cache."""
+def score_shared(model, encoded: list[Encoded], groups: list[tuple[int, list[int]]], device: str, out: list,
+                 rows_per_pass: int) -> None:
+    """Prefixes once (with their cache), then the members' suffixes, sorted by length so that little of a
+    pass is padding, `rows_per_pass` at a time, each on a copy of its group's prefix cache."""
+    import copy
+
     prefixes = [encoded[members[0]][0][:p] for p, members in groups]
     # Prefix positions that predict a continuation token (an option may share its first scored tokens).
     need = max(max(1, p - min(len(encoded[i][0]) - 1 - encoded[i][1] for i in members)) for p, members in groups)
     ids, mask, positions = _left_padded(prefixes)
     first = model(input_ids=ids.to(device), attention_mask=mask.to(device), position_ids=positions.to(device),
                   use_cache=True, logits_to_keep=need)
-    owner = [g for g, (_, members) in enumerate(groups) for _ in members]
-    cache = first.past_key_values
-    cache.reorder_cache(torch.tensor(owner, device=device))  # one copy of its group's prefix per member
-    suffixes = [encoded[i][0][p:-1] for p, members in groups for i in members]
-    width = max(len(s) for s in suffixes)
-    sfx = torch.zeros((len(suffixes), width), dtype=torch.long)
-    sfx_mask = torch.zeros_like(sfx)
-    sfx_pos = torch.zeros_like(sfx)
-    for row, (s, g) in enumerate(zip(suffixes, owner)):
-        sfx[row, :len(s)] = torch.tensor(s)
-        sfx_mask[row, :len(s)] = 1
-        sfx_pos[row] = groups[g][0] + torch.arange(width)
-    full_mask = torch.cat([mask[owner], sfx_mask], dim=1)
-    logits = model(input_ids=sfx.to(device), attention_mask=full_mask.to(device), position_ids=sfx_pos.to(device),
-                   past_key_values=cache, use_cache=False).logits.cpu()
     prefix_logits = first.logits.cpu()
-    row = 0
-    for g, (p, members) in enumerate(groups):
-        for i in members:
+    members = sorted(((g, i) for g, (_, ms) in enumerate(groups) for i in ms),
+                     key=lambda gi: -(len(encoded[gi[1]][0]) - 1 - groups[gi[0]][0]))
+    for c in range(0, len(members), rows_per_pass):
+        chunk = members[c:c + rows_per_pass]
+        owner = [g for g, _ in chunk]
+        cache = copy.deepcopy(first.past_key_values) if c + rows_per_pass < len(members) else first.past_key_values
+        cache.reorder_cache(torch.tensor(owner, device=device))  # one copy of its group's prefix per row
+        suffixes = [encoded[i][0][groups[g][0]:-1] for g, i in chunk]
+        width = max(len(x) for x in suffixes)
+        sfx = torch.zeros((len(chunk), width), dtype=torch.long)
+        sfx_mask = torch.zeros_like(sfx)
+        sfx_pos = torch.zeros_like(sfx)
+        for row, (x, g) in enumerate(zip(suffixes, owner)):
+            sfx[row, :len(x)] = torch.tensor(x)
+            sfx_mask[row, :len(x)] = 1
+            sfx_pos[row] = groups[g][0] + torch.arange(width)
+        full_mask = torch.cat([mask[owner], sfx_mask], dim=1)
+        logits = model(input_ids=sfx.to(device), attention_mask=full_mask.to(device),
+                       position_ids=sfx_pos.to(device), past_key_values=cache, use_cache=False).logits.cpu()
+        for row, (g, i) in enumerate(chunk):
+            p = groups[g][0]
             seq, n_cont = encoded[i]
             start = len(seq) - 1 - n_cont  # the position whose logits predict the first continuation token
-            rows = []
-            for t in range(start, len(seq) - 1):
-                rows.append(prefix_logits[g, need - (p - t)] if t < p else logits[row, t - p])
-            out[i] = _result(torch.stack(rows), seq[-n_cont:])
-            row += 1
+            picked = [prefix_logits[g, need - (p - t)] if t < p else logits[row, t - p]
+                      for t in range(start, len(seq) - 1)]
+            out[i] = _result(torch.stack(picked), seq[-n_cont:])
 
 
 def score(model, encoded: list[Encoded], batch_size: int, device: str) -> list[LoglikelihoodResult]:
@@ -101,9 +106,9 @@ def score(model, encoded: list[Encoded], batch_size: int, device: str) -> list[L
     groups = prefix_groups(encoded)
     shared = [g for g in groups if len(g[1]) > 1]
     single = sorted((g[1][0] for g in groups if len(g[1]) == 1), key=lambda i: -len(encoded[i][0]))
-    shared.sort(key=lambda g: -len(encoded[g[1][0]][0]))
+    shared.sort(key=lambda g: -g[0])  # by prefix length: the prefix pass pads little, the suffixes sort apart
     for b in range(0, len(single), batch_size):
         score_plain(model, encoded, single[b:b + batch_size], device, out)
-    for b in range(0, len(shared), batch_size):  # prefixes per pass; the suffix pass has a few times as many rows
-        score_shared(model, encoded, shared[b:b + batch_size], device, out)
+    for b in range(0, len(shared), batch_size):
+        score_shared(model, encoded, shared[b:b + batch_size], device, out, batch_size)
     return out
