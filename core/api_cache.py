@@ -63,8 +63,8 @@ def price_for(model: str, base_url: str | None, prices: dict) -> tuple[float, fl
     if base_url and (urlsplit(base_url).hostname or "") in LOCAL_HOSTS:
         return (0.0, 0.0)
     if model in prices:
-        p = prices[model]
-        return (p.input, p.output)
+        p = prices[model]  # a recipe's Price, or an (input, output) pair
+        return (p.input, p.output) if hasattr(p, "input") else (float(p[0]), float(p[1]))
     return DEFAULT_PRICES.get(model)
 
 

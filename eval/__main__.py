@@ -62,12 +62,33 @@ def _parser() -> argparse.ArgumentParser:
     j.add_argument("--concurrency", type=int, default=4, help="judge calls in flight at once")
     j.add_argument("--english-prompts", action="store_true", help="FastChat's English judge prompts everywhere")
     j.add_argument("--dry-run", action="store_true", help="print the calls still to make and their cost; call nothing")
+    j.add_argument("--price", default=None, metavar="IN,OUT",
+                   help="the judge's USD per million input,output tokens (default: the built-in table)")
     j.add_argument("--data-dir", type=Path, default=None)
     j.add_argument("--out", required=True, type=Path)
     k = sub.add_parser("judge-agreement", help="Cohen's kappa between two judge runs of the same answers")
     k.add_argument("runs", nargs=2, type=Path)
+    h = sub.add_parser("human-agreement", help="agreement statistics of the blind human votes (and with a judge)")
+    h.add_argument("votes", type=Path, help="the votes SQLite file (the app's Human eval tab writes it)")
+    h.add_argument("--judge-run", type=Path, default=None, help="a pairwise judge run of the same answers")
     sub.add_parser("tasks", help="list the tasks and prompt sets, their languages and datasets")
     return p
+
+
+def _price(judge: str, text: str | None) -> dict | None:
+    """--price IN,OUT as the judge model's entry in the price table."""
+    if not text:
+        return None
+    from core.engines.spec import parse_spec
+    from core.errors import ConfigError
+
+    try:
+        pair = tuple(float(x) for x in text.split(","))
+    except ValueError:
+        pair = ()
+    if len(pair) != 2:
+        raise ConfigError(f"--price takes USD per million input and output tokens, e.g. 2.5,10; not {text!r}.")
+    return {parse_spec(judge).model: pair}
 
 
 def _run(args: argparse.Namespace) -> None:
@@ -103,7 +124,7 @@ def _run(args: argparse.Namespace) -> None:
         card = run_judge(args.mode, a, args.judge, args.out / "judgments", b=b, langs=split(args.langs),
                          limit=args.limit, data_dir=args.data_dir, turns=args.turns, concurrency=args.concurrency,
                          english_prompts=args.english_prompts, dry_run=args.dry_run,
-                         log=lambda m: print(m, file=sys.stderr))
+                         prices=_price(args.judge, args.price), log=lambda m: print(m, file=sys.stderr))
         if args.dry_run:
             plan = card["dry_run"]
             usd = "unknown price" if plan["usd"] is None else f"${plan['usd']}"
@@ -117,6 +138,24 @@ def _run(args: argparse.Namespace) -> None:
 
         r = runs_agreement(*args.runs)
         print(f"{r['n']} items judged in both: agreement {r['agreement']:.3f}, Cohen's kappa {r['cohen_kappa']:.3f}")
+    elif args.command == "human-agreement":
+        from eval.human_votes import VoteStore, human_agreement, human_judge_agreement, judge_outcomes
+
+        if not args.votes.is_file():
+            from core.errors import ConfigError
+
+            raise ConfigError(f"{args.votes} not found: votes are stored there by the app's Human eval tab.")
+        store = VoteStore(args.votes)
+        votes = store.votes()
+        h = human_agreement(votes)
+        print(f"{sum(len(v) for v in votes.values())} votes on {len(votes)} items; annotator pairs {h['pairs']}, "
+              f"agreement {h['agreement']}, Fleiss' kappa {h['fleiss_kappa']} ({h['fleiss_items']} items)")
+        if args.judge_run:
+            for cat, r in sorted(human_judge_agreement(votes, judge_outcomes(args.judge_run),
+                                                       store.categories()).items()):
+                print(f"{cat:12} n={r['n']:3d}  agreement {r['agreement']}  without ties {r['agreement_without_ties']} "
+                      f"(n={r['n_without_ties']})")
+        store.close()
     elif args.command == "report":
         from eval.report import load_runs, plots, table
 

@@ -164,11 +164,12 @@ def _key(judge_model: str, job: Job, max_tokens: int) -> str:
     return call_key(judge_model, job.messages, temperature=0.0, max_tokens=max_tokens)
 
 
-def estimate(mode: str, jobs: list[Job], judge_model: str, base_url: str | None, max_tokens: int) -> dict:
+def estimate(mode: str, jobs: list[Job], judge_model: str, base_url: str | None, max_tokens: int,
+             prices: dict | None = None) -> dict:
     """Calls still to make, their estimated tokens and dollars (local servers cost nothing)."""
     prompt_tokens = sum(estimate_tokens(m["content"]) for j in jobs for m in j.messages)
     completion = len(jobs) * min(max_tokens, TYPICAL_REPLY_TOKENS[mode])
-    usd = cost(prompt_tokens, completion, price_for(judge_model, base_url, {}))
+    usd = cost(prompt_tokens, completion, price_for(judge_model, base_url, prices or {}))
     return {"calls": len(jobs), "prompt_tokens": prompt_tokens, "completion_tokens": completion,
             "usd": None if usd is None else round(usd, 4)}
 
@@ -220,8 +221,10 @@ def _record(mode, job: Job, judge_model: str, max_tokens: int, reply, value, pro
 def run_judge(mode: str, a: Path, judge: str, out: Path, b: Path | None = None, langs: list[str] | None = None,
               limit: int | None = None, data_dir: Path | None = None, turns: int = 2, concurrency: int = 4,
               max_tokens: int = 1024, english_prompts: bool = False, dry_run: bool = False, timeout: float = 120.0,
-              max_retries: int = 5, key_env: str = "OPENAI_API_KEY", log=print) -> dict:
-    """Judge the answers in generate run `a` (against `b` in pairwise/scores modes); resumes in `out`."""
+              max_retries: int = 5, key_env: str = "OPENAI_API_KEY", prices: dict | None = None,
+              log=print) -> dict:
+    """Judge the answers in generate run `a` (against `b` in pairwise/scores modes); resumes in `out`.
+    `prices` maps a judge model to its (input, output) USD per million tokens, over the built-in table."""
     from core.versions import versions
     from eval.judge_summary import summarize
 
@@ -238,6 +241,10 @@ def run_judge(mode: str, a: Path, judge: str, out: Path, b: Path | None = None, 
     if card_b is not None and card_b["set"] != card_a["set"]:
         raise ConfigError(f"{a} answered {card_a['set']} and {b} answered {card_b['set']}: judge the same set.")
     langs = langs or list(card_a["langs"])
+    answered = sorted({lang for lang, _ in rec_a})
+    missing = [lang for lang in langs if lang not in answered]
+    if missing:
+        raise ConfigError(f"{a} has no answers in {', '.join(missing)}; it has: {', '.join(answered) or 'none'}.")
     if limit is not None:  # the first `limit` questions per language, in the answer files' order
         kept = {k for lang in langs for k in [k for k in rec_a if k[0] == lang][:limit]}
         rec_a = {k: v for k, v in rec_a.items() if k in kept}
@@ -251,7 +258,8 @@ def run_judge(mode: str, a: Path, judge: str, out: Path, b: Path | None = None, 
     done = {r["key"] for r in read_items(out)}
     todo = [j for j in jobs if _key(spec.model, j, max_tokens) not in done]
     calls = [j for j in todo if j.forced is None]
-    plan = estimate(mode, calls, spec.model, spec.base_url, max_tokens) | {"already_judged": len(jobs) - len(todo)}
+    plan = estimate(mode, calls, spec.model, spec.base_url, max_tokens, prices) | \
+        {"already_judged": len(jobs) - len(todo)}
     if dry_run:
         return {**identity, "dry_run": plan}
     forced = [_record(mode, j, spec.model, max_tokens, None, j.forced["value"], "") for j in todo if j.forced]
@@ -269,7 +277,7 @@ def run_judge(mode: str, a: Path, judge: str, out: Path, b: Path | None = None, 
     keys = {_key(spec.model, j, max_tokens) for j in jobs}
     records = [r for r in read_items(out) if r["key"] in keys]
     usage = [sum(r["prompt_tokens"] for r in records), sum(r["completion_tokens"] for r in records)]
-    usd = cost(*usage, price_for(spec.model, spec.base_url, {}))
+    usd = cost(*usage, price_for(spec.model, spec.base_url, prices or {}))
     card |= {"status": "done" if not failures else "incomplete", "failures": failures,
              "calls_this_run": len(calls) - len(failures), "seconds": round(seconds, 1),
              "judgments_per_s": round((len(calls) - len(failures)) / seconds, 3) if calls and seconds else None,

@@ -1,8 +1,9 @@
 """The judge's prompts per protocol and language.
 
 - MT-Bench pairwise and single: FastChat's judge prompts (`judge_prompts.jsonl`), read from --data-dir:
-  MT-Bench-X's translations for de/es/fr/it (German's v2 file adds the "[[D]]" both-bad verdict), otherwise
-  the English originals. `english=True` uses the English ones everywhere.
+  MT-Bench-X's translations for de/es/fr/it (German's v2 file adds the "[[D]]" both-bad verdict), else for
+  another non-English language M2Lingual's multilingual prompts (which also ask the judge to check the
+  answer's language), else the English originals. `english=True` uses the English ones everywhere.
 - Vicuna / Bactrian-X pairwise scores and the Polyglots helpfulness Likert: our prompts below (English, naming
   the language the user speaks)."""
 
@@ -67,11 +68,14 @@ def fastchat_prompts(data_dir: Path | None, lang: str, english: bool = False) ->
                           "holding mt_bench/judge_prompts.jsonl and, for translated prompts, mt_bench_x/).")
     english_file = data_dir / "mt_bench" / "judge_prompts.jsonl"
     folder = data_dir / "mt_bench_x" / f"mt_bench_{MTBX.get(lang, '')}"
+    multilingual = data_dir / "mt_bench_multilingual_m2lingual" / "judge_prompts_multilingual.jsonl"
     if not english and lang in MTBX and (folder / "judge_prompts.jsonl").is_file():
         prompts = _read_prompts(folder / "judge_prompts.jsonl")
         if (folder / "judge_prompts_v2.jsonl").is_file():
             prompts |= _read_prompts(folder / "judge_prompts_v2.jsonl")
         return prompts
+    if not english and lang != "en" and multilingual.is_file():
+        return _read_prompts(multilingual)  # English text that also asks the judge to check the answer's language
     if not english_file.is_file():
         raise DataError(f"{english_file} not found: FastChat's fastchat/llm_judge/data/judge_prompts.jsonl goes "
                         f"there under --data-dir.")

@@ -64,3 +64,14 @@ def test_agreement_statistics_by_hand():
     assert out["all"]["n"] == 3 and out["all"]["agreement"] == round(1 / 3, 4)
     assert out["writing"] == {"n": 2, "agreement": 0.5, "n_without_ties": 1, "agreement_without_ties": 1.0}
     assert out["math"]["agreement"] == 0.0
+
+
+def test_cli_prints_the_agreement(store, capsys):
+    from eval.__main__ import main
+
+    for name, choice in (("ana", "tie"), ("ben", "tie"), ("cleo", "both_bad")):
+        store.vote(name, "mt_bench_x/de/1/1", choice)
+    assert main(["human-agreement", str(store.path)]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("3 votes on 1 items; annotator pairs 3, agreement 0.3333")
+    assert main(["human-agreement", str(store.path.with_name("missing.sqlite"))]) == 2

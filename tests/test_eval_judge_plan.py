@@ -26,7 +26,9 @@ def test_fastchat_prompt_choice(shared_data):
     multi = en["pair-v2-multi-turn"].delimiters()
     assert ("<|The Start of Assistant A's Conversation with User|>",
             "<|The End of Assistant A's Conversation with User|>") in multi
-    assert fastchat_prompts(shared_data, "ja")["single-v1"].system  # no translation: the English prompts
+    ja = fastchat_prompts(shared_data, "ja")  # no translation: M2Lingual's prompts that check the language
+    assert "pair-harmless-v2" in ja and ja["single-v1"].template != en["single-v1"].template
+    assert fastchat_prompts(shared_data, "en")["single-v1"].template == en["single-v1"].template
     with pytest.raises(ConfigError, match="--data-dir"):
         fastchat_prompts(None, "de")
 
@@ -95,3 +97,26 @@ def test_two_runs_agreement(tmp_path):
         append_items(tmp_path / name, [_j(str(i), "a", rating) for i, rating in enumerate(ratings)])
     r = runs_agreement(tmp_path / "r1", tmp_path / "r2")
     assert r["n"] == 4 and r["agreement"] == 0.75 and 0 < r["cohen_kappa"] < 1
+
+
+def test_dry_run_prices_the_calls_and_calls_nothing(tmp_path, shared_data, capsys, monkeypatch):
+    from eval.__main__ import main
+    from eval.results import append_items, write_card
+
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-secret-test-key")
+    for name in ("a", "b"):
+        (tmp_path / name).mkdir()
+        write_card(tmp_path / name, {"model": name, "set": "mt_bench_x", "langs": ["de"]})
+        append_items(tmp_path / name, [_rec("81_DE"), _rec("111_DE", "math")])
+    argv = ["judge", "--mode", "pairwise", "--a", str(tmp_path / "a"), "--b", str(tmp_path / "b"),
+            "--judge", "openai:gpt-4o", "--data-dir", str(shared_data), "--out", str(tmp_path / "j"), "--dry-run"]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("8 calls to make (0 already judged)") and "$0.0" in out  # priced at gpt-4o's rates
+    assert not (tmp_path / "j" / "judgments" / "items.jsonl").exists()
+    assert "sk-secret" not in out
+    assert main(argv[:-1] + ["--langs", "xx"]) == 2  # bad input: one clear message, exit 2
+    capsys.readouterr()
+    assert main(argv + ["--price", "1000,1000"]) == 0  # a price of our own: far more dollars
+    assert float(capsys.readouterr().out.split("$")[1].split()[0]) > 1
+    assert main(argv + ["--price", "cheap"]) == 2

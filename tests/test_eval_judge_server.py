@@ -143,3 +143,14 @@ def test_sigkill_then_rerun_pays_for_nothing_twice(runs, tmp_path, proxy, shared
     lines = [json.loads(x) for x in items.read_text().splitlines()]
     assert len(lines) == len({r["key"] for r in lines}) == calls  # no judgment recorded twice
     assert json.loads((out / "judgments" / "card.json").read_text())["results"] == expected
+
+
+def test_rate_limits_are_retried(runs, tmp_path, smollm2_server, shared_data, monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", SECRET)
+    flaky = RecordingProxy(smollm2_server.removesuffix("/v1"), fail_next=2)
+    try:
+        good, bad = runs
+        card = _judge("likert", good, bad, tmp_path / "j", flaky, shared_data)
+        assert flaky.failed == 2 and len(flaky.bodies) == 2 and card["status"] == "done"  # two 429s, then through
+    finally:
+        flaky.close()
