@@ -16,7 +16,12 @@ class ApiRefused(EngineError):
 
 
 class EmptyReply(EngineError):
-    """The call succeeded but the reply has no text: not worth keeping, so a rerun asks again."""
+    """The call succeeded but the reply has no text: not worth keeping, so a rerun asks again. The tokens it
+    cost are in `usage` (prompt, completion)."""
+
+    def __init__(self, message: str, usage: tuple[int, int] = (0, 0)):
+        super().__init__(message)
+        self.usage = usage
 
 
 @dataclass(frozen=True)
@@ -49,5 +54,5 @@ async def chat(client, model: str, messages: list[dict], params: dict, slots: as
     usage = resp.usage
     reply = Reply(text, (usage.prompt_tokens or 0) if usage else 0, (usage.completion_tokens or 0) if usage else 0)
     if not text:
-        raise EmptyReply(f"{model} returned an empty reply")
+        raise EmptyReply(f"{model} returned an empty reply", (reply.prompt_tokens, reply.completion_tokens))
     return reply

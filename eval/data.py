@@ -23,19 +23,27 @@ def load_items(task: Task, lang: str, data_dir: Path | None = None, limit: int |
                ) -> tuple[list[Item], dict]:
     """The first `limit` items of `task` in `lang` (all when None), and where they came from."""
     local = task.local(data_dir, lang) if data_dir is not None and task.local else None
+    missing = None
+    if local is not None and not local[0].exists():
+        missing = local[0]
+        if not task.hub_of(lang)[0]:
+            raise DataError(f"{missing} not found: {task.name} reads its {lang} rows from there under --data-dir "
+                            f"({data_dir}); point --data-dir at the directory that holds {task.name}'s files.")
+        local = None  # no local copy of this language: the hub has one
     if local is not None:
         path, rows = local
-        if not path.exists():
-            raise DataError(f"{path} not found: {task.name} reads its {lang} rows from there under --data-dir "
-                            f"({data_dir}); point --data-dir at the directory that holds {task.name}'s files.")
         source = {"path": str(path), "sha256": _sha256(path), "split": task.split, "note": task.local_note}
     else:
         hub, config, split = task.hub_of(lang)
         if not hub:
             raise DataError(f"{task.name} is not on the Hugging Face hub: pass --data-dir, the directory holding "
                             f"its files ({task.local_note or 'see python -m eval tasks'}).")
-        hint = (f"pass --data-dir, the directory holding {task.name}'s files" if task.local else
-                f"load it where the hub is reachable ({task.name} has no local reader yet)")
+        if missing:
+            hint = f"put it at {missing} (not found under --data-dir)"
+        elif task.local:
+            hint = f"pass --data-dir, the directory holding {task.name}'s files"
+        else:
+            hint = f"load it where the hub is reachable ({task.name} has no local reader yet)"
         rows, fingerprint = read_hub(hub, config, split, None, hint, class_names=task.class_names)
         source = {"hub": hub, "config": config, "split": split, "fingerprint": fingerprint}
     items, seen, skipped = [], set(), 0

@@ -26,6 +26,13 @@ CREATE TABLE IF NOT EXISTS votes (annotator TEXT, item TEXT, vote TEXT, left_is 
 """
 
 
+def item_key(model_a: str, model_b: str, prompt_set: str, lang: str, qid: str, turn: int) -> str:
+    """An item: one turn of one question, answered by one pair of models (another pair is another item). The
+    pair is a hash, so the item names no model (the vote is blind)."""
+    pair = hashlib.sha256(f"{model_a}\0{model_b}".encode()).hexdigest()[:10]
+    return f"{pair}|{prompt_set}/{lang}/{qid}/{turn}"
+
+
 def _left_is(annotator: str, item: str) -> str:
     """Which model an annotator sees on the left for an item: random-looking, but the same on every reload."""
     return "a" if hashlib.sha256(f"{annotator}\0{item}".encode()).digest()[0] % 2 == 0 else "b"
@@ -55,7 +62,7 @@ class VoteStore:
             if other is None:
                 continue
             for turn in range(1, min(turns, len(rec["answers"]), len(other["answers"])) + 1):
-                item = f"{card_a['set']}/{rec['lang']}/{rec['id']}/{turn}"
+                item = item_key(card_a["model"], card_b["model"], card_a["set"], rec["lang"], rec["id"], turn)
                 self._db.execute("INSERT OR IGNORE INTO items VALUES (?,?,?,?,?,?,?,?,?,?)",
                                  (item, rec["lang"], rec["id"], rec.get("category", ""), turn,
                                   json.dumps(rec["turns"][:turn], ensure_ascii=False), rec["answers"][turn - 1],
@@ -132,7 +139,8 @@ def human_agreement(votes: dict[str, dict[str, str]]) -> dict:
 def human_judge_agreement(votes: dict[str, dict[str, str]], judge: dict[str, str], categories: dict[str, str]
                           ) -> dict:
     """Per category and overall: how often the judge's outcome for an item ("a", "b", "tie", "both_bad")
-    equals the humans' majority vote (items without a strict majority are left out), with and without ties."""
+    equals the humans' majority vote (items without a strict majority are left out), with and without ties
+    (a tie or both-bad on either side)."""
     rows = defaultdict(lambda: [0, 0, 0, 0])  # agree, n, agree without ties, n without ties
     for item, by in votes.items():
         if item not in judge:
@@ -144,7 +152,7 @@ def human_judge_agreement(votes: dict[str, dict[str, str]], judge: dict[str, str
             r = rows[key]
             r[0] += judge[item] == top
             r[1] += 1
-            if "tie" not in (top, judge[item]):
+            if not {"tie", "both_bad"} & {top, judge[item]}:
                 r[2] += judge[item] == top
                 r[3] += 1
     return {k: {"n": n, "agreement": round(a / n, 4) if n else None, "n_without_ties": n2,
@@ -164,9 +172,15 @@ def judge_outcomes(judge_run: Path) -> dict[str, str]:
         if r["value"] is not None:
             sides[r["lang"], r["id"], r["turn"]][r["side"]] = r
     names = {"win": "a", "loss": "b", "tie": "tie", "both_bad": "both_bad"}
-    return {f"{card['set']}/{lang}/{qid}/{turn}": names[combine(outcome(card["mode"], s["ab"], True),
-                                                               outcome(card["mode"], s["ba"], False))]
-            for (lang, qid, turn), s in sides.items() if "ab" in s and "ba" in s}
+    swapped = {"a": "b", "b": "a", "tie": "tie", "both_bad": "both_bad"}
+    out = {}
+    for (lang, qid, turn), s in sides.items():
+        if "ab" in s and "ba" in s:
+            said = names[combine(outcome(card["mode"], s["ab"], True), outcome(card["mode"], s["ba"], False))]
+            out[item_key(card["a"], card["b"], card["set"], lang, qid, turn)] = said
+            # the same pair stored the other way round (B as "a"): the same verdict, from the other side
+            out[item_key(card["b"], card["a"], card["set"], lang, qid, turn)] = swapped[said]
+    return out
 
 
 def run_labels(judge_run: Path) -> dict[str, object]:

@@ -90,11 +90,18 @@ def _references(data_dir: Path | None, prompt_set: str, lang: str) -> dict[str, 
 def _pair_fields(rec_a: dict, rec_b: dict, turn: int, a_first: bool, refs: list[str]) -> dict:
     first, second = (rec_a, rec_b) if a_first else (rec_b, rec_a)
     ans = lambda rec, t: neutralize(rec["answers"][t - 1])  # noqa: E731
-    fields = {"question": rec_a["turns"][0], "answer_a": ans(first, 1), "answer_b": ans(second, 1),
-              "question_1": rec_a["turns"][0], "answer_a_1": ans(first, 1), "answer_b_1": ans(second, 1)}
+    fields = {"answer_a": ans(first, 1), "answer_b": ans(second, 1), "answer_a_1": ans(first, 1),
+              "answer_b_1": ans(second, 1)}
     if turn == 2:
-        fields |= {"question_2": rec_a["turns"][1], "answer_a_2": ans(first, 2), "answer_b_2": ans(second, 2)}
-    return fields | {f"ref_answer_{i + 1}": r for i, r in enumerate(refs)}
+        fields |= {"answer_a_2": ans(first, 2), "answer_b_2": ans(second, 2)}
+    return fields | _question_fields(rec_a, turn, refs)
+
+
+def _question_fields(rec: dict, turn: int, refs: list[str]) -> dict:
+    """The question(s) and reference answers, defused like the answers (they are text from a file too)."""
+    q = [neutralize(t) for t in rec["turns"]]
+    return {"question": q[0], "question_1": q[0], **({"question_2": q[1]} if turn == 2 else {}),
+            **{f"ref_answer_{i + 1}": neutralize(r) for i, r in enumerate(refs)}}
 
 
 def plan_jobs(mode: str, a: dict, b: dict | None, langs: list[str], turns: int, prompt_for, refs: dict) -> list[Job]:
@@ -106,28 +113,28 @@ def plan_jobs(mode: str, a: dict, b: dict | None, langs: list[str], turns: int, 
             continue
         rec_b = b[lang, qid] if b is not None else None
         category = rec_a.get("category", "")
+        language = get_language(lang).name
         for turn in range(1, min(turns, len(rec_a["answers"]), len(rec_b["answers"]) if rec_b else 9) + 1):
             ref = refs.get(lang, {}).get(qid, [])
             prompt = prompt_for(lang, category, turn, bool(ref))
-            language = get_language(lang).name
             if mode in ("pairwise", "scores"):
                 lengths = (len(rec_a["answers"][turn - 1]), len(rec_b["answers"][turn - 1]))
                 for side in ("ab", "ba"):
-                    fields = _pair_fields(rec_a, rec_b, turn, side == "ab", ref) | {"language": language}
-                    jobs.append(Job(lang, qid, category, turn, side, prompt, prompt.messages(**fields), lengths))
-            else:
-                for side, rec in (("a", rec_a), ("b", rec_b)) if rec_b else (("a", rec_a),):
-                    answers = [neutralize(x) for x in rec["answers"]]
-                    fields = {"question": rec["turns"][0], "answer": answers[0], "question_1": rec["turns"][0],
-                              "answer_1": answers[0], "language": language,
-                              **({"question_2": rec["turns"][1], "answer_2": answers[1]} if turn == 2 else {}),
-                              **{f"ref_answer_{i + 1}": r for i, r in enumerate(ref)}}
-                    forced = None
-                    detected = rec.get("detected", [[None]])[turn - 1][0]
-                    if mode == "likert" and detected != lang:
-                        forced = {"value": [1, f"answer detected as {detected}, not {lang}"], "problem": ""}
-                    jobs.append(Job(lang, qid, category, turn, side, prompt, prompt.messages(**fields),
-                                    forced=forced))
+                    fields = _pair_fields(rec_a, rec_b, turn, side == "ab", ref)
+                    jobs.append(Job(lang, qid, category, turn, side, prompt, prompt.messages(language, **fields),
+                                    lengths))
+                continue
+            for side, rec in (("a", rec_a), ("b", rec_b)) if rec_b else (("a", rec_a),):
+                answers = [neutralize(x) for x in rec["answers"]]
+                fields = {"answer": answers[0], "answer_1": answers[0],
+                          **({"answer_2": answers[1]} if turn == 2 else {}), **_question_fields(rec, turn, ref)}
+                forced = None
+                detected = rec.get("detected", [[None]])[turn - 1][0]
+                # only a real other language: "und" (code, numbers, no letters) is left to the judge
+                if mode == "likert" and detected not in (lang, "und", None):
+                    forced = {"value": [1, f"answer detected as {detected}, not {lang}"], "problem": ""}
+                jobs.append(Job(lang, qid, category, turn, side, prompt, prompt.messages(language, **fields),
+                                forced=forced))
     return jobs
 
 
@@ -174,20 +181,23 @@ def estimate(mode: str, jobs: list[Job], judge_model: str, base_url: str | None,
             "usd": None if usd is None else round(usd, 4)}
 
 
-async def _judge_all(jobs: list[Job], mode: str, spec, out: Path, concurrency: int, max_tokens: int,
+async def _judge_all(groups: list[list[Job]], mode: str, spec, out: Path, concurrency: int, max_tokens: int,
                      timeout: float, max_retries: int, key_env: str, bar) -> list[dict]:
+    """One call per group (jobs whose messages are identical, e.g. two models' identical answers), a record
+    per job, appended as each reply arrives."""
     slots = asyncio.Semaphore(concurrency)
     client = async_client(spec.base_url, os.environ.get(key_env, ""), timeout, max_retries)
     queue: asyncio.Queue = asyncio.Queue()
-    for job in jobs:
-        queue.put_nowait(job)
+    for group in groups:
+        queue.put_nowait(group)
     failures: list[dict] = []
 
     async def worker():
         import openai
 
         while not queue.empty():
-            job = queue.get_nowait()
+            group = queue.get_nowait()
+            job = group[0]
             try:
                 reply = await chat(client, spec.model, job.messages, {"temperature": 0.0, "max_tokens": max_tokens},
                                    slots, key_env)
@@ -196,8 +206,9 @@ async def _judge_all(jobs: list[Job], mode: str, spec, out: Path, concurrency: i
                                  "error": f"{type(exc).__name__}: {str(exc)[:200]}"})
             else:
                 value, problem = parse(mode, job, reply.text)
-                append_items(out, [_record(mode, job, spec.model, max_tokens, reply.text, value, problem,
-                                           reply.prompt_tokens, reply.completion_tokens)])
+                append_items(out, [_record(mode, j, spec.model, max_tokens, reply.text, value, problem,
+                                           reply.prompt_tokens if j is job else 0,
+                                           reply.completion_tokens if j is job else 0) for j in group])
             bar.update(1)
 
     try:
@@ -255,16 +266,28 @@ def run_judge(mode: str, a: Path, judge: str, out: Path, b: Path | None = None, 
                 "turns": turns, "max_tokens": max_tokens, "english_prompts": english_prompts}
     out.mkdir(parents=True, exist_ok=True)
     check_same_run(out, identity)
-    done = {r["key"] for r in read_items(out)}
-    todo = [j for j in jobs if _key(spec.model, j, max_tokens) not in done]
-    calls = [j for j in todo if j.forced is None]
-    plan = estimate(mode, calls, spec.model, spec.base_url, max_tokens, prices) | \
-        {"already_judged": len(jobs) - len(todo)}
+    key = lambda j: _key(spec.model, j, max_tokens)  # noqa: E731
+    slot = lambda j: (key(j), j.lang, j.id, j.turn, j.side)  # noqa: E731
+    existing = read_items(out)
+    done = {(r["key"], r["lang"], r["id"], r["turn"], r["side"]) for r in existing}
+    replies = {r["key"]: r for r in existing if not r["forced"]}
+    todo = [j for j in jobs if slot(j) not in done]
+    groups: dict[str, list[Job]] = {}
+    for j in todo:
+        if j.forced is None and key(j) not in replies:
+            groups.setdefault(key(j), []).append(j)
+    calls = list(groups.values())
+    missing_in_b = sum(k not in rec_b for k in rec_a if k[0] in langs) if rec_b else 0  # not judged: say so
+    plan = estimate(mode, [g[0] for g in calls], spec.model, spec.base_url, max_tokens, prices) | \
+        {"already_judged": len(jobs) - len(todo), "missing_in_b": missing_in_b}
     if dry_run:
         return {**identity, "dry_run": plan}
-    forced = [_record(mode, j, spec.model, max_tokens, None, j.forced["value"], "") for j in todo if j.forced]
-    if forced:
-        append_items(out, forced)  # decided without the judge: written at once
+    # decided without a call: a forced score, or the same messages already judged for another job
+    free = [_record(mode, j, spec.model, max_tokens, None, j.forced["value"], "") for j in todo if j.forced] + \
+        [_record(mode, j, spec.model, max_tokens, replies[key(j)]["reply"], replies[key(j)]["value"],
+                 replies[key(j)]["problem"]) for j in todo if j.forced is None and key(j) in replies]
+    if free:
+        append_items(out, free)
     card = {**identity, "langs": langs, "limit": limit, "a_dir": str(a), "b_dir": str(b) if b else None,
             "status": "running", "started_at": datetime.now(UTC).isoformat(timespec="seconds"), "plan": plan,
             "versions": versions()}
@@ -274,8 +297,8 @@ def run_judge(mode: str, a: Path, judge: str, out: Path, b: Path | None = None, 
         failures = asyncio.run(_judge_all(calls, mode, spec, out, concurrency, max_tokens, timeout, max_retries,
                                           key_env, bar)) if calls else []
     seconds = time.perf_counter() - started
-    keys = {_key(spec.model, j, max_tokens) for j in jobs}
-    records = [r for r in read_items(out) if r["key"] in keys]
+    slots = {slot(j) for j in jobs}
+    records = [r for r in read_items(out) if (r["key"], r["lang"], r["id"], r["turn"], r["side"]) in slots]
     usage = [sum(r["prompt_tokens"] for r in records), sum(r["completion_tokens"] for r in records)]
     usd = cost(*usage, price_for(spec.model, spec.base_url, prices or {}))
     card |= {"status": "done" if not failures else "incomplete", "failures": failures,

@@ -43,10 +43,11 @@ class JudgePrompt:
                     pairs.append((before.strip(), after.strip()))
         return pairs
 
-    def messages(self, **fields) -> list[dict]:
-        user = self.template.format(**fields)
-        return ([{"role": "system", "content": self.system}] if self.system else []) + \
-            [{"role": "user", "content": user}]
+    def messages(self, language: str, **fields) -> list[dict]:
+        """The chat messages; `language` (an English name) also fills M2Lingual's {lang} and {lang1}."""
+        user = self.template.format(language=language, lang=language, lang1=language, **fields)
+        system = self.system.replace("{lang1}", language).replace("{lang}", language)  # no other fields there
+        return ([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": user}]
 
 
 MTBX = {"de": "DE", "en": "EN", "es": "ES", "fr": "FR", "it": "IT"}

@@ -57,8 +57,9 @@ def win_rates(outcomes: Iterable[str]) -> dict:
     rate = wilson(counts["win"], n)
     return {"n": n, **{o: counts[o] for o in OUTCOMES},
             "win_rate": round(rate.rate, 4), "ci95": [round(rate.low, 4), round(rate.high, 4)],
-            # the "win rate" many papers report counts a tie as half a win
-            "win_rate_half_ties": round((counts["win"] + 0.5 * counts["tie"]) / n, 4) if n else float("nan")}
+            # the "win rate" many papers report counts a tie (both good or both bad) as half a win
+            "win_rate_half_ties": round((counts["win"] + 0.5 * (counts["tie"] + counts["both_bad"])) / n, 4)
+            if n else float("nan")}
 
 
 def position_bias(pairs: Iterable[tuple[str, str]]) -> dict:

@@ -7,6 +7,7 @@ out first, and `neutralize` defuses verdict tokens inside the candidates' answer
 from __future__ import annotations
 
 import json
+import math
 import re
 from dataclasses import dataclass
 
@@ -31,8 +32,10 @@ _SCORE = {k: re.compile(rf"<score{k}>\s*{_NUMBER}\s*(?:/\s*10\s*)?</score{k}>", 
 
 def neutralize(answer: str) -> str:
     """A candidate's answer with the tokens a verdict is made of broken up ("[[A]]" -> "[ [A] ]", "<score1>" ->
-    "< score1>"), so an answer cannot hand the judge, or the parser, a ready-made verdict."""
-    return re.sub(r"<(\s*/?\s*score)", r"< \1", answer.replace("[[", "[ [").replace("]]", "] ]"))
+    "< score1>", a JSON "score" key -> 'score'), so an answer cannot hand the judge, or the parser, a verdict."""
+    text = answer.replace("[[", "[ [").replace("]]", "] ]")
+    text = re.sub(r"<(\s*/?\s*score)", r"< \1", text, flags=re.I)
+    return re.sub(r'"(\s*score\s*)"', r"'\1'", text, flags=re.I)
 
 
 def judge_part(reply: str, delimiters: list[tuple[str, str]] = ()) -> str:
@@ -114,6 +117,6 @@ def parse_likert(reply: str, low: int = 1, high: int = 6, delimiters=()) -> Pars
     out = _one(scores, '"score"')
     if not out.ok:
         return out
-    if out.value != int(out.value) or not low <= out.value <= high:
+    if not math.isfinite(out.value) or out.value != int(out.value) or not low <= out.value <= high:
         return Parsed(None, f'"score" {out.value:g} is not an integer from {low} to {high}')
-    return Parsed((int(out.value), str(objects[0].get("reasoning", ""))))
+    return Parsed((int(out.value), str(objects[0].get("reasoning") or "")))

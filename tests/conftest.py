@@ -66,3 +66,16 @@ def engine():
     yield get
     for e in _engines.values():
         e.close()
+
+
+@pytest.fixture()
+def offline_hub(monkeypatch):
+    """No Hugging Face hub, as in this workplace, but failing at once instead of waiting on the network."""
+    import datasets
+    import huggingface_hub.constants
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    # Both libraries read the variable at import, which may have happened in an earlier test.
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
+    monkeypatch.setattr(datasets.config, "HF_HUB_OFFLINE", True)

@@ -173,15 +173,7 @@ def test_squad_format_on_a_non_squad_file(tmp_path):
 
 
 
-def test_hub_only_source_offline_fails_fast_with_local_path_hint(tmp_path, monkeypatch):
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
-    import datasets
-    import huggingface_hub.constants
-
-    # Both libraries read the variable at import, which may have happened in an earlier test.
-    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
-    monkeypatch.setattr(datasets.config, "HF_HUB_OFFLINE", True)
+def test_hub_only_source_offline_fails_fast_with_local_path_hint(tmp_path, offline_hub):
     hub = "polyglot-lab-tests/no-such-dataset"
     for src in (Source(format="alpaca", hub=hub, lang="en"),
                 Source(format="alpaca", hub=hub, path="not/here.json", lang="en")):  # no local file: the hub

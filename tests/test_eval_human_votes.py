@@ -8,8 +8,10 @@ import sqlite3
 import pytest
 
 from core.errors import ConfigError
-from eval.human_votes import VoteStore, human_agreement, human_judge_agreement
+from eval.human_votes import VoteStore, human_agreement, human_judge_agreement, item_key
 from eval.results import append_items, write_card
+
+ITEM1, ITEM2 = (item_key("model-a", "model-b", "mt_bench_x", "de", "1", turn) for turn in (1, 2))
 
 
 def _run(path, model, answers):
@@ -33,17 +35,17 @@ def store(tmp_path):
 
 def test_blind_items_and_votes_from_a_side(store, tmp_path):
     first = store.next_item("ana")
-    assert first["item"] == "mt_bench_x/de/1/1" and set(first) >= {"questions", "left", "right"}
+    assert first["item"] == ITEM1 and set(first) >= {"questions", "left", "right"}
     assert "model" not in str(first)  # blind: no model names
     assert {first["left"], first["right"]} == {"A1", "B1"}
     left_is = "a" if first["left"] == "A1" else "b"
     assert store.vote("ana", first["item"], "left") == left_is  # stored as the model that was on the left
-    assert store.next_item("ana")["item"] == "mt_bench_x/de/1/2"  # voted items are not offered again
+    assert store.next_item("ana")["item"] == ITEM2  # voted items are not offered again
     sides = {store.next_item(name)["left"] for name in ("ben", "cleo", "dan", "eva", "fritz", "gus")}
     assert sides == {"A1", "B1"}  # the side is random across annotators...
     reopened = VoteStore(tmp_path / "votes.sqlite")
     assert reopened.next_item("ben") == store.next_item("ben")  # ...and the same after a reload
-    assert reopened.votes() == {"mt_bench_x/de/1/1": {"ana": left_is}}  # committed at once
+    assert reopened.votes() == {ITEM1: {"ana": left_is}}  # committed at once
     assert sqlite3.connect(tmp_path / "votes.sqlite").execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     with pytest.raises(ConfigError, match="one of left, right, tie, both_bad"):
         store.vote("ana", first["item"], "A")
@@ -70,8 +72,21 @@ def test_cli_prints_the_agreement(store, capsys):
     from eval.__main__ import main
 
     for name, choice in (("ana", "tie"), ("ben", "tie"), ("cleo", "both_bad")):
-        store.vote(name, "mt_bench_x/de/1/1", choice)
+        store.vote(name, ITEM1, choice)
     assert main(["human-agreement", str(store.path)]) == 0
     out = capsys.readouterr().out
     assert out.startswith("3 votes on 1 items; annotator pairs 3, agreement 0.3333")
     assert main(["human-agreement", str(store.path.with_name("missing.sqlite"))]) == 2
+
+
+def test_judge_outcomes_match_either_order_of_the_pair(tmp_path):
+    from eval.human_votes import judge_outcomes
+
+    run = tmp_path / "judge"
+    run.mkdir()
+    write_card(run, {"mode": "pairwise", "set": "mt_bench_x", "a": "model-a", "b": "model-b"})
+    append_items(run, [{"lang": "de", "id": "1", "turn": 1, "side": "ab", "value": "A"},
+                       {"lang": "de", "id": "1", "turn": 1, "side": "ba", "value": "B"}])  # model-a wins both
+    out = judge_outcomes(run)
+    assert out[item_key("model-a", "model-b", "mt_bench_x", "de", "1", 1)] == "a"
+    assert out[item_key("model-b", "model-a", "mt_bench_x", "de", "1", 1)] == "b"  # a store that has B as "a"

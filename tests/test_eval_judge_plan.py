@@ -104,10 +104,10 @@ def test_dry_run_prices_the_calls_and_calls_nothing(tmp_path, shared_data, capsy
     from eval.results import append_items, write_card
 
     monkeypatch.setenv("OPENAI_API_KEY", "sk-secret-test-key")
-    for name in ("a", "b"):
+    for name, answers in (("a", ("eins", "zwei")), ("b", ("one", "two")), ("same", ("eins", "zwei"))):
         (tmp_path / name).mkdir()
         write_card(tmp_path / name, {"model": name, "set": "mt_bench_x", "langs": ["de"]})
-        append_items(tmp_path / name, [_rec("81_DE"), _rec("111_DE", "math")])
+        append_items(tmp_path / name, [_rec("81_DE", answers=answers), _rec("111_DE", "math", answers=answers)])
     argv = ["judge", "--mode", "pairwise", "--a", str(tmp_path / "a"), "--b", str(tmp_path / "b"),
             "--judge", "openai:gpt-4o", "--data-dir", str(shared_data), "--out", str(tmp_path / "j"), "--dry-run"]
     assert main(argv) == 0
@@ -115,6 +115,9 @@ def test_dry_run_prices_the_calls_and_calls_nothing(tmp_path, shared_data, capsy
     assert out.startswith("8 calls to make (0 already judged)") and "$0.0" in out  # priced at gpt-4o's rates
     assert not (tmp_path / "j" / "judgments" / "items.jsonl").exists()
     assert "sk-secret" not in out
+    same = [x if x != str(tmp_path / "b") else str(tmp_path / "same") for x in argv]
+    assert main(same) == 0  # identical answers: both orders are the same request, asked once
+    assert capsys.readouterr().out.startswith("4 calls to make")
     assert main(argv[:-1] + ["--langs", "xx"]) == 2  # bad input: one clear message, exit 2
     capsys.readouterr()
     assert main(argv + ["--price", "1000,1000"]) == 0  # a price of our own: far more dollars

@@ -19,6 +19,8 @@ from eval.tasks.lettered import extract_letter, letter_scorer
     ("A good choice is B.", "B"),  # "A" the article loses to a marked letter
     ("The answer is E", "E"), ("answer: (b)", ""),  # lower case is not an option letter
     ("I think it is the bank", ""), ("F. none", ""),  # F is not one of five options
+    ("A good choice is C", "C"), ("E poi la risposta giusta è B", "B"),  # article / conjunction, then the letter
+    ("C is right", "C"), ("E", "E")
 ])
 def test_extract_letter(output, letter):
     assert extract_letter(output, 5) == letter
@@ -71,6 +73,14 @@ def test_crossalpaca_bbh_and_its_exact_match(shared_data):
     assert bbh_score(" falsch.\nQ: next", first, "de") == {"answer": "falsch.", "em": 1.0}
     assert bbh_score("FALSCH ist es", first, "de")["em"] == 0.0
     assert len(load_items(get_task("crossalpaca_bbh"), "zh", shared_data)[0]) == 6511
+
+
+def test_a_language_without_a_local_file_falls_back_to_the_hub(tmp_path, shared_data, offline_hub):
+    # ../shared/data has MLQA only in Italian: the other languages come from the hub (unreachable here)
+    items, source = load_items(get_task("mlqa"), "it", shared_data, limit=2)
+    assert len(items) == 2 and source["path"].endswith("mlqa_IT.csv")
+    with pytest.raises(DataError, match=r"(?s)facebook/mlqa.*put it at .*test-context-de-question-de.json \(not found"):
+        load_items(get_task("mlqa"), "de", shared_data)
 
 
 def test_tasks_without_a_hub_copy_ask_for_data_dir(tmp_path):

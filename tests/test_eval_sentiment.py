@@ -18,7 +18,8 @@ from eval.tasks.sentiment import LABELS, f1_scores, to_item
     ("id", 500, {"positive": 208, "neutral": 88, "negative": 204}),  # SmSA's test split, as its SOURCE.md counts
     ("ru", 2211, {"positive": 483, "neutral": 1068, "negative": 660}),  # minus 369 skip and 99 speech
     ("sw", 748, None),
-    ("ar", 661, None),  # ASTD's unbalanced test split (1,999 lines) without its 1,338 OBJ tweets
+    ("ar", 1833, {"positive": 159, "neutral": 1338, "negative": 336}),  # ASTD's 1,999 test lines: OBJ is
+    # neutral, the 166 NEUTRAL ("mixed") are left out
 ])
 def test_sentimentx_reads_each_dataset(shared_data, lang, n, counts):
     items, source = load_items(get_task("sentimentx"), lang, shared_data)
@@ -27,7 +28,7 @@ def test_sentimentx_reads_each_dataset(shared_data, lang, n, counts):
                for i in items)
     if counts:
         assert Counter(LABELS[i.gold] for i in items) == counts
-    assert source["skipped"] == {"ru": 468, "ar": 1338}.get(lang, 0)
+    assert source["skipped"] == {"ru": 468, "ar": 166}.get(lang, 0)
 
 
 def test_nusax_is_parallel_across_its_12_languages(shared_data):
@@ -38,10 +39,11 @@ def test_nusax_is_parallel_across_its_12_languages(shared_data):
 
 
 def test_request_is_the_text_then_the_question():
-    item = to_item({"text": "Mbaya  sana\nleo", "label": "NEG"}, "sw", "7")
+    item = to_item({"text": "Mbaya  sana\nleo", "label": "negative"}, "sw", "7")
     assert item.gold == 2 and item.requests[0][0].startswith("Mbaya sana leo\nQuestion: Is the sentiment")
     assert item.requests[0][0].endswith("\nAnswer:") and item.requests[2][1] == " negative"
-    assert to_item({"text": "x", "label": "OBJ"}, "ar", "1") is None  # not one of the three classes
+    assert to_item({"text": "x", "label": "NEUTRAL"}, "ar", "1") is None  # ASTD's "mixed": none of the three
+    assert to_item({"text": "x", "label": "OBJ"}, "ar", "1").gold == 1  # objective: no sentiment
 
 
 def test_f1_weighted_and_macro_by_hand():

@@ -25,11 +25,16 @@ def extract_letter(output: str, n: int) -> str:
     letters = LETTERS[:n]
     text = output.strip()
     patterns = (rf"^\(?([{letters}])(?:[.):\n]|$)", rf"\(([{letters}])\)", rf"\b([{letters}])[.):](?:\s|$)",
-                rf"(?i:answer is|answer:)\s*\(?([{letters}])\b", rf"\b([{letters}])\b")
+                rf"(?i:answer is|answer:)\s*\(?([{letters}])\b")
     for pattern in patterns:
         match = re.search(pattern, text)
         if match:
             return match.group(1)
+    for match in re.finditer(rf"\b([{letters}])\b", text):
+        # "A" and "E" before a lowercase word are words (English "A good...", Italian "E poi..."), not options
+        if match.group(1) in "AE" and re.match(r"\s+[^\W\d_A-Z]", text[match.end():]):
+            continue
+        return match.group(1)
     return ""
 
 

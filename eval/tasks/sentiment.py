@@ -14,14 +14,15 @@ from eval.tasks.base import Item, Task
 
 LABELS = ("positive", "neutral", "negative")
 QUESTION = "Question: Is the sentiment of this text positive, neutral or negative?\nAnswer:"
-# The 4- and 5-class datasets' labels -> ours; the rest (ASTD's OBJ(ective), RuSentiTweet's speech acts and
-# skipped tweets) are not sentiment and are left out, as 3-way evaluations of these sets do.
-ALIASES = {"pos": "positive", "neg": "negative", "neutral": "neutral", "positive": "positive",
-           "negative": "negative"}
+# Labels -> ours. RuSentiTweet's speech acts and skipped tweets are not sentiment and are left out. ASTD's
+# OBJ (objective: no sentiment) is neutral; its NEUTRAL is the paper's "mixed" (both polarities), which none
+# of the three classes fits, so it is left out.
+ALIASES = {"positive": "positive", "neutral": "neutral", "negative": "negative"}
+ASTD = {"pos": "positive", "neg": "negative", "obj": "neutral"}
 
 
 def to_item(row: dict, lang: str, id: str) -> Item | None:
-    label = ALIASES.get(str(row["label"]).strip().lower())
+    label = (ASTD if lang == "ar" else ALIASES).get(str(row["label"]).strip().lower())
     if label is None:
         return None  # not one of the three classes
     text = " ".join(row["text"].split())  # tweets carry newlines and runs of spaces
@@ -102,8 +103,8 @@ def _text(row: dict) -> dict:
 SENTIMENTX = Task("sentimentx", tuple(HUB_X), "", "test", ("label",),
                   lambda row, lang, id: to_item(_text(row), lang, id), local=local_x, corpus=f1_scores,
                   hub_source=HUB_X.__getitem__, class_names=True, id_field="id",
-                  local_note="ar: ASTD's unbalanced test split without OBJ; ru: RuSentiTweet's test without "
-                             "speech and skip")
+                  local_note="ar: ASTD's unbalanced test split, OBJ as neutral, without NEUTRAL (mixed); ru: "
+                             "RuSentiTweet's test without speech and skip")
 NUSAX_TASK = Task("nusax", tuple(NUSAX), "indonlp/NusaX-senti", "test", ("text", "label"), to_item,
                   hub_config=lambda lang: NUSAX[lang][1], local=local_nusax, corpus=f1_scores, class_names=True,
                   id_field="id")

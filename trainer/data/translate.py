@@ -182,8 +182,9 @@ class Distiller:
         (model, url), messages, params = request
         try:
             reply = await chat(client, model, messages, params, self._slots, self.t.api_key_env)
-        except EmptyReply:
+        except EmptyReply as exc:  # paid for, though not kept
             self.calls["made"] += 1
+            _add(self.usage, (model, url), *exc.usage)
             raise
         self.calls["made"] += 1
         _add(self.usage, (model, url), reply.prompt_tokens, reply.completion_tokens)
