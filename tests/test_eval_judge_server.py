@@ -109,7 +109,7 @@ def _cli(a, b, out, url, shared_data):
             "--out", str(out)]
 
 
-def test_sigkill_then_rerun_pays_for_nothing_twice(runs, tmp_path, proxy, shared_data):
+def test_sigkill_then_rerun_pays_for_nothing_twice(runs, tmp_path, proxy, shared_data, report):
     env = {**os.environ, "OPENAI_API_KEY": SECRET, "PYTHONPATH": str(ROOT)}
     good, bad = runs
     # an uninterrupted run first: the table to match
@@ -140,6 +140,8 @@ def test_sigkill_then_rerun_pays_for_nothing_twice(runs, tmp_path, proxy, shared
     made = [json.dumps(b["messages"], sort_keys=True) for b in proxy.bodies[start:]]
     # no judgment written before the kill was asked again; only a call in flight at the kill is repeated
     assert len(set(made)) == calls and len(made) - calls <= in_flight <= 1
+    report(f"judge SIGKILL after {written} of {calls} judgments ({in_flight} request in flight): {len(made)} "
+           f"requests reached the server over both runs for {calls} distinct judgments")
     lines = [json.loads(x) for x in items.read_text().splitlines()]
     assert len(lines) == len({r["key"] for r in lines}) == calls  # no judgment recorded twice
     assert json.loads((out / "judgments" / "card.json").read_text())["results"] == expected
