@@ -1,10 +1,11 @@
 """Judge throughput: judgments/s of `python -m eval judge` (pairwise, both orders) against a real local
 llama_cpp.server, at concurrency 1 (the baseline) and N, as a ratio, measured in the same run.
 
-    python bench/judge.py [--questions 8] [--concurrency 8] [--max-tokens 96] [--parallel 1]
+    python bench/judge.py [--questions 8] [--concurrency 8] [--max-tokens 96]
 
 The answers judged are MT-Bench-X's English GPT-4 reference answers (A) against their first sentence (B).
-`--parallel` is llama_cpp.server's number of parallel slots (1: it answers one request at a time)."""
+llama_cpp.server answers one request at a time, so concurrency only overlaps our side (prompt building,
+HTTP, parsing, writing) with its work; against a hosted API it also hides network latency."""
 
 from __future__ import annotations
 
@@ -46,7 +47,6 @@ def main() -> None:
     p.add_argument("--questions", type=int, default=8)
     p.add_argument("--concurrency", type=int, default=8)
     p.add_argument("--max-tokens", type=int, default=96)
-    p.add_argument("--parallel", type=int, default=1, help="llama_cpp.server's parallel slots")
     p.add_argument("--data-dir", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "data")
     args = p.parse_args()
     port = free_port()
@@ -54,7 +54,7 @@ def main() -> None:
         tmp = Path(tmp)
         a, b = answer_sets(args.data_dir, args.questions, tmp)
         server = ["-m", "llama_cpp.server", "--model", str(packaged_gguf("smollm2-135m")), "--model_alias",
-                  "smollm2", "--host", "127.0.0.1", "--port", str(port), "--n_ctx", str(4096 * args.parallel),
+                  "smollm2", "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "4096",
                   "--verbose", "false"]
         os.environ.setdefault("OPENAI_API_KEY", "local")
         with serve(server, f"http://127.0.0.1:{port}/docs", tmp / "server.log"):

@@ -157,12 +157,19 @@ def _run(args: argparse.Namespace) -> None:
                       f"(n={r['n_without_ties']})")
         store.close()
     elif args.command == "report":
-        from eval.report import load_runs, plots, table
+        from eval.judge_plots import judge_plots
+        from eval.judge_summary import format_judge
+        from eval.report import load_runs, plots, split_judge_runs, table
 
-        cards = load_runs(args.runs)
-        print(table(cards))
+        cards, judged = split_judge_runs(load_runs(args.runs))
+        if cards:
+            print(table(cards))
+        for card in judged:
+            print(f"\n{format_judge(card)}")
         if args.plots:
-            for path in plots(cards, args.plots):
+            written = (plots(cards, args.plots) if cards else []) + \
+                [p for card in judged for p in judge_plots(card, args.plots / Path(card["_dir"]).name)]
+            for path in written:
                 print(f"wrote {path}")
     else:
         from eval.bench import run_bench

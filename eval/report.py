@@ -21,6 +21,11 @@ def load_runs(runs: list[Path]) -> list[dict]:
     return cards
 
 
+def split_judge_runs(cards: list[dict]) -> tuple[list[dict], list[dict]]:
+    """(benchmark and generation cards, judge cards): judge runs get their own table and plots."""
+    return [c for c in cards if "mode" not in c], [c for c in cards if "mode" in c]
+
+
 def _label(card: dict, cards: list[dict]) -> str:
     same = [c for c in cards if c["model"] == card["model"]]
     return card["model"] if len(same) == 1 else f"{card['model']} ({Path(card['_dir']).name})"

@@ -123,3 +123,21 @@ def test_dry_run_prices_the_calls_and_calls_nothing(tmp_path, shared_data, capsy
     assert main(argv + ["--price", "1000,1000"]) == 0  # a price of our own: far more dollars
     assert float(capsys.readouterr().out.split("$")[1].split()[0]) > 1
     assert main(argv + ["--price", "cheap"]) == 2
+
+
+def test_report_shows_judge_runs_with_plots(tmp_path, capsys):
+    from eval.__main__ import main
+    from eval.results import write_card
+
+    records = [_j("1", "ab", "A"), _j("1", "ba", "B"), _j("2", "ab", "A", lang="fr", category="math"),
+               _j("2", "ba", "A", lang="fr", category="math")]
+    run = tmp_path / "judge"
+    run.mkdir()
+    write_card(run, {"mode": "pairwise", "judge": "gpt-4o@https://api.openai.com/v1", "a": "m1", "b": "m2",
+                     "set": "mt_bench_x", "results": summarize("pairwise", records)})
+    assert main(["report", str(run), "--plots", str(tmp_path / "plots")]) == 0
+    out = capsys.readouterr().out
+    assert "pairwise judged by gpt-4o" in out and "unparseable: 0 of 4" in out
+    pngs = sorted((tmp_path / "plots" / "judge").glob("*.png"))
+    assert [p.name for p in pngs] == ["judge_pairwise_by_category.png", "judge_pairwise_by_lang.png"]
+    assert all(p.stat().st_size > 5000 for p in pngs)
