@@ -5,10 +5,10 @@ which the paper does not have."""
 
 from __future__ import annotations
 
-import csv
 import re
 from pathlib import Path
 
+from core.readers import read_local
 from eval.tasks.base import Item, Task
 from eval.tasks.xquad import EN, TEMPLATES, qa_item, score, squad_rows
 
@@ -27,13 +27,11 @@ ANSWER = re.compile(r"""['"](?:text|testo)['"]\s*:\s*\[\s*(['"])(.*)\1\s*\]""", 
 
 def _crossalpaca_rows(path: Path):
     """CrossAlpaca's mlqa_IT.csv: contesto, domanda, risposte, id."""
-    with path.open(encoding="utf-8", newline="") as f:
-        for i, row in enumerate(csv.DictReader(f), 2):
-            match = ANSWER.search(row.get("risposte") or "")
-            # 54 ids repeat (translated, e.g. "0" and "IL"): the row number keeps them apart
-            yield f"{path.name}:{i}", {"id": f"{i - 1}:{row.get('id')}", "context": row.get("contesto"),
-                                       "question": row.get("domanda"),
-                                       "answers": {"text": [match.group(2)]} if match else None}
+    for i, (where, row) in enumerate(read_local(path), 1):
+        match = ANSWER.search(row.get("risposte") or "")
+        # 54 ids repeat (translated, e.g. "0" and "IL"): the row number keeps them apart
+        yield where, {"id": f"{i}:{row.get('id')}", "context": row.get("contesto"), "question": row.get("domanda"),
+                      "answers": {"text": [match.group(2)]} if match else None}
 
 
 def local(data_dir: Path, lang: str):

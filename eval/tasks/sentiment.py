@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
+from core.readers import read_local
 from eval.tasks.base import Item, Task
 
 LABELS = ("positive", "neutral", "negative")
@@ -42,13 +43,11 @@ def f1_scores(records: list[dict]) -> dict:
             "f1_macro": round(float(f1_score(gold, pred, average="macro", **kw)), 4)}
 
 
-def _rows(path: Path, delimiter: str, text, label, header: bool = True):
-    """(where, {text, label, id}) from a CSV/TSV whose text and label columns are named (or numbered)."""
+def _smsa_rows(path: Path):
+    """SmSA's TSV has no header: text, then label."""
     with path.open(encoding="utf-8", newline="") as f:
-        reader = csv.DictReader(f, delimiter=delimiter) if header else csv.reader(f, delimiter=delimiter)
-        for i, row in enumerate(reader, 2 if header else 1):
-            yield f"{path.name}:{i}", {"text": row[text], "label": row[label], "id": row.get("id") if header
-                                        else None}
+        for i, row in enumerate(csv.reader(f, delimiter="\t"), 1):
+            yield f"{path.name}:{i}", {"text": row[0], "label": row[1] if len(row) > 1 else None}
 
 
 def _astd(data_dir: Path):
@@ -73,11 +72,7 @@ def local_x(data_dir: Path, lang: str):
         return _astd(data_dir)
     path = {"id": data_dir / "indonlu_smsa" / "test_preprocess.tsv", "sw": data_dir / "afrisenti_sw" / "test.tsv",
             "ru": data_dir / "rusentitweet" / "rusentitweet_test.csv"}[lang]
-    if lang == "id":
-        return path, _rows(path, "\t", 0, 1, header=False)
-    if lang == "sw":
-        return path, _rows(path, "\t", "tweet", "label")
-    return path, _rows(path, ",", "text", "label")
+    return path, _smsa_rows(path) if lang == "id" else read_local(path)  # the others have a header row
 
 
 HUB_X = {"ar": ("arbml/ASTD", None, "test"), "id": ("indonlp/indonlu", "smsa", "test"),
@@ -93,7 +88,7 @@ NUSAX = {"id": ("indonesian", "ind"), "en": ("english", "eng"), "ace": ("acehnes
 
 def local_nusax(data_dir: Path, lang: str):
     path = data_dir / "nusax" / "sentiment" / NUSAX[lang][0] / "test.csv"
-    return path, _rows(path, ",", "text", "label")
+    return path, read_local(path)
 
 
 def _text(row: dict) -> dict:
