@@ -80,8 +80,7 @@ def _references(data_dir: Path | None, prompt_set: str, lang: str) -> dict[str, 
 
     if data_dir is None:
         return {}
-    rel = get_set(prompt_set).path(lang)
-    path = data_dir / Path(rel if isinstance(rel, str) else rel[0]).parent / "reference_answer" / "gpt-4.jsonl"
+    path = data_dir / Path(get_set(prompt_set).files(lang)[0]).parent / "reference_answer" / "gpt-4.jsonl"
     if not path.is_file():
         return {}
     return {str(r["question_id"]): r["choices"][0]["turns"] for _, r in read_local(path) if isinstance(r, dict)}

@@ -25,8 +25,12 @@ class Prompt:
 class PromptSet:
     name: str
     langs: tuple[str, ...]
-    path: Callable[[str], str | tuple[str, ...]]  # lang -> its file(s) under --data-dir
+    path: Callable[[str], str | tuple[str, ...]]  # lang -> its file, or its files one per source, under --data-dir
     description: str
+
+    def files(self, lang: str) -> tuple[str, ...]:
+        rel = self.path(lang)
+        return (rel,) if isinstance(rel, str) else rel
 
 
 # The Language Confusion Benchmark's sources per language. Monolingual: the prompt is in the language;
@@ -80,10 +84,9 @@ def load_prompts(ps: PromptSet, lang: str, data_dir: Path | None, limit: int | N
         raise ConfigError(f"{ps.name} has no language {lang!r}; its languages are: {', '.join(ps.langs)}.")
     if data_dir is None:
         raise ConfigError(f"{ps.name} is read from a local copy: pass --data-dir (the directory that holds "
-                          f"{_files(ps, lang)[0]}).")
-    files = ps.path(lang)
-    tables = [_read(data_dir, rel, source=None if isinstance(files, str) else Path(rel).parent.name)
-              for rel in _files(ps, lang)]
+                          f"{ps.files(lang)[0]}).")
+    by_source = not isinstance(ps.path(lang), str)
+    tables = [_read(data_dir, rel, source=Path(rel).parent.name if by_source else None) for rel in ps.files(lang)]
     # several sources: take them in turn, so that a limit samples every source
     out = [p for group in zip_longest(*tables) for p in group if p is not None]
     return out[:limit] if limit is not None else out
@@ -106,8 +109,3 @@ def _read(data_dir: Path, rel: str, source: str | None) -> list[Prompt]:
         category = source or row.get("category", row.get("dataset", ""))
         out.append(Prompt(f"{source}/{id}" if source else id, category, tuple(turns)))
     return out
-
-
-def _files(ps: PromptSet, lang: str) -> tuple[str, ...]:
-    rel = ps.path(lang)
-    return (rel,) if isinstance(rel, str) else rel
