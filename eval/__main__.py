@@ -139,23 +139,9 @@ def _run(args: argparse.Namespace) -> None:
         r = runs_agreement(*args.runs)
         print(f"{r['n']} items judged in both: agreement {r['agreement']:.3f}, Cohen's kappa {r['cohen_kappa']:.3f}")
     elif args.command == "human-agreement":
-        from eval.human_votes import VoteStore, human_agreement, human_judge_agreement, judge_outcomes
+        from eval.human_votes import agreement_report
 
-        if not args.votes.is_file():
-            from core.errors import ConfigError
-
-            raise ConfigError(f"{args.votes} not found: votes are stored there by the app's Human eval tab.")
-        store = VoteStore(args.votes)
-        votes = store.votes()
-        h = human_agreement(votes)
-        print(f"{sum(len(v) for v in votes.values())} votes on {len(votes)} items; annotator pairs {h['pairs']}, "
-              f"agreement {h['agreement']}, Fleiss' kappa {h['fleiss_kappa']} ({h['fleiss_items']} items)")
-        if args.judge_run:
-            for cat, r in sorted(human_judge_agreement(votes, judge_outcomes(args.judge_run),
-                                                       store.categories()).items()):
-                print(f"{cat:12} n={r['n']:3d}  agreement {r['agreement']}  without ties {r['agreement_without_ties']} "
-                      f"(n={r['n_without_ties']})")
-        store.close()
+        print(agreement_report(args.votes, args.judge_run))
     elif args.command == "report":
         from eval.judge_plots import judge_plots
         from eval.judge_summary import format_judge

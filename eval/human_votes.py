@@ -207,3 +207,22 @@ def runs_agreement(run_1: Path, run_2: Path) -> dict:
     a, b = [str(one[k]) for k in shared], [str(two[k]) for k in shared]
     return {"n": len(shared), "agreement": round(sum(x == y for x, y in zip(a, b)) / len(shared), 4),
             "cohen_kappa": round(cohen_kappa(a, b), 4) if len(set(a) | set(b)) > 1 else 1.0}
+
+
+def agreement_report(votes_path: Path, judge_run: Path | None = None) -> str:
+    """The human-agreement statistics of a vote store (and, with a pairwise judge run, per category) as text."""
+    if not Path(votes_path).is_file():
+        raise ConfigError(f"{votes_path} not found: votes are stored there by the app's Human eval tab.")
+    store = VoteStore(votes_path)
+    try:
+        votes = store.votes()
+        h = human_agreement(votes)
+        lines = [f"{sum(len(v) for v in votes.values())} votes on {len(votes)} items; annotator pairs {h['pairs']}, "
+                 f"agreement {h['agreement']}, Fleiss' kappa {h['fleiss_kappa']} ({h['fleiss_items']} items)"]
+        if judge_run:
+            rows = human_judge_agreement(votes, judge_outcomes(judge_run), store.categories())
+            lines += [f"{cat:12} n={r['n']:3d}  agreement {r['agreement']}  without ties "
+                      f"{r['agreement_without_ties']} (n={r['n_without_ties']})" for cat, r in sorted(rows.items())]
+        return "\n".join(lines)
+    finally:
+        store.close()
