@@ -4,6 +4,8 @@ the calls planned per mode, and the card's statistics from hand-made judgments."
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from core.errors import ConfigError
@@ -141,3 +143,22 @@ def test_report_shows_judge_runs_with_plots(tmp_path, capsys):
     pngs = sorted((tmp_path / "plots" / "judge").glob("*.png"))
     assert [p.name for p in pngs] == ["judge_pairwise_by_category.png", "judge_pairwise_by_lang.png"]
     assert all(p.stat().st_size > 5000 for p in pngs)
+
+
+def test_model_specs_are_answered_first(tmp_path, shared_data, capsys):
+    # --a/--b as model specs with --questions: their answers are generated (resumably) before judging
+    from core.chat import NAMED_FORMATS
+    from eval.__main__ import main
+    from tests.tiny_model import build_tiny_model
+
+    tiny = build_tiny_model(tmp_path / "tiny", chat_template=NAMED_FORMATS["chatml"].template)
+    other = build_tiny_model(tmp_path / "other", chat_template=NAMED_FORMATS["chatml"].template,
+                             initializer_range=0.3)
+    argv = ["judge", "--mode", "pairwise", "--a", f"hf:{tiny}", "--b", f"hf:{other}", "--questions", "mt_bench_x",
+            "--langs", "de", "--limit", "1", "--turns", "1", "--judge", "openai:gpt-4o", "--data-dir",
+            str(shared_data), "--out", str(tmp_path / "j"), "--dry-run"]
+    assert main(argv) == 0
+    assert capsys.readouterr().out.startswith("2 calls to make")  # 1 question x 1 turn x 2 orders
+    for side in ("answers-a", "answers-b"):
+        records = [json.loads(x) for x in (tmp_path / "j" / side / "items.jsonl").read_text().splitlines()]
+        assert [r["id"] for r in records] == ["81_DE"] and len(records[0]["answers"]) == 1
