@@ -41,20 +41,23 @@ def _parser() -> argparse.ArgumentParser:
     g = sub.add_parser("generate", help="answer an open-ended prompt set per language (resumes), with the "
                                         "input/output language agreement")
     g.add_argument("--model", required=True, help="an engine spec")
-    g.add_argument("--set", required=True, help="a prompt set (python -m eval tasks lists them)")
+    g.add_argument("--set", required=True, help="a prompt set (python -m eval tasks lists them), or a .jsonl file "
+                                                "of {\"lang\": ..., \"prompt\": ...} rows")
     g.add_argument("--langs", default=None, help="comma-separated languages (default: all of the set's)")
     g.add_argument("--limit", type=int, default=None, help="the first N prompts per language")
     g.add_argument("--turns", type=int, default=1, help="answer up to this many turns of each question")
     g.add_argument("--max-tokens", type=int, default=256)
     g.add_argument("--temperature", type=float, default=0.0)
-    g.add_argument("--data-dir", type=Path, default=None)
+    g.add_argument("--data-dir", type=Path, default=None, help="local copies of the datasets (not needed for "
+                                                                 "`examples` or a .jsonl file)")
     g.add_argument("--out", required=True, type=Path)
     j = sub.add_parser("judge", help="an OpenAI-compatible judge rates answer sets (pairwise both orders, "
                                      "scores, single, likert); resumes, --dry-run prints the cost first")
     j.add_argument("--mode", required=True, choices=("pairwise", "scores", "single", "likert"))
     j.add_argument("--a", required=True, help="a `generate` answers dir, or a model spec (with --questions)")
     j.add_argument("--b", default=None, help="the other answers dir or model spec (pairwise, scores)")
-    j.add_argument("--questions", default=None, help="the prompt set to answer when --a/--b are model specs")
+    j.add_argument("--questions", default=None, help="the prompt set (or .jsonl file) to answer when --a/--b are "
+                                                      "model specs")
     j.add_argument("--judge", required=True, help="openai:MODEL or openai:MODEL@URL (key from $OPENAI_API_KEY)")
     j.add_argument("--langs", default=None)
     j.add_argument("--limit", type=int, default=None, help="the first N questions per language")
@@ -94,7 +97,7 @@ def _price(judge: str, text: str | None) -> dict | None:
 def _run(args: argparse.Namespace) -> None:
     split = lambda s: [x.strip() for x in s.split(",") if x.strip()] if s else None  # noqa: E731
     if args.command == "tasks":
-        from eval.prompt_sets import SETS
+        from eval.prompt_sets import ROW_HINT, SETS
         from eval.tasks import TASKS
 
         for t in TASKS.values():
@@ -105,6 +108,7 @@ def _run(args: argparse.Namespace) -> None:
         print("\nprompt sets (python -m eval generate):")
         for ps in SETS.values():
             print(f"{ps.name:22} {ps.description}\n{'':22} {', '.join(ps.langs)}")
+        print(f"{'FILE.jsonl':22} your own prompts: {ROW_HINT}")
     elif args.command == "generate":
         from eval.generate import format_agreement, run_generate
 

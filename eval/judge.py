@@ -11,6 +11,7 @@ reason, counted and listed, never guessed and never re-asked."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import time
 from dataclasses import dataclass, field
@@ -76,9 +77,9 @@ def answers_for(source: str | Path, out: Path, questions: str | None, langs: lis
 def _references(data_dir: Path | None, prompt_set: str, lang: str) -> dict[str, list[str]]:
     """FastChat's reference answers (reference_answer/gpt-4.jsonl beside the questions), by question id."""
     from core.readers import read_local
-    from eval.prompt_sets import get_set
+    from eval.prompt_sets import SETS, get_set
 
-    if data_dir is None:
+    if data_dir is None or prompt_set not in SETS:  # a user's .jsonl file has none (and may have moved since)
         return {}
     path = data_dir / Path(get_set(prompt_set).files(lang)[0]).parent / "reference_answer" / "gpt-4.jsonl"
     if not path.is_file():
@@ -279,7 +280,8 @@ def run_judge(mode: str, a: Path, judge: str, out: Path, b: Path | None = None, 
     missing_in_b = sum(k not in rec_b for k in rec_a if k[0] in langs) if rec_b else 0  # not judged: say so
     plan = estimate(mode, [g[0] for g in calls], spec.model, spec.base_url, max_tokens, prices) | \
         {"already_judged": len(jobs) - len(todo), "missing_in_b": missing_in_b}
-    if dry_run:
+    if dry_run:  # also kept on disk, where the app reads it before offering the paid run
+        (out / "estimate.json").write_text(json.dumps({**identity, "dry_run": plan}, indent=2, ensure_ascii=False))
         return {**identity, "dry_run": plan}
     # decided without a call: a forced score, or the same messages already judged for another job
     free = [_record(mode, j, spec.model, max_tokens, None, j.forced["value"], "") for j in todo if j.forced] + \

@@ -1,5 +1,6 @@
-"""Open-ended prompt sets (for language agreement and the judge), read from local copies under --data-dir:
-each yields (id, category, turns) per language."""
+"""Open-ended prompt sets (for language agreement and the judge): each yields (id, category, turns) per language.
+Most are read from local copies under --data-dir; `examples` ships with Polyglot Lab, and a user's .jsonl file
+(one {"lang": ..., "prompt": ...} object per line) is a set of its own, named by its path."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ from dataclasses import dataclass
 from itertools import zip_longest
 from pathlib import Path
 
-from core.errors import ConfigError, DataError
+from core.errors import ConfigError, DataError, UnknownLanguageError
+from core.languages import get_language
 from core.readers import Unparsable, read_local
 
 
@@ -25,8 +27,9 @@ class Prompt:
 class PromptSet:
     name: str
     langs: tuple[str, ...]
-    path: Callable[[str], str | tuple[str, ...]]  # lang -> its file, or its files one per source, under --data-dir
+    path: Callable[[str], str | tuple[str, ...]]  # lang -> its file(s), one per source; relative: under --data-dir
     description: str
+    lang_rows: bool = False  # one JSONL file (absolute path) for every language, each row naming its `lang`
 
     def files(self, lang: str) -> tuple[str, ...]:
         rel = self.path(lang)
@@ -46,6 +49,11 @@ def _lcb_mono(lang: str) -> tuple[str, ...]:
                  if lang in ls)
 
 
+EXAMPLES = Path(__file__).with_name("example_prompts.jsonl")
+EXAMPLE_LANGS = ("en", "de", "fr", "es", "it", "pt", "ru", "zh", "ja", "ko", "ar", "hi", "sw", "tr", "vi", "id")
+EXAMPLE_ROW = '{"lang": "de", "id": "de-1", "prompt": "Erkläre in ein paar Sätzen, warum der Himmel blau ist."}'
+ROW_HINT = f"one JSON object per line, e.g. {EXAMPLE_ROW}"
+
 M2LINGUAL = {"bn": "bengali", "de": "de", "es": "es", "fr": "fr", "gu": "gujarati", "hi": "hindi", "it": "it",
              "ja": "jp", "nl": "nl", "pt": "pt", "ta": "tamil", "th": "thai", "ur": "urdu"}
 
@@ -64,6 +72,8 @@ SETS = {s.name: s for s in (
     PromptSet("lcb_crosslingual", LCB_CROSS_LANGS,
               lambda lang: tuple(f"language_confusion_lcb/crosslingual/{src}/{lang}.csv" for src in LCB_CROSS),
               "Language Confusion Benchmark, cross-lingual: English prompts asking for an answer in the language"),
+    PromptSet("examples", EXAMPLE_LANGS, lambda lang: str(EXAMPLES),
+              "Polyglot Lab's own prompts, 5 per language in 5 categories (packaged: no --data-dir)", lang_rows=True),
     PromptSet("mt_bench", ("en",), lambda lang: "mt_bench/mt_bench/question.jsonl", "MT-Bench, 80 two-turn"),
     PromptSet("vicuna80", ("en",), lambda lang: "mt_bench/vicuna_bench/question.jsonl", "Vicuna bench, 80"),
     PromptSet("alpaca_eval", ("en",), lambda lang: "alpaca_eval/alpaca_eval_instructions_example_outputs.json",
@@ -72,16 +82,29 @@ SETS = {s.name: s for s in (
 
 
 def get_set(name: str) -> PromptSet:
-    """The prompt set called `name`; an unknown one lists the valid ones."""
-    if name not in SETS:
-        raise ConfigError(f"Unknown prompt set {name!r}; the sets are: {', '.join(SETS)}.")
-    return SETS[name]
+    """The prompt set called `name`, or the user's .jsonl prompt file at path `name`; an unknown name lists the sets."""
+    if name in SETS:
+        return SETS[name]
+    path = Path(name)
+    if path.suffix or path.name != name or path.exists():  # looks like a file, not a misspelt set name
+        return file_set(name)
+    raise ConfigError(f"Unknown prompt set {name!r}; the sets are: {', '.join(SETS)}; or give the path of a .jsonl "
+                      f"file with {ROW_HINT}")
+
+
+def file_set(name: str) -> PromptSet:
+    """The .jsonl prompt file `name`, a set over the languages its rows name; read whole now, before any model."""
+    path = Path(name).expanduser().resolve()  # absolute: the set still reads it after a change of directory
+    langs = tuple(_read_lang_rows(path))
+    return PromptSet(name, langs, lambda lang: str(path), f"prompts from {name}", lang_rows=True)
 
 
 def load_prompts(ps: PromptSet, lang: str, data_dir: Path | None, limit: int | None = None) -> list[Prompt]:
     """The first `limit` prompts of `ps` in `lang`; unreadable lines are skipped (upstream has one in hi)."""
     if lang not in ps.langs:
         raise ConfigError(f"{ps.name} has no language {lang!r}; its languages are: {', '.join(ps.langs)}.")
+    if ps.lang_rows:
+        return _read_lang_rows(Path(ps.files(lang)[0]))[lang][:limit]
     if data_dir is None:
         raise ConfigError(f"{ps.name} is read from a local copy: pass --data-dir (the directory that holds "
                           f"{ps.files(lang)[0]}).")
@@ -101,11 +124,60 @@ def _read(data_dir: Path, rel: str, source: str | None) -> list[Prompt]:
     for n, (where, row) in enumerate(read_local(path)):
         if isinstance(row, Unparsable):
             continue  # counted by nobody: the one known case is upstream's line 50 of test_hi.jsonl
-        text = row.get("prompt") or row.get("instruction")
-        turns = row.get("turns") or ([text] if text else None)
-        if not turns:
-            raise DataError(f"{where}: a prompt needs `turns`, `prompt` or `instruction`.")
-        id = str(row.get("question_id", row.get("id", n)))  # AlpacaEval has no ids: its position is one
-        category = source or row.get("category", row.get("dataset", ""))
-        out.append(Prompt(f"{source}/{id}" if source else id, category, tuple(turns)))
+        out.append(_prompt(where, row, n, source))
     return out
+
+
+def _read_lang_rows(path: Path) -> dict[str, list[Prompt]]:
+    """A JSONL file's prompts by language; unlike the upstream sets, any bad line stops it (the user can fix it)."""
+    if path.suffix.lower() != ".jsonl":
+        raise ConfigError(f"{path}: a prompt file must be JSON Lines (.jsonl), not {path.suffix or 'no suffix'}; "
+                          f"convert it to {ROW_HINT}")
+    if not path.is_file():
+        raise DataError(f"{path} not found; give the path of an existing .jsonl file, or a set name: "
+                        f"{', '.join(SETS)}.")
+    try:
+        rows = list(read_local(path))
+    except DataError as exc:  # e.g. a PDF renamed to .jsonl: not text at all
+        raise DataError(f"{exc} (A renamed PDF or spreadsheet? A prompt file is JSON Lines text: {ROW_HINT})") from exc
+    out: dict[str, list[Prompt]] = {}
+    seen: set[tuple[str, str]] = set()
+    for n, (where, row) in enumerate(rows):
+        if not isinstance(row, dict):
+            what = row.reason if isinstance(row, Unparsable) else f"a JSON {type(row).__name__}, not an object"
+            raise DataError(f"{where}: {what}; a prompt file has {ROW_HINT}")
+        lang = _row_lang(where, row)
+        prompt = _prompt(where, row, n, None)
+        # upstream sets carry a few empty turns (M2Lingual pt:20, th:14); a user's file gets no such slack
+        texts = prompt.turns if isinstance(row.get("turns", []), list) else (None,)
+        if not all(isinstance(t, str) and t.strip() for t in texts):
+            raise DataError(f"{where}: an empty or non-text prompt; `prompt` must be a non-empty string, or `turns` a "
+                            f"list of them.")
+        if (lang, prompt.id) in seen:  # generate resumes by (lang, id): a repeated id would never be answered
+            raise DataError(f"{where}: id {prompt.id!r} repeats in {lang}; give every row of a language its own id.")
+        seen.add((lang, prompt.id))
+        out.setdefault(lang, []).append(prompt)
+    if not out:
+        raise DataError(f"{path} holds no prompts; write {ROW_HINT}")
+    return out
+
+
+def _row_lang(where: str, row: dict) -> str:
+    if not row.get("lang"):
+        raise DataError(f"{where}: no `lang`; give every row the language of its prompt, e.g. \"lang\": \"de\".")
+    try:
+        return get_language(str(row["lang"])).code
+    except UnknownLanguageError as exc:
+        raise DataError(f"{where}: {exc}") from exc
+
+
+def _prompt(where: str, row: dict, n: int, source: str | None) -> Prompt:
+    """One row as a Prompt: `turns`, or `prompt` / `instruction` as the single turn."""
+    text = row.get("prompt") or row.get("instruction")
+    turns = row.get("turns") or ([text] if text else None)
+    if not turns:
+        raise DataError(f"{where}: no prompt text; give the row a non-empty `prompt` (or `instruction`, or `turns`: "
+                        f"a list of strings).")
+    id = str(row.get("question_id", row.get("id", n)))  # AlpacaEval has no ids: its position is one
+    category = source or row.get("category", row.get("dataset", ""))
+    return Prompt(f"{source}/{id}" if source else id, category, tuple(turns))

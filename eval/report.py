@@ -54,17 +54,21 @@ def _cell(r: dict | None) -> str:
     return main + interval + extra + (f" n={r['n']}" if "n" in r else "")
 
 
-def table(cards: list[dict]) -> str:
-    """Accuracy (or EM/F1, or language agreement) [95% interval] per task and language, one column per run."""
-    labels = [_label(c, cards) for c in cards]
+def table_rows(cards: list[dict]) -> tuple[list[str], list[list[str]]]:
+    """(header, rows): accuracy (or EM/F1, or language agreement) [95% interval] per task and language, one
+    column per run."""
     rows = _agreement_rows(cards)
     for task in dict.fromkeys(t for c in cards for t in c.get("results", {})):
         langs = dict.fromkeys(lang for c in cards for lang in c.get("results", {}).get(task, {}) if lang != "_mean")
         for lang in [*langs, "_mean"]:
-            cells = []
             cells = [_cell(c.get("results", {}).get(task, {}).get(lang)) for c in cards]
             rows.append([task, "mean" if lang == "_mean" else lang, *cells])
-    head = ["task", "lang", *labels]
+    return ["task", "lang", *(_label(c, cards) for c in cards)], rows
+
+
+def table(cards: list[dict]) -> str:
+    """The table of `table_rows` as aligned text."""
+    head, rows = table_rows(cards)
     widths = [max(len(str(x)) for x in col) for col in zip(head, *rows)]
     line = lambda cells: "  ".join(str(x).ljust(w) for x, w in zip(cells, widths))  # noqa: E731
     return "\n".join([line(head), line(["-" * w for w in widths]), *map(line, rows)])
@@ -140,6 +144,6 @@ def plots(cards: list[dict], out: Path) -> list[Path]:
     for prompt_set in dict.fromkeys(c["set"] for c in cards if "agreement" in c):
         langs, value, err = _matrix(cards, lambda c, s=prompt_set: c["agreement"] if c.get("set") == s else {},
                                     lambda r: r["agreement"])
-        bars(langs, value, err, f"{prompt_set}: answers in the prompt's language",
-             "I/O language agreement (95% interval)", out / f"{prompt_set}_agreement.png")
+        bars(langs, value, err, f"{Path(prompt_set).name}: answers in the prompt's language",
+             "I/O language agreement (95% interval)", out / f"{Path(prompt_set).stem}_agreement.png")
     return written

@@ -7,7 +7,7 @@ from collections import OrderedDict
 
 from core.engines import Engine, load
 
-_MAX_OPEN = 2  # two models side by side fit on a laptop; a third evicts the oldest
+_MAX_OPEN = 4  # the Arena shows up to four models; a fifth evicts the least recently used
 _open: OrderedDict[str, Engine] = OrderedDict()
 _lock = threading.Lock()
 
@@ -23,3 +23,9 @@ def get_engine(spec: str) -> Engine:
         while len(_open) > _MAX_OPEN:
             _open.popitem(last=False)[1].close()
         return engine
+
+
+def open_specs() -> list[str]:
+    """The specs loaded now (the Models and runs tab shows them)."""
+    with _lock:
+        return list(_open)

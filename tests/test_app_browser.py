@@ -1,7 +1,10 @@
-"""`python app.py` in headless Chromium: chat with the default packaged model and see the language check."""
+"""`python app.py` in headless Chromium: two packaged models answer German and Japanese side by side with
+language badges, a small XCOPA run from the Benchmarks tab shows its table, and bad input gets a clear message.
+Screenshots are saved under the test's temp dir."""
 
 from __future__ import annotations
 
+import json
 import shutil
 
 import pytest
@@ -10,19 +13,27 @@ from tests.servers import free_port, serve
 
 pytestmark = pytest.mark.slow
 CHROMIUM = "/usr/bin/chromium"
+TIMEOUT = 240_000
 
 
 @pytest.fixture(scope="module")
-def app_url(tmp_path_factory):
+def app_url(tmp_path_factory, shared_data):
     port = free_port()
+    runs = tmp_path_factory.mktemp("runs")
     log = tmp_path_factory.mktemp("app") / "app.log"
-    # No arguments, as a user starts it; the port comes from Gradio's own variable to avoid clashes.
-    with serve(["app.py"], f"http://127.0.0.1:{port}/", log, env={"GRADIO_SERVER_PORT": str(port)}):
+    # As a user starts it; the port comes from Gradio's own variable to avoid clashes.
+    with serve(["app.py", "--runs-dir", str(runs), "--data-dir", str(shared_data)], f"http://127.0.0.1:{port}/",
+               log, env={"GRADIO_SERVER_PORT": str(port), "OPENAI_API_KEY": ""}):
         yield f"http://127.0.0.1:{port}/"
 
 
 @pytest.fixture(scope="module")
-def page(app_url, tmp_path_factory):
+def shots(tmp_path_factory):
+    return tmp_path_factory.mktemp("screenshots")
+
+
+@pytest.fixture(scope="module")
+def page(app_url, shots):
     if not shutil.which(CHROMIUM):
         pytest.fail(f"{CHROMIUM} is missing: `apt-get install chromium` (make test does this).")
     from playwright.sync_api import sync_playwright
@@ -30,36 +41,102 @@ def page(app_url, tmp_path_factory):
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True,
                                     args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
-        pg = browser.new_page()
+        pg = browser.new_page(viewport={"width": 1400, "height": 1100})
         pg.goto(app_url)
         yield pg
-        pg.screenshot(path=str(tmp_path_factory.getbasetemp() / "app.png"))
+        pg.screenshot(path=str(shots / "last.png"), full_page=True)
         browser.close()
 
 
-def test_chat_round_trip_with_language_check(page):
-    page.get_by_placeholder("Write in any language").fill("What is the capital of France?")
-    page.locator("#send").click()
-    bot = page.locator("#chatbot .message.bot, #chatbot [data-testid='bot']").last
-    bot.wait_for(timeout=120_000)
-    status = page.locator("#language-status")
-    page.wait_for_function("document.querySelector('#language-status').innerText.includes('Reply')",
-                           timeout=120_000)
-    assert bot.inner_text().strip()
-    text = status.inner_text()
-    assert "Prompt: English (en" in text and "Reply:" in text
+def _ask(page, text: str) -> list[str]:
+    """Send `text` to both Arena models; wait until both badges are final; return the two badge texts."""
+    page.locator("#arena-prompt textarea").fill(text)
+    page.locator("#arena-send").click()
+    page.wait_for_function("document.querySelector('#arena-badge-0').innerText.includes('writing')", timeout=60_000)
+    page.wait_for_function(
+        "[0, 1].every(i => { const t = document.querySelector('#arena-badge-' + i).innerText;"
+        " return !t.includes('writing') && (t.includes('Answer:') || t.includes('Error')); })", timeout=TIMEOUT)
+    return [page.locator(f"#arena-badge-{i}").inner_text() for i in (0, 1)]
 
 
-def test_bad_model_spec_shows_an_error_not_a_traceback(page):
-    model = page.locator("#model input")
-    model.fill("not-a-model")
-    model.press("Enter")
-    page.get_by_placeholder("Write in any language").fill("Hallo")
-    page.locator("#send").click()
-    page.wait_for_function("document.querySelector('#language-status').innerText.includes('Bad model spec')",
+def _last_answer(page, i: int) -> str:
+    return page.locator(f"#arena-chat-{i} .message.bot, #arena-chat-{i} [data-testid='bot']").last.inner_text()
+
+
+def test_arena_german_and_japanese_with_language_badges(page, shots):
+    page.locator("#arena-model-0 input").fill("gemma3-270m")
+    page.locator("#arena-model-0 input").press("Enter")
+    page.locator("#arena-model-1 input").fill("smollm2-135m")
+    page.locator("#arena-model-1 input").press("Enter")
+    badges = _ask(page, "Erkläre mir bitte in zwei Sätzen, warum der Himmel am Tag blau ist.")
+    page.screenshot(path=str(shots / "arena_de.png"), full_page=True)
+    for i, text in enumerate(badges):
+        assert "Answer:" in text and "tokens/s" in text, text
+        assert ("matches the prompt (German)" in text) or ("mismatch: expected German" in text), text
+        assert _last_answer(page, i).strip()
+    badges = _ask(page, "空が青いのはなぜですか？二つの文で説明してください。")
+    page.screenshot(path=str(shots / "arena_ja.png"), full_page=True)
+    for text in badges:
+        assert "Japanese" in text and "tokens/s" in text, text
+    # multi-turn: each column holds both prompts and both answers
+    for i in (0, 1):
+        assert page.locator(f"#arena-chat-{i}").inner_text().count("Himmel") >= 1
+        assert "空が青い" in page.locator(f"#arena-chat-{i}").inner_text()
+
+
+def _toast(page, words: str) -> str:
+    page.wait_for_function(f"document.body.innerText.includes({json.dumps(words)})", timeout=60_000)
+    return page.content()
+
+
+def test_arena_bad_input_loses_nothing(page):
+    page.locator("#arena-prompt textarea").fill("")
+    page.locator("#arena-send").click()
+    _toast(page, "The prompt is empty")
+    page.locator("#arena-model-1 input").fill("not-a-model")
+    page.locator("#arena-model-1 input").press("Enter")
+    page.locator("#arena-prompt textarea").fill("Hallo")
+    page.locator("#arena-send").click()
+    page.wait_for_function("document.querySelector('#arena-badge-1').innerText.includes('Bad model spec')",
                            timeout=60_000)
-    assert "Valid model specs" in page.locator("#language-status").inner_text()
+    assert "Valid model specs" in page.locator("#arena-badge-1").inner_text()
     assert "Traceback" not in page.content()
-    # Nothing is lost: the typed message stays in the box and the earlier conversation stays on screen.
-    assert page.get_by_placeholder("Write in any language").input_value() == "Hallo"
-    assert "capital of France" in page.locator("#chatbot").inner_text()
+    assert page.locator("#arena-prompt textarea").input_value() == "Hallo"  # the typed prompt stays
+    assert "空が青い" in page.locator("#arena-chat-0").inner_text()  # and so does the conversation
+    page.locator("#arena-model-1 input").fill("smollm2-135m")
+    page.locator("#arena-model-1 input").press("Enter")
+
+
+def test_benchmarks_tab_runs_xcopa_and_shows_the_table(page, shots):
+    page.get_by_role("tab", name="Benchmarks").click()
+    page.locator("#bench-langs textarea, #bench-langs input").first.fill("it")
+    page.locator("#bench-limit input").fill("8")
+    page.locator("#bench-run").click()
+    page.wait_for_function("document.querySelector('#bench-status').innerText.includes('running')"
+                           " || document.querySelector('#bench-status').innerText.includes('done')", timeout=60_000)
+    page.wait_for_function("document.querySelector('#bench-status').innerText.includes(': done')", timeout=TIMEOUT)
+    page.wait_for_function("document.querySelector('#bench-table') &&"
+                           " document.querySelector('#bench-table').innerText.includes('xcopa')", timeout=60_000)
+    page.screenshot(path=str(shots / "benchmarks.png"), full_page=True)
+    table = page.locator("#bench-table").inner_text()
+    assert "it" in table and "gemma3-270m" in table and "n=8" in table, table
+    assert "100%" in page.locator("#bench-progress").inner_text()
+
+
+def test_language_check_refuses_a_file_that_is_not_jsonl(page, tmp_path):
+    page.get_by_role("tab", name="Language check").click()
+    bad = tmp_path / "prompts.jsonl"
+    bad.write_text("lang,prompt\nde,Hallo Welt\n")
+    page.locator("#lc-source").get_by_text("Uploaded JSONL").click()
+    page.locator("#lc-upload input[type=file]").set_input_files(str(bad))
+    page.wait_for_timeout(1500)
+    page.locator("#lc-run").click()
+    _toast(page, "broken JSON line")
+    assert "Traceback" not in page.content()
+
+
+def test_judge_without_a_key_says_so_before_any_call(page, shots):
+    page.get_by_role("tab", name="Judge").click()
+    page.locator("#judge-estimate").click()
+    _toast(page, "needs an API key")
+    page.screenshot(path=str(shots / "judge.png"), full_page=True)

@@ -1,21 +1,205 @@
-"""The app's pieces that need no browser: the language line under each reply."""
+"""The app's pieces without a browser: badges, routing, public mode, background jobs, and each tab's checks of
+bad input (all raised before any work starts)."""
 
 from __future__ import annotations
 
-from playground.chat import _text, language_line
+import json
+import time
+from pathlib import Path
+
+import pytest
+
+from core.errors import ConfigError, DataError, SpecError
+from playground import jobs
+from playground.arena import _text, badge, route_adapter
+from playground.benchmarks import bench_job
+from playground.judge import judge_job, judge_key, judge_rows
+from playground.language_check import generate_job, mismatches, stage_upload
+from playground.models_runs import inventory
+from playground.settings import PUBLIC_MAX_LIMIT, Settings
 
 
-def test_language_line_flags_a_switch():
-    same = language_line("Wie spät ist es?", "Es ist drei Uhr nachmittags.")
-    assert "German (`de`" in same and "same language" in same
-    switch = language_line("Wie spät ist es?", "It is three o'clock in the afternoon.")
-    assert "English (`en`" in switch and "language switch" in switch
+@pytest.fixture()
+def settings(tmp_path):
+    return Settings(runs_dir=tmp_path / "runs", data_dir=None)
 
 
-def test_language_line_without_language():
-    assert "no language detected" in language_line("Was ist 2+2?", "4")
+@pytest.fixture()
+def public(tmp_path):
+    return Settings(public=True, runs_dir=tmp_path / "runs", upload_bytes=200)
+
+
+def test_badge_marks_match_and_mismatch():
+    same = badge("Wie spät ist es?", "Es ist drei Uhr nachmittags.", tokens_per_s=12.34)
+    assert "German (`de`" in same and "matches the prompt (German)" in same and "12.3 tokens/s" in same
+    switch = badge("Wie spät ist es?", "It is three o'clock in the afternoon.")
+    assert "English (`en`" in switch and "mismatch: expected German" in switch
+    target = badge("What time is it?", "Es ist drei Uhr nachmittags.", target="de")
+    assert "matches the target (German)" in target
+    assert "no language detected" in badge("Was ist 2+2?", "4")
 
 
 def test_message_parts_become_text():
     assert _text([{"type": "text", "text": "Hallo "}, {"type": "text", "text": "Welt"}]) == "Hallo Welt"
-    assert _text("plain") == "plain"
+
+
+def test_route_by_language_picks_the_adapter_that_covers_it(tmp_path):
+    fr_it = tmp_path / "fr_it"
+    fr_it.mkdir()
+    (fr_it / "polyglot_card.json").write_text(json.dumps({"languages": ["fr", "it"]}))
+    spec = f"hf:gemma3-270m+adapter=de:{tmp_path / 'de'}+adapter=romance:{fr_it}"
+    assert route_adapter(spec, "de") == "de"
+    assert route_adapter(spec, "it") == "romance"
+    assert route_adapter(spec, "ja") is None  # the base model
+
+
+def test_public_mode_loads_only_listed_models(public, settings):
+    assert public.check_model(" smollm2-135m ") == "smollm2-135m"
+    with pytest.raises(SpecError, match="only its listed models"):
+        public.check_model("gguf:/etc/passwd.gguf")
+    assert settings.check_model("gguf:/some/model.gguf") == "gguf:/some/model.gguf"
+    with pytest.raises(SpecError, match="Valid model specs"):
+        settings.check_model("not-a-model")
+    assert public.check_limit(None) == PUBLIC_MAX_LIMIT and public.check_limit(10) == 10
+    assert settings.check_limit(None) is None
+
+
+def test_space_environment_means_public(monkeypatch, tmp_path):
+    monkeypatch.setenv("SPACE_ID", "polyglot/lab")
+    monkeypatch.setenv("POLYGLOT_ALLOWED_MODELS", "hf:Qwen/Qwen2.5-0.5B-Instruct")
+    s = Settings.from_env(runs_dir=str(tmp_path))
+    assert s.public and s.upload_bytes and "hf:Qwen/Qwen2.5-0.5B-Instruct" in s.model_choices
+
+
+def test_bench_job_checks_input_before_starting(settings):
+    title, commands, outs = bench_job(settings, ["smollm2-135m"], ["xcopa"], "it, et", 8)
+    assert commands[0][:4] == ["-m", "eval", "bench", "--model"] and "--limit" in commands[0]
+    assert "it,et" in commands[0] and Path(outs[0]).parent == settings.runs_dir / "bench"
+    assert bench_job(settings, ["smollm2-135m"], ["xcopa"], "it, et", 8)[2] == outs  # same request, same run
+    with pytest.raises(ConfigError, match="at least one task"):
+        bench_job(settings, ["smollm2-135m"], [], "", 8)
+    with pytest.raises(SpecError):
+        bench_job(settings, ["nope"], ["xcopa"], "", 8)
+    with pytest.raises(Exception, match="xx"):
+        bench_job(settings, ["smollm2-135m"], ["xcopa"], "xx", 8)
+
+
+def test_uploads_are_checked_and_size_limited(public, settings, tmp_path):
+    good = tmp_path / "mine.jsonl"
+    good.write_text('{"lang": "de", "prompt": "Wie geht es dir heute?"}\n')
+    kept = Path(stage_upload(settings, str(good)))
+    assert kept.parent == settings.runs_dir / "uploads" and kept.read_text() == good.read_text()
+    csv = tmp_path / "mine2.jsonl"
+    csv.write_text("lang,prompt\nde,Hallo\n")
+    with pytest.raises(DataError, match="mine2.jsonl:1"):
+        stage_upload(settings, str(csv))
+    big = tmp_path / "big.jsonl"
+    big.write_text(good.read_text() * 20)
+    with pytest.raises(DataError, match="up to 200 bytes"):
+        stage_upload(public, str(big))
+    with pytest.raises(ConfigError, match="Upload"):
+        generate_job(settings, ["smollm2-135m"], "Uploaded JSONL", "", None, "", 2, 32)
+    title, commands, _ = generate_job(settings, ["smollm2-135m"], "Uploaded JSONL", "", str(good), "de", 2, 32)
+    assert commands[0][commands[0].index("--set") + 1] == str(kept)
+    with pytest.raises(ConfigError, match="has no prompts in xx"):
+        generate_job(settings, ["smollm2-135m"], "Built-in examples", "", None, "ja,xx", 2, 32)
+    with pytest.raises(ConfigError, match="--data-dir"):
+        generate_job(settings, ["smollm2-135m"], "Dataset", "hplt", None, "", 2, 32)
+
+
+def test_judge_needs_a_key_for_openai_and_never_lends_the_apps_key(public, settings, monkeypatch):
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    args = ("smollm2-135m", "gemma3-270m", "examples", "de", 2, "pairwise", "gpt-4o-mini")
+    with pytest.raises(ConfigError, match="needs an API key"):
+        judge_job(settings, *args, "", "", dry_run=True)
+    local = judge_job(settings, *args, "http://127.0.0.1:9/v1", "", dry_run=True)
+    assert "--dry-run" in local[1][0] and local[3] == {}
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-app-owner")
+    assert judge_job(settings, *args, "", "", dry_run=False)[3] == {}  # the app's own key, from its environment
+    with pytest.raises(ConfigError, match="needs an API key"):
+        judge_job(public, *args, "", "", dry_run=True)  # a public app does not spend its owner's key
+    assert judge_key(public, " sk-visitor ") == {"OPENAI_API_KEY": "sk-visitor"}
+    title, commands, _, env = judge_job(public, *args, "", "sk-visitor", dry_run=True)
+    assert "sk-visitor" not in json.dumps([title, commands])  # the key goes to the job's environment only
+    with pytest.raises(ConfigError, match="model B"):
+        judge_job(settings, "smollm2-135m", "", "examples", "", 2, "pairwise", "gpt-4o-mini", "", "", dry_run=True)
+
+
+def _wait(job, states, timeout=60):
+    deadline = time.time() + timeout
+    while jobs.status(job) not in states and time.time() < deadline:
+        time.sleep(0.2)
+    return jobs.status(job)
+
+
+def test_a_job_runs_in_the_background_stops_and_resumes(tmp_path):
+    out = tmp_path / "count.txt"
+    # Counts to 6, appending as it goes and skipping what is written: a resumable job like the CLI's.
+    script = (f"import pathlib, time, sys\np = pathlib.Path({str(out)!r})\n"
+              "done = len(p.read_text().split()) if p.exists() else 0\n"
+              "for i in range(done, 6):\n"
+              "    print(f'count: {100 * (i + 1) // 6}%|#| {i + 1}/6', file=sys.stderr, flush=True)\n"
+              "    with p.open('a') as f: f.write(f'{i} ')\n"
+              "    time.sleep(0.5)\n")
+    job = jobs.start(tmp_path, "test", "count to six", [["-c", script]], [str(out)])
+    assert _wait(job, {"running"}) == "running"
+    with pytest.raises(ConfigError, match="already running"):
+        jobs.start(tmp_path, "test", "count to six", [["-c", script]], [str(out)])
+    while not out.exists() or len(out.read_text().split()) < 2:
+        time.sleep(0.1)
+    assert jobs.stop(job) == "stopped"
+    written = out.read_text().split()
+    assert 2 <= len(written) < 6
+    fraction, label = jobs.progress(job)
+    assert 0 < fraction < 1 and "count" in label
+    assert [j.id for j in jobs.list_jobs(tmp_path, ("test",))] == [job.id]
+    jobs.start(tmp_path, "test", "count to six", [["-c", script]], [str(out)])  # Resume
+    assert _wait(job, {"done", "failed"}) == "done"
+    assert out.read_text().split() == [str(i) for i in range(6)]  # nothing counted twice
+    assert jobs.progress(job) == (1.0, "done")
+
+
+def test_a_failing_command_fails_the_job_and_stops_the_sequence(tmp_path):
+    job = jobs.start(tmp_path, "test", "fails", [["-c", "import sys; print('error: no such task'); sys.exit(2)"],
+                                                 ["-c", "open('never', 'w')"]], [])
+    assert _wait(job, {"failed", "done"}) == "failed"
+    assert "error: no such task" in jobs.log_tail(job)
+    assert not (Path(jobs.ROOT) / "never").exists()
+
+
+def test_judge_rows_show_win_tie_loss_and_flips():
+    table = {"fastchat": {"n": 4, "win": 2, "tie": 1, "loss": 1, "both_bad": 0, "win_rate": 0.5, "ci95": [0.15, 0.85]},
+             "position_bias": {"flip_rate": 0.25}}
+    card = {"mode": "pairwise", "a": "x", "b": "y",
+            "results": {"overall": table, "by_lang": {"de": table}, "by_category": {"writing": table}}}
+    head, rows = judge_rows(card)
+    assert head[-1] == "flip rate" and rows[0][:6] == ["all", "all", 4, 2, 1, 1] and rows[1][1] == "de"
+    assert len(rows) == 3 and rows[2][0] == "category"
+
+
+def test_mismatches_list_answers_in_another_language(tmp_path):
+    from eval.results import append_items
+
+    append_items(tmp_path, [
+        {"lang": "de", "id": "1", "turns": ["Wie geht's?"], "answers": ["I am fine, thanks."],
+         "detected": [["en", 0.9]]},
+        {"lang": "de", "id": "2", "turns": ["Wie heißt du?"], "answers": ["Ich heiße Max."],
+         "detected": [["de", 0.9]]}])
+    text = mismatches([{"model": "m", "_dir": str(tmp_path)}])
+    assert "German prompt → English" in text and "I am fine" in text and "Ich heiße" not in text
+
+
+def test_inventory_lists_trained_merged_and_exported_models(settings):
+    adapter = settings.runs_dir / "train" / "de" / "adapter"
+    adapter.mkdir(parents=True)
+    (adapter / "polyglot_card.json").write_text(json.dumps({"base": "gemma3-270m", "languages": ["de"]}))
+    merged = settings.runs_dir / "merged"
+    merged.mkdir()
+    (merged / "merge_card.json").write_text("{}")
+    (settings.runs_dir / "export").mkdir()
+    (settings.runs_dir / "export" / "model-Q4_K_M.gguf").write_bytes(b"GGUF")
+    specs = {e.kind: e.spec for e in inventory(settings)}
+    assert specs["adapter"] == f"hf:gemma3-270m+adapter={adapter}"
+    assert specs["merged"] == f"hf:{merged}" and specs["gguf"].endswith("model-Q4_K_M.gguf")
+    assert specs["packaged"] in ("gemma3-270m", "smollm2-135m")
+

@@ -1,0 +1,266 @@
+"""The Arena tab: one prompt to 2-4 models side by side, streamed, with a language badge under each answer."""
+
+from __future__ import annotations
+
+import json
+import queue
+import threading
+import time
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+
+import gradio as gr
+
+from core.engines.spec import parse_spec
+from core.errors import PolyglotError
+from core.languages import detect, detect_batch, get_language
+from playground.engines import get_engine
+from playground.settings import Settings
+
+MAX_MODELS = 4
+
+
+@dataclass(frozen=True)
+class Sampling:
+    system: str = ""
+    max_tokens: int = 128
+    temperature: float = 0.7
+    top_p: float = 1.0
+
+
+def language_name(code: str) -> str:
+    """'German' for 'de'; lid.176 knows languages beyond our table, which keep their code."""
+    try:
+        return get_language(code).name
+    except PolyglotError:
+        return code
+
+
+def badge(prompt: str, reply: str, target: str = "", tokens_per_s: float | None = None, adapter: str = "") -> str:
+    """One markdown line under an answer: its language and confidence, a match mark against the prompt's
+    language (or `target`), tokens/s and the adapter routed to."""
+    (p_code, _), (r_code, r_conf) = detect_batch([prompt, reply])
+    want = target or p_code
+    if r_code == "und":
+        said = "no language detected"
+    else:
+        said = f"{language_name(r_code)} (`{r_code}`, {r_conf:.2f})"
+    if want == "und":
+        mark = "no language to match in the prompt"
+    elif r_code == want:
+        mark = f"✅ matches {'the target' if target else 'the prompt'} ({language_name(want)})"
+    else:
+        mark = f"⚠️ mismatch: expected {language_name(want)} (`{want}`)"
+    parts = [f"**Answer:** {said}", mark]
+    if tokens_per_s is not None:
+        parts.append(f"{tokens_per_s:.1f} tokens/s")
+    if adapter:
+        parts.append(f"adapter: {adapter}")
+    return " · ".join(parts)
+
+
+def route_adapter(spec: str, lang: str) -> str | None:
+    """The adapter of `spec` for language `lang`: one named after it, or one whose training card lists it;
+    None (the base model) when none does."""
+    for name, directory in parse_spec(spec).adapters:
+        if name == lang:
+            return name
+        card = Path(directory) / "polyglot_card.json"
+        if card.is_file() and lang in json.loads(card.read_text()).get("languages", []):
+            return name
+    return None
+
+
+def _text(content) -> str:
+    """Gradio may hand back message content as a list of parts; the engines want plain text."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "".join(p.get("text", "") if isinstance(p, dict) else str(p) for p in content)
+    return str(content)
+
+
+def _messages(history: list[dict], system: str) -> list[dict]:
+    head = [{"role": "system", "content": system}] if system.strip() else []
+    return head + [{"role": m["role"], "content": _text(m["content"])} for m in history]
+
+
+def stream_answers(message: str, histories: list[list[dict]], specs: list[str], sampling: Sampling,
+                   route: bool = False):
+    """Send `message` to every model at once; yield (histories, events) as chunks arrive, where events[i] is
+    None while model i writes, then ("done", seconds, adapter) or ("error", text). Closing the generator
+    stops the models (Gradio closes it when Stop is clicked)."""
+    turns = [[*h, {"role": "user", "content": message}] for h in histories]
+    replies = [""] * len(specs)
+    events: list = [None] * len(specs)
+    inbox: queue.Queue = queue.Queue()
+    stop = threading.Event()
+    lang = detect(message)[0] if route else "und"
+
+    def work(i: int, spec: str) -> None:
+        try:
+            engine = get_engine(spec)
+            adapter = route_adapter(spec, lang) if route and getattr(engine, "adapters", None) else None
+            if getattr(engine, "adapters", None):
+                engine.set_adapter(adapter)  # None: the base model, when no adapter covers the language
+            started = time.perf_counter()
+            stream = engine.generate(_messages(turns[i], sampling.system), max_tokens=sampling.max_tokens,
+                                     temperature=sampling.temperature, top_p=sampling.top_p)
+            for chunk in stream:
+                if stop.is_set():
+                    stream.close()  # ends the backend's generation thread too
+                    break
+                inbox.put((i, "chunk", chunk))
+            inbox.put((i, "done", (time.perf_counter() - started, adapter or "")))
+        except PolyglotError as exc:
+            inbox.put((i, "error", str(exc)))
+        except Exception as exc:  # a bug, but one column failing must not take the others down
+            inbox.put((i, "error", f"{type(exc).__name__}: {exc}"))
+
+    threads = [threading.Thread(target=work, args=(i, s), daemon=True) for i, s in enumerate(specs)]
+    for t in threads:
+        t.start()
+    try:
+        while any(e is None for e in events):
+            i, kind, payload = inbox.get()
+            if kind == "chunk":
+                replies[i] += payload
+            elif kind == "done":
+                events[i] = ("done", *payload)
+            else:
+                events[i] = ("error", payload)
+            yield [[*turns[i], {"role": "assistant", "content": replies[i]}] if events[i] is None
+                   or events[i][0] == "done" else list(histories[i]) for i in range(len(specs))], list(events)
+    finally:
+        stop.set()
+
+
+def arena_turn(settings: Settings, message: str, n_models: int, system: str, target: str, route: bool,
+               max_tokens: int, temperature: float, top_p: float, *columns):
+    """The Send handler: yields (prompt box, *chatbots, *badges). Bad input warns and changes nothing."""
+    specs, histories = list(columns[:MAX_MODELS]), [list(h or []) for h in columns[MAX_MODELS:2 * MAX_MODELS]]
+    badges = list(columns[2 * MAX_MODELS:])
+    n = int(n_models)
+    if not (message or "").strip():
+        gr.Warning("The prompt is empty: type something first (or click an example).")
+        yield message, *histories, *badges
+        return
+    try:
+        active = [settings.check_model(s) for s in specs[:n]]
+    except PolyglotError as exc:
+        gr.Warning(str(exc).splitlines()[0])
+        yield message, *histories, *[f"**Error:**\n```text\n{exc}\n```" if i < n else b
+                                     for i, b in enumerate(badges)]
+        return
+    sampling = Sampling(system or "", int(max_tokens), float(temperature), float(top_p))
+    code = target.split(" ")[0] if target else ""
+    asked = [[*h, {"role": "user", "content": message}] for h in histories[:n]]
+    yield "", *asked, *histories[n:], *["*writing ...*"] * n, *badges[n:]
+    for live, events in stream_answers(message, histories[:n], active, sampling, route=route):
+        for i, event in enumerate(events):
+            if event is None:
+                badges[i] = "*writing ...*"
+            elif event[0] == "error":
+                badges[i] = f"**Error:**\n```text\n{event[1]}\n```"
+            else:
+                reply = _text(live[i][-1]["content"])
+                rate = get_engine(active[i]).count_tokens(reply) / event[1] if event[1] > 0 and reply else None
+                badges[i] = badge(message, reply, code, rate, event[2])
+        yield "", *live, *histories[n:], *badges
+
+
+def regenerate(settings: Settings, n_models: int, system: str, target: str, route: bool, max_tokens: int,
+               temperature: float, top_p: float, *columns):
+    """Ask the last prompt again: each column's last answer is replaced."""
+    histories = [list(h or []) for h in columns[MAX_MODELS:2 * MAX_MODELS]]
+    users = [i for i, m in enumerate(histories[0]) if m["role"] == "user"]
+    if not users:
+        gr.Warning("Nothing to regenerate yet: send a prompt first.")
+        yield "", *histories, *columns[2 * MAX_MODELS:]
+        return
+    last = _text(histories[0][users[-1]]["content"])
+    cut = [h[:max((j for j, m in enumerate(h) if m["role"] == "user"), default=len(h))] for h in histories]
+    yield from arena_turn(settings, last, n_models, system, target, route, max_tokens, temperature, top_p,
+                          *columns[:MAX_MODELS], *cut, *columns[2 * MAX_MODELS:])
+
+
+def chat_once(settings: Settings, message: str, model: str, max_tokens: int = 64, temperature: float = 0.0) -> dict:
+    """One chat turn (the `/chat` API): the reply, its language and confidence, seconds and tokens/s."""
+    if not (message or "").strip():
+        raise gr.Error("The message is empty.")
+    try:
+        engine = get_engine(settings.check_model(model))
+    except PolyglotError as exc:
+        raise gr.Error(str(exc).splitlines()[0]) from exc
+    started = time.perf_counter()
+    reply = "".join(engine.generate([{"role": "user", "content": message}], max_tokens=int(max_tokens),
+                                    temperature=float(temperature)))
+    seconds = time.perf_counter() - started
+    lang, conf = detect(reply)
+    return {"reply": reply, "language": lang, "confidence": round(conf, 3), "seconds": round(seconds, 3),
+            "tokens_per_s": round(engine.count_tokens(reply) / seconds, 2) if reply and seconds else None}
+
+
+def example_prompts() -> list[list[str]]:
+    """The built-in example prompts, the first of each language (the `examples` prompt set)."""
+    from eval.prompt_sets import get_set, load_prompts
+
+    ps = get_set("examples")
+    return [[load_prompts(ps, lang, None, limit=1)[0].turns[0]] for lang in ps.langs]
+
+
+def arena_tab(settings: Settings) -> dict:
+    """Lay out the Arena inside the current Blocks; returns the model pickers (other tabs load into them)."""
+    from core.languages import table
+
+    public = settings.public
+    with gr.Row():
+        n_models = gr.Radio([2, 3, 4], value=2, label="Models side by side", elem_id="arena-n", scale=1)
+        target = gr.Dropdown(["", *(f"{c} ({lang.name})" for c, lang in table().items())], value="",
+                             label="Expected answer language", info="empty: the prompt's own language", scale=2)
+        route = gr.Checkbox(False, label="Route by language",
+                            info="use the adapter trained on the prompt's language, else the base model", scale=1)
+    pickers, bots, badges, cols = [], [], [], []
+    with gr.Row(equal_height=False):
+        for i in range(MAX_MODELS):
+            default = settings.default_models[i % len(settings.default_models)]
+            with gr.Column(visible=i < 2, min_width=240) as col:
+                pickers.append(gr.Dropdown(settings.model_choices, value=default, allow_custom_value=not public,
+                                           label=f"Model {i + 1}", elem_id=f"arena-model-{i}",
+                                           info=None if public else "packaged, hf:DIR, gguf:FILE, openai:MODEL@URL"))
+                bots.append(gr.Chatbot(label=f"Model {i + 1}", height=360, elem_id=f"arena-chat-{i}"))
+                badges.append(gr.Markdown(elem_id=f"arena-badge-{i}"))
+            cols.append(col)
+    with gr.Row():
+        box = gr.Textbox(placeholder="Write in any language ...", show_label=False, scale=6, elem_id="arena-prompt")
+        send = gr.Button("Send", variant="primary", scale=1, elem_id="arena-send")
+    with gr.Row():
+        stop = gr.Button("Stop", elem_id="arena-stop")
+        regen = gr.Button("Regenerate", elem_id="arena-regen")
+        clear = gr.Button("Clear", elem_id="arena-clear")
+    with gr.Accordion("System prompt and sampling", open=False):
+        system = gr.Textbox(label="System prompt", lines=2)
+        max_tokens = gr.Slider(1, 1024, value=128, step=1, label="max_tokens")
+        temperature = gr.Slider(0, 2, value=0.7, step=0.05, label="temperature")
+        top_p = gr.Slider(0.05, 1, value=1.0, step=0.05, label="top_p")
+    gr.Examples(example_prompts(), inputs=[box], label="Example prompts (16 languages)", examples_per_page=16)
+
+    shared = [n_models, system, target, route, max_tokens, temperature, top_p, *pickers, *bots, *badges]
+    outputs = [box, *bots, *badges]
+    turn, again = partial(arena_turn, settings), partial(regenerate, settings)
+    events = [send.click(turn, [box, *shared], outputs, api_name="arena"),
+              box.submit(turn, [box, *shared], outputs, api_visibility="private"),
+              regen.click(again, shared, outputs, api_visibility="private")]
+    stop.click(None, cancels=events)
+    clear.click(lambda: ([[]] * MAX_MODELS + [""] * MAX_MODELS), None, [*bots, *badges],
+                api_visibility="private")
+    n_models.change(lambda n: [gr.Column(visible=i < int(n)) for i in range(MAX_MODELS)], n_models, cols,
+                    api_visibility="private")
+
+    def chat(message: str, model: str = "smollm2-135m", max_tokens: int = 64, temperature: float = 0.0) -> dict:
+        """One chat turn: the reply, its language and tokens/s."""
+        return chat_once(settings, message, model, max_tokens, temperature)
+
+    gr.api(chat, api_name="chat")
+    return {"pickers": pickers, "n_models": n_models}

@@ -1,0 +1,81 @@
+"""The Benchmarks tab: models x tasks x languages, run in the background by `python -m eval bench` (one run per
+model), then the model x language table and plots."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import gradio as gr
+
+from core.errors import ConfigError, PolyglotError
+from playground import jobs
+from playground.job_panel import Results, job_panel, select
+from playground.jobs import run_dir, split_list
+from playground.settings import Settings
+
+KINDS = ("bench",)
+
+
+def bench_job(settings: Settings, models: list[str], tasks: list[str], langs: str, limit) -> tuple:
+    """(title, commands, outs) for the request; bad input raises before anything starts."""
+    from eval.bench import plan
+
+    models, tasks, lang_list = split_list(models), split_list(tasks), split_list(langs) or None
+    if not models:
+        raise ConfigError("Choose at least one model.")
+    if not tasks:
+        raise ConfigError("Choose at least one task.")
+    specs = [settings.check_model(m) for m in models]
+    plan(tasks, lang_list)  # unknown tasks or languages fail here, with the valid ones named
+    limit = settings.check_limit(int(limit) if limit else None)
+    commands, outs = [], []
+    for spec in specs:
+        out = run_dir(settings.runs_dir, "bench", spec, ",".join(tasks), ",".join(lang_list or []), str(limit))
+        cmd = ["-m", "eval", "bench", "--model", spec, "--tasks", ",".join(tasks), "--out", str(out)]
+        cmd += ["--langs", ",".join(lang_list)] if lang_list else []
+        cmd += ["--limit", str(limit)] if limit else []
+        cmd += ["--data-dir", str(settings.data_dir)] if settings.data_dir else []
+        commands.append(cmd)
+        outs.append(str(out))
+    where = ", ".join(lang_list) if lang_list else "all languages"
+    return f"{' + '.join(tasks)} ({where}, limit {limit or 'none'}): {' vs '.join(specs)}", commands, outs
+
+
+def render_bench(job: jobs.Job) -> Results:
+    """The finished runs' table (task/language x model) and plots."""
+    from eval.report import load_runs, plots, table_rows
+
+    cards = load_runs([Path(o) for o in job.outs])
+    head, rows = table_rows(cards)
+    images = [str(p) for p in plots(cards, job.dir / "plots")]
+    speed = "; ".join(f"{c['model']}: {c['items_per_s']} items/s" for c in cards if c.get("items_per_s"))
+    return Results(head, rows, images, f"Accuracy [95% interval] per language. {speed}")
+
+
+def benchmarks_tab(settings: Settings) -> None:
+    """Lay out the Benchmarks tab inside the current Blocks."""
+    from eval.tasks import TASKS
+
+    with gr.Row():
+        models = gr.Dropdown(settings.model_choices, value=[settings.default_models[0]], multiselect=True,
+                             allow_custom_value=not settings.public, label="Models", elem_id="bench-models")
+        tasks = gr.Dropdown(list(TASKS), value=["xcopa"], multiselect=True, label="Tasks", elem_id="bench-tasks")
+    with gr.Row():
+        langs = gr.Textbox(label="Languages", placeholder="e.g. de, it, zh (empty: each task's own)",
+                           elem_id="bench-langs")
+        limit = gr.Number(50, precision=0, minimum=1, label="Items per task and language", elem_id="bench-limit")
+        run = gr.Button("Run benchmark", variant="primary", elem_id="bench-run")
+    if settings.data_dir is None:
+        gr.Markdown("Datasets load from the Hugging Face hub; start the app with `--data-dir` to use local copies.")
+    panel = job_panel(settings, KINDS, render_bench, name="bench")
+
+    def start(models_v, tasks_v, langs_v, limit_v):
+        try:
+            title, commands, outs = bench_job(settings, models_v, tasks_v, langs_v, limit_v)
+            job = jobs.start(settings.runs_dir, "bench", title, commands, outs)
+        except PolyglotError as exc:
+            gr.Warning(str(exc).splitlines()[0])
+            return gr.skip()
+        return select(settings, KINDS, job)
+
+    run.click(start, [models, tasks, langs, limit], panel["runs"], api_visibility="private")
