@@ -95,8 +95,8 @@ def human_eval_tab(settings: Settings) -> dict:
         nxt = gr.Button("Next item", elem_id="he-next")
     question = gr.Markdown(elem_id="he-question")
     with gr.Row():
-        left = gr.Markdown(label="Left", elem_id="he-left", container=True)
-        right = gr.Markdown(label="Right", elem_id="he-right", container=True)
+        left = gr.Markdown(label="Left", elem_id="he-left-answer", container=True)
+        right = gr.Markdown(label="Right", elem_id="he-right-answer", container=True)
     item = gr.State(None)
     with gr.Row():
         buttons = {v: gr.Button(LABELS[v], elem_id=f"he-{v}") for v in VOTES}

@@ -139,7 +139,7 @@ def judge_tab(settings: Settings) -> dict:
         questions = gr.Dropdown(list(SETS), value="examples", label="Questions", elem_id="judge-questions")
         langs = gr.Textbox(label="Languages", placeholder="e.g. de, fr (empty: all of the set's)",
                            elem_id="judge-langs")
-        limit = gr.Number(5, precision=0, minimum=1, label="Questions per language")
+        limit = gr.Number(5, precision=0, minimum=1, label="Questions per language", elem_id="judge-limit")
     with gr.Row():
         judge_model = gr.Textbox("gpt-4o-mini", label="Judge model", elem_id="judge-model")
         base_url = gr.Textbox(label="Judge base URL", placeholder="empty: OpenAI; or http://127.0.0.1:8000/v1",

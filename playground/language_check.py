@@ -111,8 +111,8 @@ def language_check_tab(settings: Settings) -> None:
     with gr.Row():
         langs = gr.Textbox(label="Languages", placeholder="e.g. de, ja, sw (empty: all of the set's)",
                            elem_id="lc-langs")
-        limit = gr.Number(5, precision=0, minimum=1, label="Prompts per language")
-        max_tokens = gr.Number(96, precision=0, minimum=1, maximum=2048, label="max_tokens")
+        limit = gr.Number(5, precision=0, minimum=1, label="Prompts per language", elem_id="lc-limit")
+        max_tokens = gr.Number(96, precision=0, minimum=1, maximum=2048, label="max_tokens", elem_id="lc-max-tokens")
         run = gr.Button("Run language check", variant="primary", elem_id="lc-run")
     panel = job_panel(settings, KINDS, render_generate, name="lc")
 

@@ -1,0 +1,135 @@
+"""Latency and throughput of the Gradio app's `/chat` API under load: many concurrent sessions (each its own
+gradio_client.Client in its own thread, all starting together) against one session alone (the baseline),
+both measured in the same run against the same app.
+
+    python bench/app_load.py [--model smollm2-135m] [--sessions 20] [--turns 3] [--max-tokens 32] [--concurrency 2]
+    python bench/app_load.py --url http://127.0.0.1:7860/     # a running app (its --concurrency is not known)
+
+Each session sends its turns one after another (the first N packaged example prompts of its language; the
+languages are taken in turn; the baseline session is the first, English). Prints p50/p95 request latency (s),
+throughput (requests/s over the phase's wall time), the mean of the replies' own `seconds` (`app s`:
+generation plus any wait for the engine's lock behind a concurrent request; the rest of a latency is Gradio's
+queue and transport) and the ratios load/single. Every request must return a non-empty reply: failures are
+printed and the exit status is 1. No timing is asserted. The clients share the machine with the app: on
+2 cores, their threads take CPU from generation.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from eval.prompt_sets import get_set, load_prompts  # noqa: E402
+from tests.servers import free_port, serve  # noqa: E402
+
+
+def prompts_for(lang: str, turns: int) -> list[str]:
+    """The first `turns` example prompts of `lang` (repeated if it has fewer)."""
+    texts = [p.turns[0] for p in load_prompts(get_set("examples"), lang, None)]
+    return [texts[i % len(texts)] for i in range(turns)]
+
+
+def run_session(url: str, prompts: list[str], args, results: list, errors: list, name: str,
+                barrier: threading.Barrier | None = None) -> None:
+    """One session: its own Client, then its prompts in order; appends (latency, the reply's `seconds`) to
+    results, failures to errors."""
+    from gradio_client import Client
+
+    client = None
+    try:
+        client = Client(url, verbose=False)
+    except Exception as exc:  # noqa: BLE001 - any failure is a result to report, not a crash
+        errors.append((name, "connect", f"{type(exc).__name__}: {exc}"))
+    if barrier is not None:
+        barrier.wait()  # even a session that could not connect, so that the others are not left waiting
+    if client is None:
+        errors.extend((name, f"turn {t + 1}", "not sent (no client)") for t in range(len(prompts)))
+        return
+    for t, prompt in enumerate(prompts):
+        start = time.perf_counter()
+        try:
+            out = client.predict(prompt, args.model, args.max_tokens, args.temperature, api_name="/chat")
+            reply = out.get("reply") if isinstance(out, dict) else None
+            if not isinstance(reply, str) or not reply.strip():
+                raise ValueError(f"empty or missing reply: {out!r}"[:300])
+            results.append((time.perf_counter() - start, float(out.get("seconds") or 0)))
+        except Exception as exc:  # noqa: BLE001
+            errors.append((name, f"turn {t + 1}", f"{type(exc).__name__}: {exc}"[:500]))
+
+
+def phase(url: str, sessions: list[list[str]], args, errors: list) -> dict:
+    """Run the sessions at once (one thread each, released together); latency percentiles and throughput."""
+    results: list[tuple[float, float]] = []
+    barrier = threading.Barrier(len(sessions) + 1)  # +1: this thread starts the clock when all are connected
+    threads = [threading.Thread(target=run_session, args=(url, p, args, results, errors, f"session {i}", barrier))
+               for i, p in enumerate(sessions)]
+    for th in threads:
+        th.start()
+    barrier.wait()
+    start = time.perf_counter()
+    for th in threads:
+        th.join()
+    wall = time.perf_counter() - start
+    lat = np.array([r[0] for r in results] or [np.nan])
+    return {"p50": float(np.percentile(lat, 50)), "p95": float(np.percentile(lat, 95)),
+            "rps": len(results) / wall, "ok": len(results), "n": sum(map(len, sessions)), "wall": wall,
+            # the app's own timing: separates slower generation (CPU contention) from waiting in Gradio's queue
+            "app": float(np.mean([r[1] for r in results] or [np.nan]))}
+
+
+def bench(url: str, args, concurrency: str) -> int:
+    """Warm up, measure one session then the load, print the table; 1 if any request failed."""
+    langs = get_set("examples").langs
+    errors: list = []
+    # The first request loads the model into the app: keep that out of both measurements.
+    run_session(url, prompts_for("en", 1), args, [], errors, "warm-up")
+    single = phase(url, [prompts_for(langs[0], args.turns)], args, errors)
+    load = phase(url, [prompts_for(langs[i % len(langs)], args.turns) for i in range(args.sessions)], args, errors)
+    print(f"model {args.model}  max_tokens {args.max_tokens}  temperature {args.temperature}  "
+          f"sessions {args.sessions}  turns {args.turns}  app --concurrency {concurrency}")
+    print(f"{'':<22}{'p50 s':>8}{'p95 s':>8}{'req/s':>8}{'ok/n':>9}{'wall s':>8}{'app s':>8}")
+    for label, m in (("1 session (baseline)", single), (f"{args.sessions} sessions", load)):
+        print(f"{label:<22}{m['p50']:>8.2f}{m['p95']:>8.2f}{m['rps']:>8.2f}{m['ok']:>5}/{m['n']:<3}"
+              f"{m['wall']:>8.1f}{m['app']:>8.2f}")
+    ratio = {k: load[k] / single[k] if single[k] else float("nan") for k in ("p50", "p95", "rps")}  # nan: none ok
+    print(f"ratio load/single: p50 {ratio['p50']:.2f}x  p95 {ratio['p95']:.2f}x  throughput {ratio['rps']:.2f}x")
+    for name, what, msg in errors:
+        print(f"ERROR {name} {what}: {msg}")
+    print(f"{len(errors)} failed request(s)" if errors else "all requests succeeded")
+    return 1 if errors else 0
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--model", default="smollm2-135m")
+    p.add_argument("--max-tokens", type=int, default=32)
+    p.add_argument("--temperature", type=float, default=0.0, help="0: greedy, for repeatable replies")
+    p.add_argument("--turns", type=int, default=3, help="requests per session, sent one after another")
+    p.add_argument("--sessions", type=int, default=20, help="concurrent sessions in the load phase")
+    p.add_argument("--concurrency", type=int, default=2, help="app.py --concurrency (ignored with --url)")
+    p.add_argument("--url", default=None, help="a running app instead of starting one")
+    args = p.parse_args()
+    if args.url:
+        sys.exit(bench(args.url, args, "unknown (--url)"))
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/"
+    with tempfile.TemporaryDirectory() as tmp:
+        log = Path(tmp) / "app.log"
+        with serve(["app.py", "--port", str(port), "--runs-dir", str(Path(tmp) / "runs"),
+                    "--concurrency", str(args.concurrency)], url, log):
+            status = bench(url, args, str(args.concurrency))
+        if status:  # the app's side of the failures
+            print(f"app log (last 3000 chars):\n{log.read_text()[-3000:]}")
+    sys.exit(status)
+
+
+if __name__ == "__main__":
+    main()
