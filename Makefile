@@ -9,18 +9,18 @@ export CMAKE_ARGS ?= -DGGML_NATIVE=OFF
 
 install: $(VENV)/.installed
 
-$(VENV)/.installed: requirements.txt requirements-nodeps.txt
+$(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --upgrade pip
 	$(PY) -m pip install -r requirements.txt
-	$(PY) -m pip install --no-deps -r requirements-nodeps.txt
 	touch $@
 
 $(VENV)/.test-installed: $(VENV)/.installed requirements-test.txt
 	$(PY) -m pip install -r requirements-test.txt
-	@command -v chromium >/dev/null || { \
-	  echo "Installing Debian's chromium for the browser tests"; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
+	@# chromium for the browser tests; the Noto fonts so screenshots show CJK text and the badges' emoji, not boxes
+	@{ command -v chromium >/dev/null && fc-list | grep -qi "Noto Sans CJK"; } || { \
+	  echo "Installing Debian's chromium and CJK fonts for the browser tests"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk fonts-noto-color-emoji; }
 	touch $@
 
 run: install

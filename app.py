@@ -10,7 +10,7 @@ import os
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # offline: no phoning home
 
-from playground import build_app  # noqa: E402
+from playground.app import build_app  # noqa: E402
 from playground.settings import Settings  # noqa: E402
 
 

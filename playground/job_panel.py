@@ -83,7 +83,9 @@ def job_panel(settings: Settings, kinds: tuple[str, ...], render: Callable[[jobs
         except PolyglotError as exc:
             res = Results([], [], [], f"Cannot show the results: {exc}")
         return (menu, head, progress_html(fraction, label), jobs.log_tail(job),
-                gr.Dataframe(value=res.rows, headers=res.headers, visible=bool(res.rows)), res.text,
+                # no rows (a cost estimate): hide the table; an empty value with no headers is refused
+                gr.Dataframe(value=res.rows, headers=res.headers, visible=True) if res.rows
+                else gr.Dataframe(visible=False), res.text,
                 gr.Gallery(value=res.images, visible=bool(res.images)), (job.id, now))
 
     outputs = [runs, state, bar, log, table, text, plots, shown]

@@ -88,6 +88,13 @@ def judge_job(settings: Settings, a, b, questions, langs, limit, mode, judge_mod
     return title, [cmd], [str(out)], env
 
 
+def _win_rate(counts: dict) -> str:
+    if not counts["n"]:  # e.g. a small judge that never wrote a verdict: say so instead of "nan"
+        return "no verdicts"
+    low, high = counts["ci95"]
+    return f"{counts['win_rate']:.3f} [{low:.3f}, {high:.3f}]"
+
+
 def judge_rows(card: dict) -> tuple[list[str], list[list]]:
     """Per language and category: FastChat win/tie/loss with the flip rate, or each side's mean rating."""
     res = card["results"]
@@ -96,8 +103,9 @@ def judge_rows(card: dict) -> tuple[list[str], list[list]]:
     if card["mode"] in ("pairwise", "scores"):
         head = ["by", "group", "n", "A wins", "ties", "B wins", "both bad", "A win rate [95%]", "flip rate"]
         rows = [[by, k, t["fastchat"]["n"], t["fastchat"]["win"], t["fastchat"]["tie"], t["fastchat"]["loss"],
-                 t["fastchat"]["both_bad"], f"{t['fastchat']['win_rate']:.3f} [{t['fastchat']['ci95'][0]:.3f}, "
-                 f"{t['fastchat']['ci95'][1]:.3f}]", t["position_bias"]["flip_rate"]] for by, k, t in groups]
+                 t["fastchat"]["both_bad"], _win_rate(t["fastchat"]),
+                 t["position_bias"]["flip_rate"] if t["position_bias"]["n"] else "no pairs"]
+                for by, k, t in groups]
         return head, rows
     sides = sorted({s for _, _, means in groups for s in means})
     return ["by", "group", *(f"{card.get(s) or s} mean" for s in sides)], \

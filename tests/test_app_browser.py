@@ -17,9 +17,13 @@ TIMEOUT = 240_000
 
 
 @pytest.fixture(scope="module")
-def app_url(tmp_path_factory, shared_data):
+def runs(tmp_path_factory):
+    return tmp_path_factory.mktemp("runs")
+
+
+@pytest.fixture(scope="module")
+def app_url(tmp_path_factory, shared_data, runs):
     port = free_port()
-    runs = tmp_path_factory.mktemp("runs")
     log = tmp_path_factory.mktemp("app") / "app.log"
     # As a user starts it; the port comes from Gradio's own variable to avoid clashes.
     with serve(["app.py", "--runs-dir", str(runs), "--data-dir", str(shared_data)], f"http://127.0.0.1:{port}/",
@@ -140,3 +144,95 @@ def test_judge_without_a_key_says_so_before_any_call(page, shots):
     page.locator("#judge-estimate").click()
     _toast(page, "needs an API key")
     page.screenshot(path=str(shots / "judge.png"), full_page=True)
+
+
+def _choose(page, elem_id: str, text: str) -> None:
+    """Pick the option of dropdown #elem_id whose label contains `text`."""
+    page.locator(f"#{elem_id} input").click()
+    page.get_by_role("option").filter(has_text=text).first.click()
+
+
+def _done(page, name: str) -> None:
+    page.wait_for_function(f"document.querySelector('#{name}-status').innerText.includes(': done')", timeout=TIMEOUT)
+
+
+def test_language_check_then_blind_votes_then_a_real_judge(page, shots, runs, smollm2_server):
+    from tests.servers import SECRET
+
+    page.get_by_role("tab", name="Language check").click()
+    page.locator("#lc-source").get_by_text("Built-in examples").click()
+    page.locator("#lc-langs textarea, #lc-langs input").first.fill("de, ja")
+    page.locator("#lc-limit input").fill("1")
+    page.locator("#lc-max-tokens input").fill("48")
+    page.locator("#lc-run").click()
+    _done(page, "lc")
+    page.wait_for_function("document.querySelector('#lc-table') &&"
+                           " document.querySelector('#lc-table').innerText.includes('same language')", timeout=60_000)
+    page.screenshot(path=str(shots / "language_check.png"), full_page=True)
+    table = page.locator("#lc-table").inner_text()
+    assert "de" in table and "ja" in table and "n=1" in table and "smollm2-135m" in table, table
+    assert "Answers in another language" in page.locator("#lc-results").inner_text()
+
+    page.get_by_role("tab", name="Human eval").click()
+    _choose(page, "he-a", "gemma3-270m on")
+    _choose(page, "he-b", "smollm2-135m on")
+    page.locator("#he-add").click()
+    page.wait_for_function("document.body.innerText.includes('2 new items')", timeout=60_000)
+    page.locator("#he-annotator textarea, #he-annotator input").first.fill("ana")
+    page.locator("#he-next").click()
+    page.wait_for_function("document.querySelector('#he-question').innerText.includes('turn 1')", timeout=60_000)
+    shown = page.locator("#he-question").inner_text()
+    assert "gemma" not in shown and "smollm" not in shown  # blind
+    page.locator("#he-left").click()
+    page.locator("#he-tie").click()
+    page.wait_for_function("document.querySelector('#he-question').innerText.includes('turn 1')"
+                           " && document.querySelector('#he-question').innerText != " + json.dumps(shown),
+                           timeout=60_000)
+    page.locator("#he-both_bad").click()
+    page.wait_for_function("document.querySelector('#he-question').innerText.includes('No items left')",
+                           timeout=60_000)
+    page.locator("#he-stats").click()
+    page.wait_for_function("document.querySelector('#he-stats-text').innerText.includes('2 votes on 2 items')",
+                           timeout=60_000)
+
+    page.get_by_role("tab", name="Judge").click()
+    answers = sorted(str(p) for p in (runs / "generate").iterdir())
+    for elem, path in zip(("judge-a", "judge-b"), answers):
+        page.locator(f"#{elem} input").fill(path)
+        page.locator(f"#{elem} input").press("Enter")
+    page.locator("#judge-langs textarea, #judge-langs input").first.fill("de, ja")
+    page.locator("#judge-model textarea, #judge-model input").first.fill("smollm2")
+    page.locator("#judge-url textarea, #judge-url input").first.fill(smollm2_server)
+    page.locator("#judge-key input, #judge-key textarea").first.fill(SECRET)
+    page.locator("#judge-run").click()
+    _toast(page, "Estimate the cost first")
+    page.locator("#judge-estimate").click()
+    _done(page, "judge")
+    page.wait_for_function("document.querySelector('#judge-results').innerText.includes('4 judge calls')",
+                           timeout=60_000)
+    page.locator("#judge-run").click()
+    page.wait_for_function("document.querySelector('#judge-status').innerText.startsWith('judge pairwise')",
+                           timeout=60_000)
+    _done(page, "judge")
+    page.wait_for_function("document.querySelector('#judge-table') &&"
+                           " document.querySelector('#judge-table').innerText.includes('flip rate')", timeout=60_000)
+    page.screenshot(path=str(shots / "judge_run.png"), full_page=True)
+    # a 135M judge rarely writes a verdict: whatever it did, every judgment is counted, none guessed
+    results = page.locator("#judge-results").inner_text()
+    assert "pairwise judged by smollm2" in results and "nan" not in page.locator("#judge-table").inner_text()
+    judged = json.loads((next(runs.glob("judge/*/judgments/card.json"))).read_text())
+    assert judged["results"]["unparseable"]["of"] == 4, judged["results"]["unparseable"]  # 2 langs x 2 orders
+    assert SECRET not in page.content()
+    assert SECRET not in "".join(p.read_text(errors="replace") for p in runs.rglob("*") if p.is_file()
+                                 and p.suffix in (".json", ".jsonl", ".txt"))
+
+
+def test_models_and_runs_loads_a_model_into_the_arena(page):
+    page.get_by_role("tab", name="Models and runs").click()
+    page.locator("#mr-refresh").click()
+    page.wait_for_function("document.querySelector('#mr-table').innerText.includes('benchmark run')",
+                           timeout=60_000)
+    _choose(page, "mr-model", "packaged: smollm2-135m")
+    page.locator("#mr-load").click()
+    page.wait_for_function("document.querySelector('#arena-model-0 input') &&"
+                           " document.querySelector('#arena-model-0 input').value == 'smollm2-135m'", timeout=60_000)

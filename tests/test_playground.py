@@ -169,12 +169,16 @@ def test_a_failing_command_fails_the_job_and_stops_the_sequence(tmp_path):
 
 def test_judge_rows_show_win_tie_loss_and_flips():
     table = {"fastchat": {"n": 4, "win": 2, "tie": 1, "loss": 1, "both_bad": 0, "win_rate": 0.5, "ci95": [0.15, 0.85]},
-             "position_bias": {"flip_rate": 0.25}}
+             "position_bias": {"n": 4, "flip_rate": 0.25}}
+    # a judge that never wrote a parseable verdict (a 135M model does this): no nan in the table
+    silent = {"fastchat": {"n": 0, "win": 0, "tie": 0, "loss": 0, "both_bad": 0, "win_rate": float("nan"),
+                           "ci95": [0.0, 1.0]}, "position_bias": {"n": 0, "flip_rate": float("nan")}}
     card = {"mode": "pairwise", "a": "x", "b": "y",
-            "results": {"overall": table, "by_lang": {"de": table}, "by_category": {"writing": table}}}
+            "results": {"overall": table, "by_lang": {"de": table, "ja": silent}, "by_category": {"writing": table}}}
     head, rows = judge_rows(card)
     assert head[-1] == "flip rate" and rows[0][:6] == ["all", "all", 4, 2, 1, 1] and rows[1][1] == "de"
-    assert len(rows) == 3 and rows[2][0] == "category"
+    assert rows[0][7:] == ["0.500 [0.150, 0.850]", 0.25] and rows[2][7:] == ["no verdicts", "no pairs"]
+    assert len(rows) == 4 and rows[3][0] == "category"
 
 
 def test_mismatches_list_answers_in_another_language(tmp_path):
