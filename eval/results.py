@@ -4,10 +4,10 @@ as it is scored, so a killed run resumes where it stopped and scores no item twi
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 from core.errors import ConfigError
+from core.records import append_jsonl, read_jsonl, write_json
 
 ITEMS = "items.jsonl"
 CARD = "card.json"
@@ -15,23 +15,12 @@ CARD = "card.json"
 
 def read_items(out: Path) -> list[dict]:
     """Every complete line of items.jsonl; a line cut short by a crash is removed from the file."""
-    path = out / ITEMS
-    if not path.is_file():
-        return []
-    data = path.read_bytes()
-    end = data.rfind(b"\n") + 1
-    if end < len(data):  # the process died mid-line: drop the fragment so appends start on a fresh line
-        with path.open("r+b") as f:
-            f.truncate(end)
-    return [json.loads(line) for line in data[:end].decode("utf-8").splitlines() if line.strip()]
+    return read_jsonl(out / ITEMS)
 
 
 def append_items(out: Path, records: list[dict]) -> None:
     """Append records and make them durable before the next batch is scored."""
-    with (out / ITEMS).open("a", encoding="utf-8") as f:
-        f.write("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
-        f.flush()
-        os.fsync(f.fileno())
+    append_jsonl(out / ITEMS, records)
 
 
 def read_card(out: Path) -> dict | None:
@@ -41,9 +30,7 @@ def read_card(out: Path) -> dict | None:
 
 def write_card(out: Path, card: dict) -> None:
     """Write card.json atomically (temp file, then rename)."""
-    tmp = out / (CARD + ".tmp")
-    tmp.write_text(json.dumps(card, indent=2, ensure_ascii=False))
-    os.replace(tmp, out / CARD)
+    write_json(out / CARD, card)
 
 
 def check_same_run(out: Path, identity: dict) -> None:

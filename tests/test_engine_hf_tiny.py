@@ -137,3 +137,23 @@ def test_bad_inputs(tiny, tmp_path):
         load(f"hf:{tmp_path}")
     with pytest.raises(ModelFileError, match="adapter_config.json"):
         load(f"hf:{base}+adapter={tmp_path}")
+
+
+def test_labels_after_one_prompt_take_one_forward_pass(tiny):
+    """A classifier's labels after the same prompt (the X-Instruction evaluator's "0"/"1"/"2") run the prompt once
+    and still score exactly as unbatched forwards do."""
+    base, _, _ = tiny
+    engine = load(f"hf:{base}", batch_size=8)
+    engine._bos = [engine.tokenizer.bos_token_id]  # as the reference scores
+    requests = [("Der Hund läuft schnell. Rating:", f" {label}") for label in "012"] + [("The dog runs.", " 1")]
+    calls = []
+    hook = engine.model.register_forward_hook(lambda *_: calls.append(1))
+    try:
+        got = engine.loglikelihood(requests)
+    finally:
+        hook.remove()
+    want = _reference_scores(engine.model, engine.tokenizer, requests)
+    for g, (lp, greedy) in zip(got, want):
+        assert g.logprob == pytest.approx(lp, abs=1e-4) and g.is_greedy == greedy
+    assert len({round(g.logprob, 4) for g in got[:3]}) == 3  # three different targets, not one copied result
+    assert len(calls) == 1  # both distinct prompts in one batch; the two extra labels cost no pass

@@ -48,15 +48,18 @@ def _left_padded(seqs: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor, tor
     return ids, mask, (mask.cumsum(-1) - 1).clamp(min=0)
 
 
-def score_plain(model, encoded: list[Encoded], batch: list[int], device: str, out: list) -> None:
-    """One forward pass over whole requests; logits only for the last `keep` positions of each row."""
+def score_plain(model, encoded: list[Encoded], batch: list[int], device: str, out: list,
+                twins: dict[int, list[int]] | None = None) -> None:
+    """One forward pass over whole requests; logits only for the last `keep` positions of each row. A request's
+    `twins` (the same input, other targets) are read off its row."""
     ids, mask, positions = _left_padded([encoded[i][0][:-1] for i in batch])
     keep = max(encoded[i][1] for i in batch)
     logits = model(input_ids=ids.to(device), attention_mask=mask.to(device), position_ids=positions.to(device),
                    logits_to_keep=keep).logits.cpu()
     for row, i in enumerate(batch):
-        seq, n_cont = encoded[i]
-        out[i] = _result(logits[row, keep - n_cont:], seq[-n_cont:])
+        n_cont = encoded[i][1]
+        for j in (i, *(twins or {}).get(i, ())):
+            out[j] = _result(logits[row, keep - n_cont:], encoded[j][0][-n_cont:])
 
 
 def score_shared(model, encoded: list[Encoded], groups: list[tuple[int, list[int]]], device: str, out: list,
@@ -103,12 +106,22 @@ def score_shared(model, encoded: list[Encoded], groups: list[tuple[int, list[int
 def score(model, encoded: list[Encoded], batch_size: int, device: str) -> list[LoglikelihoodResult]:
     """Log-likelihood and greediness of each (ids, n_cont); groups with a shared prefix take the two-pass path."""
     out: list = [None] * len(encoded)
-    groups = prefix_groups(encoded)
+    # Requests with the same input and continuation length (a classifier's labels "0"/"1"/"2" after one prompt)
+    # differ only in the targets: run the first, read the others off its logits.
+    first: dict[tuple, int] = {}
+    twins: dict[int, list[int]] = {}
+    for i, (ids, n_cont) in enumerate(encoded):
+        j = first.setdefault((tuple(ids[:-1]), n_cont), i)
+        if j != i:
+            twins.setdefault(j, []).append(i)
+    read_off = {j for js in twins.values() for j in js}
+    rest = [i for i in range(len(encoded)) if i not in twins and i not in read_off]
+    groups = [(p, [rest[m] for m in members]) for p, members in prefix_groups([encoded[i] for i in rest])]
     shared = [g for g in groups if len(g[1]) > 1]
-    single = sorted((g[1][0] for g in groups if len(g[1]) == 1), key=lambda i: -len(encoded[i][0]))
+    single = sorted([*(g[1][0] for g in groups if len(g[1]) == 1), *twins], key=lambda i: -len(encoded[i][0]))
     shared.sort(key=lambda g: -g[0])  # by prefix length: the prefix pass pads little, the suffixes sort apart
     for b in range(0, len(single), batch_size):
-        score_plain(model, encoded, single[b:b + batch_size], device, out)
+        score_plain(model, encoded, single[b:b + batch_size], device, out, twins)
     for b in range(0, len(shared), batch_size):
         score_shared(model, encoded, shared[b:b + batch_size], device, out, batch_size)
     return out
