@@ -5,6 +5,7 @@
     python -m trainer data RECIPE.yaml --out DIR mixture.size=500   # key=value overrides
     python -m trainer train configs/train/smollm2-135m.yaml data=runs/multi-3 max_steps=50 [--resume]
     python -m trainer merge --base smollm2-135m --adapter runs/train/adapter --out runs/merged
+    python -m trainer xinstruct configs/recipes/xinstruct-zh.yaml --out runs/xinstruct-zh --data-dir ../shared/data
 """
 
 from __future__ import annotations
@@ -36,6 +37,14 @@ def _parser() -> argparse.ArgumentParser:
     m.add_argument("--adapter", required=True, type=Path)
     m.add_argument("--out", required=True, type=Path)
     m.add_argument("--dtype", default="fp32", help="fp32 (default), bf16 or fp16")
+    x = sub.add_parser("xinstruct", help="X-Instruction: mine (English instruction, native response) pairs; a rerun "
+                                         "resumes")
+    x.add_argument("recipe", help="X-Instruction recipe YAML (see configs/recipes/xinstruct-zh.yaml)")
+    x.add_argument("overrides", nargs="*", help="key=value overrides, e.g. refine.iterations=2")
+    x.add_argument("--out", required=True, type=Path, help="output directory (card.json, mix.jsonl, stage files)")
+    x.add_argument("--data-dir", type=Path, default=Path("."), help="where relative `path:` entries are resolved")
+    x.add_argument("--until", help="stop after this stage (seeds, corpus, reverse-train, candidates, iteration-K, "
+                                   "diversify, mix)")
     return p
 
 
@@ -53,6 +62,14 @@ def _run(args: argparse.Namespace) -> None:
 
         report = merge(args.base, args.adapter, args.out, args.dtype)
         print(f"merged into {args.out} ({args.dtype}); max |logit diff| vs base+adapter: {report['max']:.2e}")
+        return
+    if args.command == "xinstruct":
+        from trainer.xinstruct.pipeline import run, summary
+        from trainer.xinstruct.recipe import load_xinstruct
+
+        card = run(load_xinstruct(args.recipe, args.overrides), args.out, args.data_dir,
+                   log=lambda m: print(m, file=sys.stderr), until=args.until)
+        print(summary(card))
         return
     from trainer.data.build import build
     from trainer.data.recipe import load_recipe

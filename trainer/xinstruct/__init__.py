@@ -1,0 +1,1 @@
+"""X-Instruction: cross-lingual instruction data mined from native text (`python -m trainer xinstruct`)."""
