@@ -183,8 +183,7 @@ def test_language_check_then_blind_votes_then_a_real_judge(page, shots, runs, sm
     page.wait_for_function("document.querySelector('#he-question').innerText.includes('turn 1')", timeout=60_000)
     shown = page.locator("#he-question").inner_text()
     assert "gemma" not in shown and "smollm" not in shown  # blind
-    page.locator("#he-left").click()
-    page.locator("#he-tie").click()
+    page.locator("#he-left").click()  # the next item comes with the answer to this click: wait for it
     page.wait_for_function("document.querySelector('#he-question').innerText.includes('turn 1')"
                            " && document.querySelector('#he-question').innerText != " + json.dumps(shown),
                            timeout=60_000)
