@@ -147,3 +147,24 @@ def test_diversify_and_mix_take_the_same_number_per_cluster(tmp_path):
     assert all(r["lang"] == "zh" and r["meta"]["instruction_lang"] == "en" for r in rows)
     assert rows[0]["messages"][0]["role"] == "user" and rows[0]["messages"][1]["content"].startswith("回答")
     assert "zh" in (out / "stats.txt").read_text()
+
+
+@pytest.mark.slow
+def test_real_chinese_run_with_smollm2_to_the_first_evaluator(shared_data, tmp_path, report):
+    """The shipped recipe, shrunk: Alpaca en/zh seeds and OpenAssistant's Chinese text on smollm2-135m, through
+    the reverse model, the candidates and one round of rating (the whole recipe: see the README's numbers)."""
+    from trainer.xinstruct.pipeline import run, summary
+
+    recipe = load_xinstruct(ROOT / "configs/recipes/xinstruct-zh.yaml", [
+        "corpus_limit=12", "seeds.held_out=24", "reverse.train.max_steps=12", "refine.iterations=1",
+        "refine.evaluator_train.max_steps=8", "reverse.max_tokens=24"])
+    card = run(recipe, tmp_path / "out", shared_data, log=lambda m: None, until="iteration-1")
+    st = card["stages"]
+    assert st["seeds"] == {"train": 176, "rate": 14, "test": 10}
+    assert st["corpus"]["kept"] == 12 and st["candidates"]["texts"] == 12
+    assert st["candidates"]["candidates"] + sum(st["candidates"]["dropped"].values()) == 12
+    for c in read_jsonl(tmp_path / "out" / "candidates.jsonl"):  # kept instructions are English, answers Chinese
+        assert c["instruction"] and any("\u4e00" <= ch <= "\u9fff" for ch in c["response"])
+    ev = st["iteration-1"]["evaluator_test"]
+    assert ev["n"] == 30 and sum(st["iteration-1"]["candidate_ratings"].values()) == st["candidates"]["candidates"]
+    report("X-Instruction zh on smollm2-135m (12 texts, 12 reverse steps, 8 evaluator steps):\n" + summary(card))
