@@ -51,7 +51,7 @@ def _recipe(base: Path, **over) -> dict:
                   "held_out": 12},
         "corpus": {"native": {"format": "text", "path": "corpus.txt", "lang": "zh"}},
         "reverse": {"train": {"max_steps": 2}, "max_tokens": 8, "require_english": False},
-        "refine": {"iterations": 2, "test_fraction": 0.5, "evaluator_train": {"max_steps": 2},
+        "refine": {"iterations": 2, "test_fraction": 0.5, "model_share": 1.0, "evaluator_train": {"max_steps": 2},
                    "model_train": {"max_steps": 2}, "model_max_tokens": 8},
         "diversify": {"clusters": 3}}
     for key, value in over.items():
@@ -80,6 +80,9 @@ def test_every_stage_runs_and_reports_its_stats(tiny, tmp_path):
         assert sum(it["candidate_ratings"].values()) == st["candidates"]["candidates"]
         assert it["kept"] == it["candidate_ratings"]["2"]
         assert len(read_jsonl(out / f"iter-{k}" / "scores.jsonl")) == st["candidates"]["candidates"]
+    ratings = read_jsonl(out / "iter-1" / "ratings.jsonl")
+    test_responses = {x["response"] for x in ratings if x["split"] == "test" and x["rating"] == 2}
+    assert not test_responses & {x["response"] for x in ratings if x["split"] == "rate"}  # no test text in training
     # iteration 2's rating-1 examples include the iteration-1 cross-lingual model's answers
     assert any(key.endswith(":model") for key in st["iteration-2"]["rating_set"])
     assert (out / "iter-1" / "model" / "train" / "adapter" / "polyglot_card.json").is_file()

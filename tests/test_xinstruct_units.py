@@ -11,7 +11,7 @@ import pytest
 
 from core.errors import ConfigError
 from trainer.xinstruct.diversify import cluster, sample_per_cluster
-from trainer.xinstruct.ratings import perturb, synthesize
+from trainer.xinstruct.ratings import perturb, pieces, synthesize
 
 PAIRS = [{"id": f"p{i}", "instruction": f"Instruction {i}?",
           "response": f"这是第{i}个回答的第一句。这是第二句，说明更多内容！最后一句在这里。"} for i in range(12)]
@@ -66,11 +66,18 @@ def test_synthesis_is_deterministic_per_seed_and_needs_two_pairs():
         synthesize(PAIRS[:1], random.Random(0))
 
 
-@pytest.mark.parametrize("text", ["短", "一句话没有句号但是很长很长的一句话", "A. B. C.", "x"])
-def test_perturb_never_returns_the_original_or_empty(text):
-    for seed in range(30):
+@pytest.mark.parametrize("text", ["短", "一句话没有句号但是很长很长的一句话", "A. B. C.", "x",
+                                  "第一步。\n\n第二步是3.14。\n最后！", "\nabc  def"])
+def test_perturb_never_returns_the_original_up_to_whitespace_or_empty(text):
+    for seed in range(200):
         out, kind = perturb(text, random.Random(seed))
-        assert out != text and out.strip() and kind in ("deleted", "duplicated")
+        assert "".join(out.split()) != "".join(text.split()) and out.strip() and kind in ("deleted", "duplicated")
+
+
+def test_pieces_are_sentences_that_join_back():
+    text = "第一步。\n\n第二步是3.14。\n最后！ Done. Next line\nend"
+    assert pieces(text) == ["第一步。\n\n", "第二步是3.14。\n", "最后！ ", "Done. ", "Next line\n", "end"]
+    assert "".join(pieces(text)) == text
 
 
 def test_the_same_number_from_every_cluster():
@@ -106,3 +113,25 @@ def test_recipe_refuses_a_bad_training_setting_on_load(tmp_path):
         load_xinstruct({**base, "refine": {"model_train": {"max_steps": 0}}})
     with pytest.raises(ConfigError, match="Unknown language|not a language|xx"):
         load_xinstruct({**base, "lang": "xx-not-a-language"})
+    with pytest.raises(ConfigError, match="lower refine.test_fraction"):  # no pair left to train the evaluator
+        load_xinstruct({**base, "seeds": {**base["seeds"], "held_out": 4}, "refine": {"test_fraction": 0.9}})
+
+
+def test_the_shipped_recipes_load():
+    from tests.conftest import ROOT
+    from trainer.xinstruct.recipe import load_xinstruct
+
+    shipped = sorted((ROOT / "configs" / "recipes").glob("xinstruct-*.yaml"))
+    assert shipped and all(load_xinstruct(p).refine.iterations >= 1 for p in shipped)
+
+
+def test_until_must_name_a_stage(tmp_path):
+    from trainer.xinstruct.pipeline import run
+    from trainer.xinstruct.recipe import load_xinstruct
+
+    recipe = load_xinstruct({"lang": "zh", "corpus": {"c": {"format": "text", "path": "c.txt", "lang": "zh"}},
+                             "seeds": {"instructions": {"format": "alpaca", "path": "en.json", "lang": "en"},
+                                       "responses": {"format": "alpaca", "path": "zh.json", "lang": "zh"}}})
+    with pytest.raises(ConfigError, match="iteration-3, diversify"):
+        run(recipe, tmp_path / "out", tmp_path, until="iteration1")
+    assert not (tmp_path / "out").exists()  # refused before anything was written

@@ -34,7 +34,7 @@ def seed_pairs(recipe: XInstructRecipe, data_dir: Path) -> list[dict]:
         raise DataError(f"Only {len(ids)} seed ids appear in both seed sources (held_out is {s.held_out}); give "
                         f"row-aligned files the same id_prefix, or lower seeds.held_out.")
     ordered = sorted(ids, key=lambda i: _rank(recipe.seed, i))
-    n_test = max(2, round(s.held_out * recipe.refine.test_fraction))
+    n_test = recipe.test_pairs
     split = {i: "test" if k < n_test else "rate" if k < s.held_out else "train" for k, i in enumerate(ordered)}
     return [{"id": i, "instruction": english[i].text("user"), "response": target[i].text("assistant"),
              "split": split[i]} for i in ids]
@@ -48,6 +48,11 @@ def corpus_texts(recipe: XInstructRecipe, data_dir: Path, exclude: set[str]) -> 
     found = [(f"{r.id}#{k}", m["content"]) for r in loaded.rows if r.lang == recipe.lang
              for k, m in enumerate(r.messages) if m["role"] == "assistant"]
     found += [(s.id, s.text) for s in loaded.segments if s.lang == recipe.lang]
+    repeated = [key for key, n in Counter(key for key, _ in found).items() if n > 1]
+    if repeated:  # one id for two texts would pair one text's instruction with the other's response
+        raise DataError(f"Corpus id {repeated[0]!r} is given to {len(repeated)} or more texts; give each corpus "
+                        f"source its own `id_prefix:`.")
+    exclude = {t.strip() for t in exclude}
     dropped: Counter = Counter()
     seen, keep = set(exclude), []
     for key, text in found:

@@ -71,6 +71,9 @@ class Run:
 
 def run(recipe: XInstructRecipe, out: Path, data_dir: Path, log=print, until: str | None = None) -> dict:
     """Run (or resume) every stage; returns the card. `until` stops after the named stage."""
+    if until is not None and until not in recipe.stage_names():
+        raise ConfigError(f"--until {until!r} is not a stage of this recipe; the stages: "
+                          f"{', '.join(recipe.stage_names())}.")
     r = Run(recipe, out, data_dir, log)
     rec, lang = recipe, recipe.lang
     pairs: list[dict] = []
@@ -109,6 +112,10 @@ def run(recipe: XInstructRecipe, out: Path, data_dir: Path, log=print, until: st
                 why[reason] += 1
             else:
                 kept.append({"id": m["id"], "instruction": instr, "response": text_of[m["id"]]})
+        if not kept:
+            raise ConfigError(f"The reverse model gave no usable English instruction for {len(made)} texts "
+                              f"({dict(why)}): raise reverse.train.max_steps or reverse.max_tokens, or set "
+                              f"reverse.require_english: false, in a new --out.")
         _write_once(out / "candidates.jsonl", kept)
         return {"texts": len(corpus), "candidates": len(kept), "dropped": dict(why)}
 
@@ -132,17 +139,21 @@ def _iteration(r: Run, k: int, pairs: list[dict]) -> dict:
     rec, it = r.recipe, r.out / f"iter-{k}"
     it.mkdir(exist_ok=True)
     held = [p for p in pairs if p["split"] in ("rate", "test")]
+    share = rec.refine.model_share
     outputs: dict[str, str] = {}
-    if k > 1 and rec.refine.model_share > 0:  # the previous cross-lingual model's answers become rating-1 examples
+    if k > 1 and share > 0:  # the previous cross-lingual model's answers become rating-1 examples
         engine = engine_with(rec, r.out / f"iter-{k - 1}" / "model" / "train" / "adapter")
         made = generate_each(engine, held, lambda p: [{"role": "user", "content": p["instruction"]}],
                              it / "model_outputs.jsonl", rec.refine.model_max_tokens, f"iteration {k}: model answers")
         engine.close()
         outputs = {m["id"]: m["output"] for m in made}
-    ratings = synthesize(held, random.Random(rec.seed * 1000 + k), outputs, rec.refine.model_share)
-    split_of = {p["id"]: p["split"] for p in held}
-    items = _write_once(it / "ratings.jsonl", [{**x.to_dict(), "id": f"{x.pair}:{x.kind}", "split": split_of[x.pair]}
-                                               for x in ratings])
+    # Each split is its own rating set, so no test response is a training mismatch; the test draws are the same
+    # in every round (only the model answers change), so the rounds' accuracies compare.
+    sets = {"rate": synthesize([p for p in held if p["split"] == "rate"], random.Random(rec.seed * 1000 + k), outputs,
+                               share),
+            "test": synthesize([p for p in held if p["split"] == "test"], random.Random(rec.seed), outputs, share)}
+    items = _write_once(it / "ratings.jsonl", [{**x.to_dict(), "id": f"{x.pair}:{x.kind}", "split": split}
+                                               for split, xs in sets.items() for x in xs])
     rows = [_row(f"rate-{x['id']}", rec.lang, rate_messages(x["instruction"], x["response"]), str(x["rating"]),
                  "xinstruct:evaluator") for x in items if x["split"] == "rate"]
     adapter = train_adapter(rec, "evaluator", rows, it / "evaluator", r.log)
@@ -165,7 +176,7 @@ def _iteration(r: Run, k: int, pairs: list[dict]) -> dict:
                                 "confusion (gold->rated)": dict(sorted(confusion.items()))},
              "candidate_ratings": {str(n): sum(s["rating"] == n for s in rated) for n in range(3)},
              "kept": len(kept)}
-    if k < rec.refine.iterations or rec.refine.train_last_model:
+    if (k < rec.refine.iterations and share > 0) or rec.refine.train_last_model:  # only its answers are used
         train_rows = [_row(f"seed-{p['id']}", rec.lang, [{"role": "user", "content": p["instruction"]}],
                            p["response"], "xinstruct:seed") for p in pairs if p["split"] == "train"]
         train_rows += [_row(f"cand-{c['id']}", rec.lang, [{"role": "user", "content": c["instruction"]}],
@@ -181,7 +192,8 @@ def _diversify(r: Run) -> dict:
     kept = read_jsonl(r.out / f"iter-{rec.refine.iterations}" / "kept.jsonl")
     if not kept:
         raise ConfigError("The evaluator kept no candidate (rated 2) in the last iteration: nothing to diversify. "
-                          "Train the evaluator longer (refine.evaluator_train.max_steps) or add corpus text.")
+                          "Train the evaluator longer (refine.evaluator_train.max_steps) or add corpus text, in a "
+                          "new --out.")
     labels = div.cluster(div.embed([c["instruction"] for c in kept], rec.diversify.encoder),
                          rec.diversify.clusters, rec.seed)
     chosen = div.sample_per_cluster(labels, rec.diversify.per_cluster, random.Random(rec.seed))

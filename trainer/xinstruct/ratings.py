@@ -16,8 +16,9 @@ RATE_PROMPT = ("Rate the response to the instruction.\n2 = a complete, fitting r
                "parts missing or repeated\n0 = a response to a different instruction\n\nInstruction:\n{instruction}"
                "\n\nResponse:\n{response}\n\nRating (0, 1 or 2):")
 LABELS = ("0", "1", "2")
-# Sentence ends in CJK and Latin scripts; a piece keeps its end mark.
-_PIECES = re.compile(r"(?<=[。！？；!?;.\n])")
+# A piece runs to a sentence end (CJK or Latin; a "." before a digit is a decimal point) and keeps the
+# whitespace after it, so that pieces join back to the text and none is whitespace alone.
+_PIECE = re.compile(r".*?(?:[。！？；!?;\n]|\.(?!\d)|$)\s*", re.S)
 
 
 @dataclass(frozen=True)
@@ -36,33 +37,44 @@ class Rating:
 
 def pieces(text: str) -> list[str]:
     """`text` split after each sentence end (the pieces join back to `text`)."""
-    return [p for p in _PIECES.split(text) if p]
+    return [m.group() for m in _PIECE.finditer(text) if m.group()]
+
+
+def _visible(text: str) -> str:
+    return "".join(text.split())
+
+
+def _span(text: str, rng: random.Random, repeat: bool) -> str:
+    n = max(1, round(len(text) * rng.uniform(0.3, 0.6)))
+    start = rng.randint(0, len(text) - n)
+    return text[:start + n] + text[start:start + n] + text[start + n:] if repeat else text[:start] + text[start + n:]
 
 
 def perturb(text: str, rng: random.Random) -> tuple[str, str]:
     """(a broken copy of `text`, "deleted" | "duplicated"): sentences (or, in one sentence, a span of 30-60% of
-    its characters) left out or repeated. Never equal to `text`, never empty."""
+    its characters) left out or repeated. Never the same text up to whitespace, never empty."""
     parts = pieces(text)
-    if len(text.strip()) < 2:
+    real = [i for i, p in enumerate(parts) if p.strip()]
+    if len(_visible(text)) < 2:
         return text + text, "duplicated"
     if rng.random() < 0.5:
-        if len(parts) >= 2:
-            drop = set(rng.sample(range(len(parts)), rng.randint(1, max(1, len(parts) // 2))))
-            out = "".join(p for i, p in enumerate(parts) if i not in drop)
+        for _ in range(10):  # a span of whitespace alone changes nothing visible: draw again
+            if len(real) >= 2:
+                drop = set(rng.sample(real, rng.randint(1, max(1, len(real) // 2))))
+                out = "".join(p for i, p in enumerate(parts) if i not in drop)
+            else:
+                out = _span(text, rng, repeat=False)
+            if _visible(out) and _visible(out) != _visible(text):
+                return out, "deleted"
+    for _ in range(10):
+        if len(real) >= 2:
+            i = rng.choice(real)
+            out = "".join(parts[:i + 1] + [parts[i]] + parts[i + 1:])
         else:
-            n = max(1, round(len(text) * rng.uniform(0.3, 0.6)))
-            start = rng.randint(0, len(text) - n)
-            out = text[:start] + text[start + n:]
-        if out.strip() and out != text:
-            return out, "deleted"
-    if len(parts) >= 2:
-        i = rng.randrange(len(parts))
-        out = "".join(parts[:i + 1] + [parts[i]] + parts[i + 1:])
-    else:
-        n = max(1, round(len(text) * rng.uniform(0.3, 0.6)))
-        start = rng.randint(0, len(text) - n)
-        out = text[:start + n] + text[start:start + n] + text[start + n:]
-    return out, "duplicated"
+            out = _span(text, rng, repeat=True)
+        if _visible(out) != _visible(text):
+            return out, "duplicated"
+    return text + text, "duplicated"
 
 
 def synthesize(pairs: list[dict], rng: random.Random, model_outputs: dict[str, str] | None = None,

@@ -78,8 +78,25 @@ class XInstructRecipe:
             raise ValueError("`corpus:` needs at least one source of native text")
         if not 1 <= self.min_chars <= self.max_chars:
             raise ValueError("1 <= min_chars <= max_chars is required")
+        left = self.seeds.held_out - self.test_pairs
+        if left < 2:
+            raise ValueError(f"seeds.held_out={self.seeds.held_out} with refine.test_fraction="
+                             f"{self.refine.test_fraction} leaves {left} pair(s) to train the evaluator (2 or more "
+                             f"needed): lower refine.test_fraction or raise seeds.held_out")
+        if self.diversify.clusters < 1 or (self.diversify.per_cluster is not None and self.diversify.per_cluster < 1):
+            raise ValueError("diversify.clusters and diversify.per_cluster must be >= 1")
         for name in ("reverse", "evaluator", "model"):  # a typo in a training setting fails now, not an hour in
             self.train_config(name, Path("mix.jsonl"), Path("out"))
+
+    @property
+    def test_pairs(self) -> int:
+        """Held-out pairs in the evaluator's test set (the rest of the held-out pairs train it)."""
+        return max(2, round(self.seeds.held_out * self.refine.test_fraction))
+
+    def stage_names(self) -> list[str]:
+        """The pipeline's stages in order (what --until accepts)."""
+        return ["seeds", "corpus", "reverse-train", "candidates",
+                *(f"iteration-{k}" for k in range(1, self.refine.iterations + 1)), "diversify", "mix"]
 
     def train_config(self, model: str, data: Path, out: Path) -> TrainConfig:
         """The TrainConfig of one of the three models (reverse, evaluator, model)."""
