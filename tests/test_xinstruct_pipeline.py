@@ -91,6 +91,7 @@ def test_every_stage_runs_and_reports_its_stats(tiny, tmp_path):
     # a rerun skips every finished stage and changes nothing
     before = (out / "iter-2" / "scores.jsonl").read_bytes()
     logged = []
+    (data / "corpus.txt").unlink()  # a resume reads the corpus it kept, not the source again
     run(load_xinstruct(_recipe(tiny)), out, data, log=logged.append, until="iteration-2")
     assert sum("skipped" in m for m in logged) == 4 and (out / "iter-2" / "scores.jsonl").read_bytes() == before
     with pytest.raises(ConfigError, match="another recipe"):

@@ -81,14 +81,21 @@ def run(recipe: XInstructRecipe, out: Path, data_dir: Path, log=print, until: st
 
     def seeds():
         nonlocal pairs
-        pairs = _write_once(out / "seeds.jsonl", seed_pairs(rec, data_dir))
+        pairs = read_jsonl(out / "seeds.jsonl") if done("seeds") else _write_once(out / "seeds.jsonl",
+                                                                                   seed_pairs(rec, data_dir))
         return dict(Counter(p["split"] for p in pairs))
 
     def texts():
         nonlocal corpus
+        if done("corpus"):  # no second pass of fastText over the corpus on a resume
+            corpus = read_jsonl(out / "corpus.jsonl")
+            return r.card["stages"]["corpus"]
         found, stats = corpus_texts(rec, data_dir, {p["response"] for p in pairs})
         corpus = _write_once(out / "corpus.jsonl", found)
         return stats
+
+    def done(name: str) -> bool:
+        return name in r.card["stages"] and (out / f"{name}.jsonl").is_file()
 
     def reverse_train():
         rows = [_row(f"rev-{p['id']}", lang, reverse_messages(p["response"]), p["instruction"], "xinstruct:reverse")
@@ -119,8 +126,8 @@ def run(recipe: XInstructRecipe, out: Path, data_dir: Path, log=print, until: st
         _write_once(out / "candidates.jsonl", kept)
         return {"texts": len(corpus), "candidates": len(kept), "dropped": dict(why)}
 
-    for name, fn in (("seeds", seeds), ("corpus", texts)):  # cheap, and the later stages need them in memory;
-        r.card["stages"][name] = fn()                        # their files are written once, so a rerun reads them
+    for name, fn in (("seeds", seeds), ("corpus", texts)):  # the later stages need them in memory: a rerun
+        r.card["stages"][name] = fn()                        # reads the files written the first time
         write_json(out / "card.json", r.card)
         if name == until:
             return r.card
