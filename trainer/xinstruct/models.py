@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from dataclasses import asdict
 from pathlib import Path
 
 from tqdm import tqdm
@@ -13,7 +14,7 @@ from core.chat import render
 from core.engines import Engine, load
 from core.engines.base import complete
 from core.engines.spec import ModelSpec
-from core.records import append_jsonl, read_jsonl
+from core.records import append_jsonl, read_jsonl, write_jsonl
 from trainer.data.schema import Row
 from trainer.xinstruct.ratings import LABELS, rate_messages
 from trainer.xinstruct.recipe import XInstructRecipe
@@ -30,9 +31,7 @@ def train_adapter(recipe: XInstructRecipe, model: str, rows: list[Row], out: Pat
     out.mkdir(parents=True, exist_ok=True)
     mix = out / "mix.jsonl"
     if not mix.is_file():
-        tmp = mix.with_name("mix.jsonl.tmp")
-        tmp.write_text("".join(r.to_json() + "\n" for r in rows), encoding="utf-8")
-        tmp.replace(mix)
+        write_jsonl(mix, [asdict(r) for r in rows])
     cfg = recipe.train_config(model, mix, out / "train")
     log(f"training the {model} adapter: {len(rows)} rows, {cfg.max_steps} steps")
     train(cfg, resume=True, log=log)

@@ -11,12 +11,13 @@ import json
 import random
 import time
 from collections import Counter
+from dataclasses import asdict
 from pathlib import Path
 
 from core.config import to_dict
 from core.errors import ConfigError
 from core.languages import detect_batch, wilson
-from core.records import read_jsonl, write_json
+from core.records import read_jsonl, write_json, write_jsonl
 from core.versions import versions
 from trainer.data.schema import Row
 from trainer.data.stats import format_table, mix_stats
@@ -36,9 +37,7 @@ def _row(id_: str, lang: str, user: list[dict], answer: str, source: str, meta: 
 def _write_once(path: Path, records: list[dict]) -> list[dict]:
     """`records` written to `path` unless it exists (then its content: a rerun sees exactly the same data)."""
     if not path.is_file():
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8")
-        tmp.replace(path)
+        write_jsonl(path, records)
     return read_jsonl(path)
 
 
@@ -216,9 +215,7 @@ def _mix(r: Run) -> dict:
     rows = [_row(f"xi-{c['id']}", rec.lang, [{"role": "user", "content": c["instruction"]}], c["response"],
                  f"xinstruct:{rec.name}", {"instruction_lang": "en", "cluster": c["cluster"], "rating": 2})
             for c in read_jsonl(r.out / "diversified.jsonl")]
-    tmp = r.out / "mix.jsonl.tmp"
-    tmp.write_text("".join(row.to_json() + "\n" for row in rows), encoding="utf-8")
-    tmp.replace(r.out / "mix.jsonl")
+    write_jsonl(r.out / "mix.jsonl", [asdict(row) for row in rows])
     table = format_table(mix_stats(rows))
     (r.out / "stats.txt").write_text(table + "\n")
     return {"rows": len(rows)}
