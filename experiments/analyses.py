@@ -1,0 +1,314 @@
+"""One analysis per seed: read the stage cards of a run, build its tables and plots, and say whether the
+direction of the seed's central effect reproduced. Each returns a `report.Section`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from core.languages import wilson
+from experiments.report import Section, md_table, rate_cell, stage_card, stage_items
+
+
+def _save(fig, path: Path) -> Path:
+    import matplotlib.pyplot as plt
+
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def mix_languages(run_dir: Path, arm: str) -> set[str]:
+    """The languages of an arm's training mix (empty for an untuned arm)."""
+    card = stage_card(run_dir, f"data/{arm}")
+    return {lang for lang, s in card.get("stats", {}).items() if isinstance(s, dict) and s.get("rows")}
+
+
+def agreement_hits(run_dir: Path, arm: str) -> dict[tuple[str, str], bool]:
+    """(lang, id) -> whether the first answer was detected in the prompt's language."""
+    return {(r["lang"], r["id"]): r["detected"][0][0] == r["lang"] for r in stage_items(run_dir, f"generate/{arm}")}
+
+
+def mcnemar_p(a: dict, b: dict) -> tuple[int, int, float]:
+    """Exact McNemar test on paired binary outcomes: (only a right, only b right, p)."""
+    from statsmodels.stats.contingency_tables import mcnemar
+
+    keys = sorted(set(a) & set(b))
+    only_a = sum(a[k] and not b[k] for k in keys)
+    only_b = sum(b[k] and not a[k] for k in keys)
+    both = sum(a[k] and b[k] for k in keys)
+    neither = len(keys) - only_a - only_b - both
+    p = mcnemar([[both, only_a], [only_b, neither]], exact=True).pvalue if only_a + only_b else 1.0
+    return only_a, only_b, float(p)
+
+
+def likert_by_lang(run_dir: Path, arm: str) -> dict[str, tuple[float, float, int]]:
+    """lang -> (mean Likert helpfulness, 95% t-interval half-width, n) from the arm's judge run."""
+    import numpy as np
+    from scipy import stats
+
+    by: dict[str, list[float]] = {}
+    for r in stage_items(run_dir, f"judge/likert-{arm}"):
+        if r["value"] is not None:
+            by.setdefault(r["lang"], []).append(float(r["value"][0]))
+    out = {}
+    for lang, v in by.items():
+        half = float(stats.t.ppf(0.975, len(v) - 1) * stats.sem(v)) if len(v) > 1 and np.std(v) > 0 else 0.0
+        out[lang] = (float(np.mean(v)), half, len(v))
+    return out
+
+
+def grouped_bars(langs: list[str], arms: list[str], labels: list[str], value, low, high, hatched, title: str,
+                 ylabel: str, path: Path, ymax: float | None = 1.0) -> Path:
+    """Bars per language, one per arm, with interval whiskers; hatched where hatched[arm][lang] (in the mix)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    fig, ax = plt.subplots(figsize=(max(7, 0.55 * len(langs) * len(arms)), 4.2))
+    width = 0.8 / len(arms)
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for i, arm in enumerate(arms):
+        x = np.arange(len(langs)) + i * width - 0.4 + width / 2
+        v = np.array([value[arm].get(lang, np.nan) for lang in langs])
+        err = np.array([[v[j] - low[arm].get(lang, v[j]) for j, lang in enumerate(langs)],
+                        [high[arm].get(lang, v[j]) - v[j] for j, lang in enumerate(langs)]])
+        bars = ax.bar(x, v, width, yerr=err, capsize=2, color=colors[i % len(colors)], label=labels[i],
+                      edgecolor="black", linewidth=0.4)
+        for bar, lang in zip(bars, langs):
+            if lang in hatched.get(arm, ()):
+                bar.set_hatch("//")
+    ax.set_xticks(np.arange(len(langs)), langs)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    if ymax is not None:
+        ax.set_ylim(0, ymax)
+    ax.legend(fontsize="small", ncols=min(len(arms), 5), title="hatched: language in the tuning mix",
+              title_fontsize="x-small")
+    return _save(fig, path)
+
+
+def multi_i(exp, scale: str, run_dir: Path, plots: Path) -> Section:
+    """Polyglots: I/O language agreement per language for Mono and Multi-1..3 (and the base), with 95%
+    intervals; helpfulness (Likert); the claim is that Multi-i beats Mono outside English."""
+    arms = list(exp.arms)
+    langs = exp.generate.langs or sorted({k[0] for k in agreement_hits(run_dir, arms[0])})
+    cards = {a: stage_card(run_dir, f"generate/{a}") for a in arms}
+    mixes = {a: mix_languages(run_dir, a) for a in arms}
+    rows = [[lang] + [rate_cell(cards[a]["agreement"].get(lang)) + (" *" if lang in mixes[a] else "") for a in arms]
+            for lang in langs]
+    hits = {a: agreement_hits(run_dir, a) for a in arms}
+    pooled = {}
+    for a in arms:
+        non_en = [v for (lang, _), v in hits[a].items() if lang != "en" and lang in langs]
+        pooled[a] = wilson(sum(non_en), len(non_en))
+    rows.append(["**non-English**"] + [f"{pooled[a].rate:.2f} [{pooled[a].low:.2f}, {pooled[a].high:.2f}]"
+                                       for a in arms])
+    md = ["### I/O language agreement (answers in the prompt's language, 95% Wilson intervals; * = in the mix)",
+          "", md_table(["lang", *map(exp.label, arms)], rows), ""]
+    value = {a: {lang: r["agreement"] for lang, r in cards[a]["agreement"].items()} for a in arms}
+    low = {a: {lang: r["ci95"][0] for lang, r in cards[a]["agreement"].items()} for a in arms}
+    high = {a: {lang: r["ci95"][1] for lang, r in cards[a]["agreement"].items()} for a in arms}
+    figs = [grouped_bars(langs, arms, [exp.label(a) for a in arms], value, low, high, mixes,
+                         f"{exp.name}: I/O language agreement ({scale})", "answers in the prompt's language",
+                         plots / "agreement.png")]
+
+    likert = {a: likert_by_lang(run_dir, a) for a in arms if (run_dir / f"judge/likert-{a}").is_dir()}
+    if likert:
+        lrows = [[lang] + [f"{likert[a][lang][0]:.2f} ± {likert[a][lang][1]:.2f}" if lang in likert[a] else "-"
+                           for a in likert] for lang in langs]
+        unparsed = {a: stage_card(run_dir, f"judge/likert-{a}").get("results", {}).get("unparseable", {})
+                    for a in likert}
+        lrows.append(["unparseable"] + [f"{unparsed[a].get('n', 0)} of {unparsed[a].get('of', 0)}" for a in likert])
+        md += ["### Helpfulness (Likert 1-6, mean ± 95% t-interval; an answer in another language scores 1)", "",
+               md_table(["lang", *map(exp.label, likert)], lrows), ""]
+        lv = {a: {lang: m for lang, (m, _, _) in likert[a].items()} for a in likert}
+        ll = {a: {lang: m - h for lang, (m, h, _) in likert[a].items()} for a in likert}
+        lh = {a: {lang: m + h for lang, (m, h, _) in likert[a].items()} for a in likert}
+        figs.append(grouped_bars(langs, list(likert), [exp.label(a) for a in likert], lv, ll, lh, mixes,
+                                 f"{exp.name}: helpfulness ({scale})", "Likert 1-6", plots / "helpfulness.png",
+                                 ymax=6.0))
+
+    mono = next(a for a in arms if mixes[a] == {"en"})
+    multis = [a for a in arms if len(mixes[a]) > 1]
+    tests = []
+    for a in multis:
+        non_en = {k: v for k, v in hits[a].items() if k[0] != "en"}
+        only_multi, only_mono, p = mcnemar_p(non_en, {k: v for k, v in hits[mono].items() if k[0] != "en"})
+        tests.append([exp.label(a), f"{pooled[a].rate:.3f}", f"{pooled[mono].rate:.3f}",
+                      f"{pooled[a].rate - pooled[mono].rate:+.3f}", only_multi, only_mono, f"{p:.3g}"])
+    md += [f"### Multi-i vs {exp.label(mono)} outside English (paired prompts, exact McNemar test)", "",
+           md_table(["arm", "agreement", exp.label(mono), "difference", "only the arm in the prompt's language",
+                     f"only {exp.label(mono)}", "p"], tests), ""]
+    better = [row for row in tests if float(row[3]) > 0]
+    significant = [row for row in better if float(row[6]) < 0.05]
+    reproduced = "yes" if len(better) == len(tests) else "mixed" if better else "no"
+    verdict = (f"Outside English, {len(better)} of {len(tests)} Multi-i arms answered in the prompt's language more "
+               f"often than {exp.label(mono)} ({len(significant)} significantly at p < 0.05).")
+    numbers = {exp.label(a): round(pooled[a].rate, 4) for a in arms}
+    return Section("\n".join(md), figs, reproduced, verdict, {"non_english_agreement": numbers})
+
+
+def _bench_hits(run_dir: Path, arm: str) -> dict[tuple[str, str, str], bool]:
+    """(task, lang, id) -> whether the arm got the item right (accuracy, or exact match for generative tasks)."""
+    return {(r["task"], r["lang"], r["id"]): bool(r.get("acc", r.get("em")))
+            for r in stage_items(run_dir, f"bench/{arm}")}
+
+
+def bench_before_after(exp, scale: str, run_dir: Path, plots: Path) -> Section:
+    """Benchmarks per task and language for every arm; the claim is that the last arm (the treatment) beats the
+    arm before it (the control: the base, or the same data without the treatment), tested on paired items."""
+    arms = list(exp.arms)
+    cards = {a: stage_card(run_dir, f"bench/{a}").get("results", {}) for a in arms}
+    cells = [(task, lang) for task in cards[arms[0]] for lang in cards[arms[0]][task] if lang != "_mean"]
+    rows = [[task, lang] + [rate_cell(cards[a][task].get(lang)) for a in arms] for task, lang in cells]
+    md = ["### Benchmarks (accuracy or exact match, 95% Wilson intervals)", "",
+          md_table(["task", "lang", *map(exp.label, arms)], rows), ""]
+    figs = []
+    for task in dict.fromkeys(t for t, _ in cells):
+        langs = [lang for t, lang in cells if t == task]
+        key = lambda r: r.get("acc", r.get("em"))  # noqa: E731
+        value = {a: {lang: key(cards[a][task][lang]) for lang in langs} for a in arms}
+        low = {a: {lang: cards[a][task][lang]["ci95"][0] for lang in langs} for a in arms}
+        high = {a: {lang: cards[a][task][lang]["ci95"][1] for lang in langs} for a in arms}
+        figs.append(grouped_bars(langs, arms, [exp.label(a) for a in arms], value, low, high, {},
+                                 f"{task} ({scale})", "accuracy / exact match", plots / f"{task}.png"))
+    treated, control = arms[-1], arms[-2]
+    a_hits, c_hits = _bench_hits(run_dir, treated), _bench_hits(run_dir, control)
+    only_t, only_c, p = mcnemar_p(a_hits, c_hits)
+    per_cell = []
+    for task, lang in cells:
+        t, c = cards[treated][task][lang], cards[control][task][lang]
+        per_cell.append(t.get("acc", t.get("em")) - c.get("acc", c.get("em")))
+    better = sum(d > 0 for d in per_cell)
+    worse = sum(d < 0 for d in per_cell)
+    md += [f"### {exp.label(treated)} vs {exp.label(control)} on the same items (exact McNemar test)", "",
+           md_table(["cells better", "cells worse", "cells equal", f"items only {exp.label(treated)} got right",
+                     f"items only {exp.label(control)} got right", "p"],
+                    [[better, worse, len(cells) - better - worse, only_t, only_c, f"{p:.3g}"]]), ""]
+    reproduced = "yes" if only_t > only_c and better > worse else "no" if only_t < only_c and worse > better \
+        else "mixed"
+    verdict = (f"{exp.label(treated)} was better than {exp.label(control)} in {better} of {len(cells)} task/language "
+               f"cells and worse in {worse}; on paired items {only_t} vs {only_c} (McNemar p = {p:.3g}).")
+    numbers: dict = {}
+    j = next((j for j in exp.judge if j.mode in ("pairwise", "scores")), None)
+    if j:  # the judge's view, reported beside the benchmarks (the verdict above stays the benchmarks')
+        pair_md, res = _pair_section(exp, run_dir, j)
+        md += pair_md
+        numbers["pairwise"] = _pair_verdict(exp, res, j)[2]
+    return Section("\n".join(md), figs, reproduced, verdict, numbers |
+                   {"cells_better": better, "cells_worse": worse, "only_treated": only_t, "only_control": only_c,
+                    "p": round(p, 4)})
+
+
+def _pairwise_rows(exp, run_dir: Path, j) -> tuple[list[list], dict]:
+    card = stage_card(run_dir, f"judge/pairwise-{'-'.join(j.arms)}")
+    res = card.get("results", {})
+    rows = []
+    for name, t in [*res.get("by_lang", {}).items(), ("all", res.get("overall"))]:
+        if not t:
+            continue
+        fc, xi = t["fastchat"], t["x_instruction"]
+        rows.append([name, fc["n"], f"{fc['win']}/{fc['tie']}/{fc['loss']}", f"{xi['win']}/{xi['tie']}/{xi['loss']}",
+                     f"{xi['win_rate']:.2f} [{xi['ci95'][0]:.2f}, {xi['ci95'][1]:.2f}]",
+                     f"{t['position_bias']['flip_rate']:.2f}", f"{t['length_bias']['longer_wins']:.2f}"])
+    return rows, res
+
+
+PAIR_HEAD = ["lang", "pairs", "FastChat W/T/L", "X-Instruction W/T/L", "win rate [95%]", "position flips",
+             "longer answer wins"]
+
+
+def _pair_section(exp, run_dir: Path, j) -> tuple[list[str], dict]:
+    rows, res = _pairwise_rows(exp, run_dir, j)
+    bad = res.get("unparseable", {})
+    a, b = (exp.label(x) for x in j.arms)
+    md = [f"### Pairwise: {a} (A) vs {b} (B), judged in both orders", "",
+          "A flip (the verdict follows the position, not the answer) counts as a tie under FastChat's rule; "
+          "X-Instruction's rule counts a win plus a tie as a win. The position-bias rate is the share of pairs "
+          "whose verdict flipped with the order.", "", md_table(PAIR_HEAD, rows), "",
+          f"Unparseable judge replies: {bad.get('n', 0)} of {bad.get('of', 0)}.", ""]
+    return md, res
+
+
+def _pair_verdict(exp, res: dict, j) -> tuple[str, str, dict]:
+    overall = res.get("overall") or {}
+    xi = overall.get("x_instruction", {})
+    a, b = (exp.label(x) for x in j.arms)
+    if not xi.get("n"):
+        return "not measured", f"The judge gave no usable verdict on {a} vs {b}.", {}
+    wins, losses = xi["win"], xi["loss"]
+    reproduced = "yes" if wins > losses else "no" if losses > wins else "mixed"
+    verdict = (f"{a} won {wins}, tied {xi['tie']} and lost {losses} of {xi['n']} pairs against {b} (win rate "
+               f"{xi['win_rate']:.2f} [{xi['ci95'][0]:.2f}, {xi['ci95'][1]:.2f}]; position flips "
+               f"{overall['position_bias']['flip_rate']:.2f}).")
+    return reproduced, verdict, {"win": wins, "tie": xi["tie"], "loss": losses, "win_rate": xi["win_rate"],
+                                 "flip_rate": overall["position_bias"]["flip_rate"]}
+
+
+def pairwise_claim(exp, scale: str, run_dir: Path, plots: Path) -> Section:
+    """A pairwise judge decides the claim: the first arm of the (first) pairwise judging should win. Agreement
+    is reported too, since a model answering in the wrong language loses whatever the judge says."""
+    section = agreement_only(exp, scale, run_dir, plots)
+    j = next(j for j in exp.judge if j.mode in ("pairwise", "scores"))
+    md, res = _pair_section(exp, run_dir, j)
+    reproduced, verdict, numbers = _pair_verdict(exp, res, j)
+    return Section(section.markdown + "\n" + "\n".join(md), section.plots, reproduced, verdict, numbers)
+
+
+def agreement_only(exp, scale: str, run_dir: Path, plots: Path) -> Section:
+    """The agreement table and bars of every arm's answers (no claim)."""
+    arms = [a for a in exp.arms if (run_dir / f"generate/{a}").is_dir()]
+    cards = {a: stage_card(run_dir, f"generate/{a}") for a in arms}
+    langs = exp.generate.langs or list(cards[arms[0]]["agreement"])
+    rows = [[lang] + [rate_cell(cards[a]["agreement"].get(lang)) for a in arms] for lang in langs]
+    md = ["### I/O language agreement of the answers judged (95% Wilson intervals)", "",
+          md_table(["lang", *map(exp.label, arms)], rows), ""]
+    value = {a: {lang: r["agreement"] for lang, r in cards[a]["agreement"].items()} for a in arms}
+    low = {a: {lang: r["ci95"][0] for lang, r in cards[a]["agreement"].items()} for a in arms}
+    high = {a: {lang: r["ci95"][1] for lang, r in cards[a]["agreement"].items()} for a in arms}
+    fig = grouped_bars(langs, arms, [exp.label(a) for a in arms], value, low, high, {},
+                       f"{exp.name}: I/O language agreement ({scale})", "answers in the prompt's language",
+                       plots / "agreement.png")
+    return Section("\n".join(md), [fig])
+
+
+def parallel_mono(exp, scale: str, run_dir: Path, plots: Path) -> Section:
+    """MT-Bench-X single scores per language and arm (the claim: parallel > sampled and mono outside English),
+    plus the pairwise comparison with its position-bias rate."""
+    import numpy as np
+
+    arms = list(exp.arms)
+    base = agreement_only(exp, scale, run_dir, plots)
+    langs = exp.generate.langs
+    scores: dict[str, dict[str, list[float]]] = {}
+    for a in arms:
+        for r in stage_items(run_dir, f"judge/single-{a}"):
+            if r["value"] is not None:
+                scores.setdefault(a, {}).setdefault(r["lang"], []).append(float(r["value"]))
+    rows = [[lang] + [f"{np.mean(scores[a][lang]):.2f} (n={len(scores[a][lang])})"
+                      if lang in scores.get(a, {}) else "-" for a in arms] for lang in langs]
+    unparsed = {a: stage_card(run_dir, f"judge/single-{a}").get("results", {}).get("unparseable", {}) for a in arms}
+    rows.append(["unparseable"] + [f"{unparsed[a].get('n', 0)} of {unparsed[a].get('of', 0)}" for a in arms])
+    md = [base.markdown, "### MT-Bench-X single scores (1-10, both turns)", "",
+          md_table(["lang", *map(exp.label, arms)], rows), ""]
+    j = next((j for j in exp.judge if j.mode == "pairwise"), None)
+    numbers: dict = {}
+    if j:
+        pair_md, res = _pair_section(exp, run_dir, j)
+        md += pair_md
+        numbers["pairwise"] = _pair_verdict(exp, res, j)[2]
+    non_en = {a: [v for lang, vs in scores.get(a, {}).items() if lang != "en" for v in vs] for a in arms}
+    means = {a: float(np.mean(v)) if v else None for a, v in non_en.items()}
+    numbers["non_english_single_score"] = means
+    if "parallel" not in means or means["parallel"] is None or any(v is None for v in means.values()):
+        return Section("\n".join(md), base.plots, "not measured",
+                       "Too few parseable single scores outside English to compare the mixes.", numbers)
+    others = [a for a in arms if a != "parallel"]
+    beats = [a for a in others if means["parallel"] > means[a]]
+    reproduced = "yes" if len(beats) == len(others) else "mixed" if beats else "no"
+    verdict = (f"Outside English the parallel mix scored {means['parallel']:.2f} against "
+               + ", ".join(f"{exp.label(a)} {means[a]:.2f}" for a in others) + ".")
+    return Section("\n".join(md), base.plots, reproduced, verdict, numbers)

@@ -1,0 +1,87 @@
+"""report.md of an experiment run: the seed's claim, the setup (models, data, steps), the analysis's tables and
+plots, whether the direction of the effect reproduced, and what each stage cost. Rewritten after every run."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from core.records import read_jsonl
+
+
+@dataclass
+class Section:
+    """What an analysis found: markdown, the plots it drew, and the verdict on the claim."""
+
+    markdown: str
+    plots: list[Path] = field(default_factory=list)
+    reproduced: str = "not measured"  # "yes", "no", "mixed" or "not measured", with the reason in `verdict`
+    verdict: str = ""
+    numbers: dict = field(default_factory=dict)  # the headline numbers, also kept in the run's card
+
+
+def md_table(head: list[str], rows: list[list]) -> str:
+    lines = ["| " + " | ".join(map(str, head)) + " |", "|" + "---|" * len(head)]
+    return "\n".join(lines + ["| " + " | ".join(str(x) for x in row) + " |" for row in rows])
+
+
+def rate_cell(r: dict | None) -> str:
+    """0.53 [0.30, 0.75] from a {agreement|acc|em, ci95} result."""
+    if not r or not r.get("n"):
+        return "-"
+    value = r.get("agreement", r.get("acc", r.get("em")))
+    return f"{value:.2f} [{r['ci95'][0]:.2f}, {r['ci95'][1]:.2f}]"
+
+
+def stage_card(run_dir: Path, stage: str) -> dict:
+    path = run_dir / stage / "card.json"
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
+def stage_items(run_dir: Path, stage: str) -> list[dict]:
+    return read_jsonl(run_dir / stage / "items.jsonl")
+
+
+def write_report(exp, scale: str, run, out: Path, log=print) -> dict:
+    """Run the experiment's analysis and write out/report.md (+ plots in out/plots); returns its verdict."""
+    from experiments import analyses
+
+    plots_dir = out / "plots"
+    plots_dir.mkdir(exist_ok=True)
+    section: Section = getattr(analyses, exp.analysis)(exp, scale, out, plots_dir)
+    s = exp.scales[scale]
+    stages = run.card["stages"]
+    evaluated = f"GGUF {s.export} exports (merged, verified)" if s.export else "transformers + adapter"
+    lines = [f"# {exp.name} ({scale} scale)", "", f"**Seed:** {exp.seed}", "", f"**Claim:** {exp.claim}", "",
+             f"**Reproduced at this scale:** {section.reproduced}. {section.verdict}", "",
+             "## Setup", "",
+             f"- Base model: `{s.base}`; training config `{s.train}` with {json.dumps(s.train_overrides)}",
+             f"- Evaluated as: {evaluated}",
+             f"- Per language limit: {s.limit}; max tokens per answer: {s.max_tokens}; judge: `{s.judge}`",
+             f"- Command: `python -m experiments run {exp.name} --scale {scale}`", ""]
+    if exp.notes:
+        lines += ["## What differs from the paper", "", exp.notes.strip(), ""]
+    arms = []
+    for name, arm in exp.arms.items():
+        data = stages.get(f"data/{name}", {}).get("results", {})
+        train = stages.get(f"train/{name}", {}).get("results", {})
+        what = arm.recipe or arm.xinstruct or "untuned base"
+        langs = ", ".join(f"{k} {v}" for k, v in data.get("languages", {}).items()) or "-"
+        arms.append([exp.label(name), what, data.get("rows", "-"), langs, train.get("step", "-"),
+                     _num(train.get("loss")), _num(train.get("eval_loss"))])
+    lines += ["## Arms", "", md_table(["arm", "data", "rows", "rows per language", "steps", "train loss",
+                                         "eval loss"], arms), ""]
+    lines += ["## Results", "", section.markdown, ""]
+    lines += [f"![{p.stem}](plots/{p.name})" for p in section.plots] + [""]
+    lines += ["## Stages", "", md_table(["stage", "status", "seconds"],
+                                        [[k, v["status"], v.get("seconds", "-")] for k, v in stages.items()]), "",
+              f"Total: {sum(v.get('seconds', 0) for v in stages.values()) / 60:.1f} min of stage time.", ""]
+    (out / "report.md").write_text("\n".join(lines), encoding="utf-8")
+    log(f"report: {out / 'report.md'} (reproduced: {section.reproduced})")
+    return {"reproduced": section.reproduced, "verdict": section.verdict, "numbers": section.numbers,
+            "plots": [str(p) for p in section.plots]}
+
+
+def _num(x) -> str:
+    return f"{x:.3f}" if isinstance(x, (int, float)) else "-"

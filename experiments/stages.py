@@ -1,0 +1,66 @@
+"""An experiment's run directory: one sub-directory and one `card.json` per stage, and the run's own card that
+lists each stage with a hash of its inputs. A rerun skips a stage whose inputs are unchanged; a stage whose
+inputs changed (an edited setting, or a stage before it redone) is cleared and redone, and so is everything
+that depends on it, because its hash is part of their inputs."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from core.records import write_json
+from core.versions import versions
+
+
+def inputs_key(inputs: dict) -> str:
+    """A short stable hash of a stage's inputs (any JSON-able values; paths as strings)."""
+    return hashlib.sha256(json.dumps(inputs, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+class Run:
+    """The run dir `out` and its card: which stages are done, with which inputs, and their results."""
+
+    def __init__(self, out: Path, identity: dict, log=print):
+        self.out, self.log = out, log
+        out.mkdir(parents=True, exist_ok=True)
+        path = out / "card.json"
+        self.card = json.loads(path.read_text()) if path.is_file() else {}
+        self.card.update({**identity, "versions": versions()})
+        self.card.setdefault("stages", {})
+        self.keys: dict[str, str] = {}  # stage -> key, this process
+
+    def done(self, name: str) -> bool:
+        return self.card["stages"].get(name, {}).get("status") == "done"
+
+    def stage(self, name: str, inputs: dict, fn: Callable[[Path], dict]) -> dict:
+        """Run `fn(stage_dir)` (returns the stage's results) unless it is done with the same inputs."""
+        key = inputs_key(inputs)
+        self.keys[name] = key
+        stage_dir = self.out / name
+        old = self.card["stages"].get(name)
+        if old and old["key"] == key and old["status"] == "done":
+            self.log(f"{name}: done before, skipped")
+            return old["results"]
+        if old and old["key"] != key and stage_dir.exists():
+            self.log(f"{name}: its inputs changed since the last run; redoing it")
+            shutil.rmtree(stage_dir)
+        stage_dir.mkdir(parents=True, exist_ok=True)
+        self.card["stages"][name] = {"key": key, "status": "running", "inputs": inputs}
+        self._save()
+        self.log(f"{name}: running")
+        started = time.time()
+        results = fn(stage_dir)
+        entry = {"key": key, "status": "done", "inputs": inputs, "results": results,
+                 "seconds": round(time.time() - started, 1)}
+        self.card["stages"][name] = entry
+        if not (stage_dir / "card.json").is_file():  # the tools that write no card of their own (train, merge)
+            write_json(stage_dir / "card.json", {"stage": name, **entry})
+        self._save()
+        return results
+
+    def _save(self) -> None:
+        write_json(self.out / "card.json", self.card)

@@ -1,0 +1,106 @@
+"""The work of each experiment stage, as calls into trainer, quantize and eval. Each returns the stage's results
+(small, JSON-able: they go into the run's card) and leaves its files in the stage directory `d`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from core.records import read_jsonl
+
+
+def build_mix(recipe, d: Path, data_dir: Path, log=print) -> dict:
+    """The arm's training mix (trainer.data.build): mix.jsonl, card.json, stats.txt."""
+    from trainer.data.build import build
+
+    result = build(recipe, d, data_dir, log=log)
+    return {"rows": result.card["rows"], "languages": {lang: s["rows"] for lang, s in result.card["stats"].items()
+                                                      if isinstance(s, dict) and "rows" in s}}
+
+
+def xinstruct_mix(recipe, d: Path, data_dir: Path, log=print) -> dict:
+    """The X-Instruction pipeline's mix (trainer.xinstruct), its own stages resumable inside `d`."""
+    from trainer.xinstruct.pipeline import run
+
+    card = run(recipe, d, data_dir, log=log)
+    return {"rows": mix_rows(d / "mix.jsonl"), "stages": list(card["stages"])}
+
+
+def mix_rows(mix: Path) -> int:
+    return len(read_jsonl(mix))
+
+
+def train_arm(cfg, log=print) -> dict:
+    """LoRA-tune the arm (trainer.train; resumes from its checkpoints): adapter/ and log.jsonl."""
+    from trainer.train import train
+
+    metrics = train(cfg, resume=True, log=log)
+    return {k: v for k, v in metrics.items() if isinstance(v, (int, float, str, dict))}
+
+
+def export_arm(base: str, adapter: Path | None, qtype: str, d: Path, log=print) -> dict:
+    """Merge the adapter into the base (trainer.merge, logits checked) and export a verified GGUF of `qtype`
+    (quantize); an untuned arm exports the base itself, so every arm is evaluated through the same path."""
+    from quantize.gguf_job import run
+    from trainer.merge import merge
+
+    source = base
+    results: dict = {}
+    if adapter is not None:
+        merged = d / "merged"
+        report = merge(base, adapter, merged, dtype="fp32")
+        results["merge_max_abs_logit_diff"] = report["max"]
+        source = str(merged)
+    card = run(source, [qtype], d / "gguf", check=True, log=log)
+    info = card["files"][qtype]
+    verify = info.get("verify", {})
+    results |= {"gguf": str(d / "gguf" / info["path"]), "bytes": info["bytes"],
+                "verify": {**verify.get("mean", {}), "chat_ids_match": verify.get("chat_ids_match")}}
+    if adapter is not None:
+        import shutil
+
+        shutil.rmtree(d / "merged")  # the GGUF and the adapter are what is kept; the fp32 copy is rebuilt on demand
+    return results
+
+
+def exported_spec(d: Path, qtype: str) -> str:
+    card = json.loads((d / "gguf" / "card.json").read_text())
+    return f"gguf:{d / 'gguf' / card['files'][qtype]['path']}"
+
+
+def hf_spec(base: str, adapter: Path | None) -> str:
+    base = base.removeprefix("hf:")
+    return f"hf:{base}+adapter=arm:{adapter}" if adapter is not None else f"hf:{base}"
+
+
+def generate(model: str, g, s, d: Path, data_dir: Path) -> dict:
+    """Answers to the prompt set and their language agreement (eval generate)."""
+    from eval.generate import run_generate
+
+    card = run_generate(model, g.set, d, langs=g.langs, limit=s.limit, data_dir=data_dir, turns=g.turns,
+                        max_tokens=s.max_tokens)
+    return {"agreement": card["agreement"], "seconds": card["seconds"]}
+
+
+def bench(model: str, b, s, d: Path, data_dir: Path, log=print) -> dict:
+    """Benchmark scores per task and language (eval bench)."""
+    from eval.bench import run_bench
+
+    card = run_bench(model, b.tasks, d, langs=b.langs, limit=s.limit, data_dir=data_dir,
+                     prompt_style=b.prompt_style, log=log)
+    return {"results": card["results"], "skipped": card["skipped"]}
+
+
+def judge(j, answers: list[Path], judge_spec: str, s, d: Path, data_dir: Path, log=print) -> dict:
+    """A judge run (eval judge) over one arm's answers, or two arms' for the pair modes."""
+    from eval.judge import run_judge
+
+    card = run_judge(j.mode, answers[0], judge_spec, d, b=answers[1] if len(answers) > 1 else None, langs=j.langs,
+                     limit=s.limit, data_dir=data_dir, turns=j.turns, concurrency=s.concurrency,
+                     max_tokens=512, log=log)
+    if card["status"] != "done":
+        from core.errors import EngineError
+
+        raise EngineError(f"The judge run in {d} is {card['status']}: {len(card['failures'])} call(s) failed "
+                          f"(listed in its card.json); run the experiment again to retry them.")
+    return {"results": card["results"], "usage": card["usage"]}

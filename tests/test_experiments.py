@@ -1,0 +1,208 @@
+"""Experiments: config checks, stage skipping/redoing, the Multi-i analysis on known inputs, and (slow) a tiny
+experiment end to end on the packaged model with a served judge."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from core.errors import ConfigError
+from experiments.config import load_experiment
+from experiments.stages import Run
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_every_shipped_experiment_loads_at_every_scale():
+    from experiments.config import experiment_path, list_experiments
+
+    names = list_experiments()
+    assert "multi-i" in names
+    for name in names:
+        for scale in yaml.safe_load(experiment_path(name).read_text())["scales"]:
+            exp = load_experiment(name, scale)  # builds every arm's recipe and training config too
+            assert exp.arms and exp.claim
+
+
+def test_bad_experiment_configs_name_the_problem(tmp_path):
+    exp = yaml.safe_load((ROOT / "configs/experiments/multi-i.yaml").read_text())
+    with pytest.raises(ConfigError, match="no scale 'tpu'.*cpu, gpu"):
+        load_experiment("multi-i", "tpu")
+    with pytest.raises(ConfigError, match="No experiment 'multi-x'.*multi-i"):
+        load_experiment("multi-x", "cpu")
+    bad = dict(exp, judge=[{"mode": "pairwise", "arms": ["mono", "multi-9"]}])
+    (tmp_path / "a.yaml").write_text(yaml.safe_dump(bad))
+    with pytest.raises(ConfigError, match=r"multi-9.*not defined"):
+        load_experiment(str(tmp_path / "a.yaml"), "cpu")
+    bad = dict(exp, arms={**exp["arms"], "mono": {"recipe": "configs/recipes/polyglots.yaml",
+                                                  "recipe_overrides": {"mixture.languages": ["en", "xx"]}}})
+    (tmp_path / "b.yaml").write_text(yaml.safe_dump(bad))
+    with pytest.raises(ConfigError, match="xx"):
+        load_experiment(str(tmp_path / "b.yaml"), "cpu")
+    bad = dict(exp, scales={"cpu": {**exp["scales"]["cpu"], "train_overrides": {"max_stepz": 3}}})
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(bad))
+    with pytest.raises(ConfigError, match="max_stepz.*max_steps"):
+        load_experiment(str(tmp_path / "c.yaml"), "cpu")
+
+
+def test_stages_skip_redo_and_resume(tmp_path):
+    calls = []
+
+    def work(tag):
+        def fn(d: Path):
+            calls.append(tag)
+            (d / "out.txt").write_text(tag)
+            return {"tag": tag}
+        return fn
+
+    r = Run(tmp_path, {"experiment": "t"}, log=lambda *_: None)
+    assert r.stage("a/x", {"n": 1}, work("a1")) == {"tag": "a1"}
+    r.stage("b/x", {"a": r.keys["a/x"]}, work("b1"))
+    assert json.loads((tmp_path / "a/x/card.json").read_text())["results"] == {"tag": "a1"}  # one card per stage
+
+    r = Run(tmp_path, {"experiment": "t"}, log=lambda *_: None)  # a rerun with the same inputs does nothing
+    r.stage("a/x", {"n": 1}, work("a2"))
+    r.stage("b/x", {"a": r.keys["a/x"]}, work("b2"))
+    assert calls == ["a1", "b1"]
+
+    (tmp_path / "a/x/stale.txt").write_text("from the old inputs")
+    r = Run(tmp_path, {"experiment": "t"}, log=lambda *_: None)  # changed input: redone, and what depends on it
+    r.stage("a/x", {"n": 2}, work("a3"))
+    r.stage("b/x", {"a": r.keys["a/x"]}, work("b3"))
+    assert calls == ["a1", "b1", "a3", "b3"]
+    assert not (tmp_path / "a/x/stale.txt").exists() and (tmp_path / "a/x/out.txt").read_text() == "a3"
+
+    def crash(d: Path):
+        (d / "partial.txt").write_text("half")
+        raise KeyboardInterrupt
+
+    r = Run(tmp_path, {"experiment": "t"}, log=lambda *_: None)
+    with pytest.raises(KeyboardInterrupt):
+        r.stage("c/x", {"n": 1}, crash)
+    assert json.loads((tmp_path / "card.json").read_text())["stages"]["c/x"]["status"] == "running"
+
+    def resume(d: Path):  # same inputs: the stage dir is kept, so the tool inside can resume its own work
+        return {"kept": (d / "partial.txt").read_text()}
+
+    r = Run(tmp_path, {"experiment": "t"}, log=lambda *_: None)
+    assert r.stage("c/x", {"n": 1}, resume) == {"kept": "half"}
+
+
+def _fake_generate(run_dir: Path, arm: str, hits: dict[str, list[bool]]):
+    """A generate stage whose answers were detected in the prompt's language where hits[lang][i] is True."""
+    from core.records import write_json, write_jsonl
+    from eval.generate import agreement_table
+
+    records = [{"lang": lang, "id": str(i), "detected": [[lang if ok else "en", 0.9]]}
+               for lang, oks in hits.items() for i, ok in enumerate(oks)]
+    d = run_dir / "generate" / arm
+    d.mkdir(parents=True)
+    write_jsonl(d / "items.jsonl", records)
+    write_json(d / "card.json", {"agreement": agreement_table(records, list(hits))})
+
+
+def _fake_mix(run_dir: Path, arm: str, langs: list[str]):
+    from core.records import write_json
+
+    (run_dir / "data" / arm).mkdir(parents=True)
+    write_json(run_dir / "data" / arm / "card.json", {"stats": {lang: {"rows": 10} for lang in langs}})
+
+
+def test_multi_i_analysis_measures_the_claim(tmp_path):
+    from experiments.analyses import multi_i
+
+    exp = load_experiment("multi-i", "cpu")
+    exp.generate.langs = ["en", "fr", "bg"]
+    n = 20
+    mono = {"en": [True] * n, "fr": [False] * n, "bg": [False] * n}
+    strong = {"en": [True] * n, "fr": [True] * n, "bg": [True] * 15 + [False] * 5}  # 35 of 40 non-English
+    weak = {"en": [True] * n, "fr": [True] * 2 + [False] * 18, "bg": [False] * n}  # 2 of 40: not significant
+    for arm, hits, langs in [("base", mono, []), ("mono", mono, ["en"]), ("multi-1", weak, ["en", "zh"]),
+                             ("multi-2", strong, ["en", "zh", "fr"]), ("multi-3", strong, ["en", "zh", "fr", "es"])]:
+        _fake_generate(tmp_path, arm, hits)
+        if langs:
+            _fake_mix(tmp_path, arm, langs)
+    plots = tmp_path / "plots"
+    plots.mkdir()
+    section = multi_i(exp, "cpu", tmp_path, plots)
+    assert section.reproduced == "yes"  # every Multi-i above Mono outside English
+    assert "2 significantly" in section.verdict  # multi-1's 2 extra prompts are not significant; 35 are
+    assert section.numbers["non_english_agreement"]["Multi-2"] == pytest.approx(35 / 40)
+    assert section.numbers["non_english_agreement"]["Mono"] == 0.0
+    assert "1.00 [0.84, 1.00] *" in section.markdown  # fr for Multi-2: in its mix, marked
+    assert (plots / "agreement.png").stat().st_size > 10_000
+
+    _fake_generate(tmp_path / "worse", "mono", strong)  # the other way round: Mono better -> not reproduced
+    for arm, hits in [("base", mono), ("multi-1", mono), ("multi-2", weak), ("multi-3", weak)]:
+        _fake_generate(tmp_path / "worse", arm, hits)
+    for arm, langs in [("mono", ["en"]), ("multi-1", ["en", "zh"]), ("multi-2", ["en", "zh", "fr"]),
+                       ("multi-3", ["en", "zh", "fr", "es"])]:
+        _fake_mix(tmp_path / "worse", arm, langs)
+    (tmp_path / "worse/plots").mkdir()
+    assert multi_i(exp, "cpu", tmp_path / "worse", tmp_path / "worse/plots").reproduced == "no"
+
+
+TINY = {
+    "name": "tiny-multi-i", "seed": "a test", "claim": "a test", "analysis": "multi_i",
+    "arms": {"base": {},
+             "mono": {"recipe": "configs/recipes/polyglots.yaml",
+                      "recipe_overrides": {"mixture.languages": ["en"]}},
+             "multi-1": {"recipe": "configs/recipes/polyglots.yaml",
+                         "recipe_overrides": {"mixture.languages": ["en", "zh"]}}},
+    "generate": {"set": "hplt", "langs": ["zh", "bg", "en"]},
+    "judge": [{"mode": "likert"}],
+    "scales": {"cpu": {"base": "smollm2-135m", "train": "configs/train/smollm2-135m.yaml",
+                       "train_overrides": {"max_steps": 2, "batch_size": 2, "grad_accum": 1, "max_length": 128,
+                                           "eval_every": 2, "save_every": 1, "log_every": 1},
+                       "recipe_overrides": {"mixture.size": 16, "mixture.per_language": 8},
+                       "export": "q8_0", "judge": "smollm2-135m", "limit": 2, "max_tokens": 12}},
+}
+
+
+@pytest.mark.slow
+def test_tiny_experiment_end_to_end_then_resumes(tmp_path, shared_data, report):
+    """Data -> LoRA -> merged, verified GGUF -> answers -> a served judge -> report, on the packaged model; a
+    rerun does nothing; a changed eval limit redoes only the answers and the judging."""
+    from experiments.pipeline import run_experiment
+
+    config = tmp_path / "tiny.yaml"
+    config.write_text(yaml.safe_dump(TINY))
+    out = tmp_path / "run"
+    logs: list[str] = []
+    card = run_experiment(str(config), "cpu", out, shared_data, log=logs.append)
+    stages = card["stages"]
+    assert set(stages) == {"data/mono", "data/multi-1", "train/mono", "train/multi-1", "export/base", "export/mono",
+                           "export/multi-1", "generate/base", "generate/mono", "generate/multi-1",
+                           "judge/likert-base", "judge/likert-mono", "judge/likert-multi-1"}
+    assert all(s["status"] == "done" and (out / name / "card.json").is_file() for name, s in stages.items())
+    assert stages["data/multi-1"]["results"]["languages"] == {"en": 8, "zh": 8}
+    assert stages["train/mono"]["results"]["step"] == 2
+    for arm in ("base", "mono", "multi-1"):
+        gguf = Path(stages[f"export/{arm}"]["results"]["gguf"])
+        assert gguf.is_file() and gguf.suffix == ".gguf"
+        assert stages[f"export/{arm}"]["results"]["verify"]["top1"] > 0.9  # q8_0 of the same weights
+    assert stages["export/mono"]["results"]["merge_max_abs_logit_diff"] < 1e-3
+    items = [json.loads(x) for x in (out / "generate/mono/items.jsonl").read_text().splitlines()]
+    assert len(items) == 6 and all(r["answers"][0].strip() for r in items)
+    judged = [json.loads(x) for x in (out / "judge/likert-mono/items.jsonl").read_text().splitlines()]
+    assert len(judged) == 6
+    text = (out / "report.md").read_text()
+    assert "**Claim:** a test" in text and "Multi-1" in text and "![agreement](plots/agreement.png)" in text
+    assert (out / "plots/agreement.png").is_file()
+    assert card["report"]["reproduced"] in ("yes", "no", "mixed")
+    report("tiny experiment stages (s): " + ", ".join(f"{k} {v['seconds']}" for k, v in stages.items()))
+
+    logs.clear()
+    card = run_experiment(str(config), "cpu", out, shared_data, log=logs.append)
+    assert sum("skipped" in x for x in logs) == len(stages)
+
+    config.write_text(yaml.safe_dump({**TINY, "scales": {"cpu": {**TINY["scales"]["cpu"], "limit": 1}}}))
+    logs.clear()
+    run_experiment(str(config), "cpu", out, shared_data, log=logs.append)
+    redone = sorted(x.split(":")[0] for x in logs if x.endswith(": running"))
+    assert redone == sorted(["generate/base", "generate/mono", "generate/multi-1", "judge/likert-base",
+                             "judge/likert-mono", "judge/likert-multi-1"])
+    assert len((out / "generate/mono/items.jsonl").read_text().splitlines()) == 3
