@@ -3,6 +3,7 @@
     python -m experiments list
     python -m experiments run multi-i --scale cpu --data-dir ../shared/data        # -> runs/experiments/multi-i-cpu
     python -m experiments run multi-i --scale cpu --until train                    # stop after the training stages
+    python -m experiments collect runs/experiments/*-cpu --out docs/results.md     # the measured tables in one page
 
 A rerun skips the stages whose inputs are unchanged and resumes the one that was interrupted."""
 
@@ -27,6 +28,9 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--data-dir", type=Path, default=Path("."), help="local copies of the datasets")
     r.add_argument("--until", default=None, help="stop after the stages starting with this (data, train, export, "
                                                  "generate, bench, judge)")
+    c = sub.add_parser("collect", help="gather finished runs' reports into one results page (docs/results.md)")
+    c.add_argument("runs", nargs="+", type=Path, help="experiment run directories")
+    c.add_argument("--out", type=Path, default=Path("docs/results.md"))
     return p
 
 
@@ -41,6 +45,11 @@ def main(argv: list[str] | None = None) -> int:
             for name in list_experiments():
                 exp = load_config(Experiment, experiment_path(name))
                 print(f"{name:16} {', '.join(exp.scales):10} {exp.seed}")
+            return
+        if args.command == "collect":
+            from experiments.report import collect
+
+            print(collect(args.runs, args.out))
             return
         from experiments.pipeline import run_experiment
 

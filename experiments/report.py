@@ -59,7 +59,9 @@ def write_report(exp, scale: str, run, out: Path, log=print) -> dict:
              f"- Base model: `{s.base}`; training config `{s.train}` with {json.dumps(s.train_overrides)}",
              f"- Evaluated as: {evaluated}",
              f"- Per language limit: {s.limit}; max tokens per answer: {s.max_tokens}; judge: `{s.judge}`",
-             f"- Command: `python -m experiments run {exp.name} --scale {scale}`", ""]
+             f"- Command: `python -m experiments run {exp.name} --scale {scale}`; machine: "
+             f"{run.card.get('machine', 'not recorded')}",
+             ""]
     if exp.notes:
         lines += ["## What differs from the paper", "", exp.notes.strip(), ""]
     arms = []
@@ -85,3 +87,32 @@ def write_report(exp, scale: str, run, out: Path, log=print) -> dict:
 
 def _num(x) -> str:
     return f"{x:.3f}" if isinstance(x, (int, float)) else "-"
+
+
+def collect(run_dirs: list[Path], out: Path) -> Path:
+    """docs/results.md from finished runs: per run its command, verdict, result tables and stage time; the
+    plots are copied beside it (out.parent/results/NAME-SCALE/)."""
+    import shutil
+
+    parts = ["# Measured results", "",
+             "Collected from the experiment runs' `report.md` by `python -m experiments collect RUN_DIR... --out "
+             f"{out}`. Each section was produced by the command it names, on the machine it names.", ""]
+    for run_dir in run_dirs:
+        card = json.loads((run_dir / "card.json").read_text())
+        text = (run_dir / "report.md").read_text(encoding="utf-8")
+        name = f"{card['experiment']}-{card['scale']}"
+        results = text.split("## Results", 1)[1].split("## Stages", 1)[0].strip()
+        head = text.split("## Setup", 1)[0].strip().splitlines()
+        setup = text.split("## Setup", 1)[1].split("\n## ", 1)[0].strip()
+        stages = card["stages"]
+        minutes = sum(v.get("seconds", 0) for v in stages.values()) / 60
+        plots = out.parent / "results" / name
+        plots.mkdir(parents=True, exist_ok=True)
+        for png in (run_dir / "plots").glob("*.png"):
+            shutil.copy(png, plots / png.name)
+        results = results.replace("](plots/", f"](results/{name}/")
+        machine = card.get("machine", "an unrecorded machine")
+        parts += [f"## {card['experiment']} ({card['scale']})", "", *head[2:], "", setup, "",
+                  f"Stage time: {minutes:.1f} min on {machine}.", "", results, ""]
+    out.write_text("\n".join(parts), encoding="utf-8")
+    return out

@@ -16,6 +16,16 @@ from core.records import write_json
 from core.versions import versions
 
 
+def machine() -> str:
+    """The machine in words, for the report: CPU cores and the GPU, if any."""
+    import os
+
+    import torch
+
+    gpu = f", {torch.cuda.get_device_name(0)}" if torch.cuda.is_available() else ", no GPU"
+    return f"{os.cpu_count()} CPU cores{gpu}"
+
+
 def inputs_key(inputs: dict) -> str:
     """A short stable hash of a stage's inputs (any JSON-able values; paths as strings)."""
     return hashlib.sha256(json.dumps(inputs, sort_keys=True, default=str).encode()).hexdigest()[:16]
@@ -29,7 +39,7 @@ class Run:
         out.mkdir(parents=True, exist_ok=True)
         path = out / "card.json"
         self.card = json.loads(path.read_text()) if path.is_file() else {}
-        self.card.update({**identity, "versions": versions()})
+        self.card.update({**identity, "versions": versions(), "machine": machine()})
         self.card.setdefault("stages", {})
         self.keys: dict[str, str] = {}  # stage -> key, this process
 

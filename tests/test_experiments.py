@@ -145,6 +145,53 @@ def test_multi_i_analysis_measures_the_claim(tmp_path):
     assert multi_i(exp, "cpu", tmp_path / "worse", tmp_path / "worse/plots").reproduced == "no"
 
 
+def test_report_and_results_page_from_a_run(tmp_path):
+    """write_report turns the analysis into report.md; collect gathers reports and plots into a results page."""
+    from experiments.report import collect, write_report
+
+    exp = load_experiment("multi-i", "cpu")
+    exp.generate.langs = ["en", "fr"]
+    run_dir = tmp_path / "runs/multi-i-cpu"
+    for arm, langs in [("mono", ["en"]), ("multi-1", ["en", "zh"]), ("multi-2", ["en", "zh", "fr"]),
+                       ("multi-3", ["en", "zh", "fr", "es"])]:
+        _fake_mix(run_dir, arm, langs)
+    for arm in exp.arms:
+        _fake_generate(run_dir, arm, {"en": [True] * 10, "fr": [arm.startswith("multi")] * 10})
+    r = Run(run_dir, {"experiment": "multi-i", "scale": "cpu"}, log=lambda *_: None)
+    r.card["stages"] = {"train/mono": {"status": "done", "seconds": 60.0, "results": {"step": 36, "loss": 1.5}}}
+    verdict = write_report(exp, "cpu", r, run_dir, log=lambda *_: None)
+    r.card["report"] = verdict
+    r._save()
+    text = (run_dir / "report.md").read_text()
+    assert verdict["reproduced"] == "yes" and "**Reproduced at this scale:** yes." in text
+    assert "| Mono | configs/recipes/polyglots.yaml |" in text and "| 36 | 1.500 |" in text
+    page = collect([run_dir], tmp_path / "docs/results.md")
+    body = page.read_text()
+    assert "## multi-i (cpu)" in body and "](results/multi-i-cpu/agreement.png)" in body
+    assert (tmp_path / "docs/results/multi-i-cpu/agreement.png").is_file()
+    assert "Stage time: 1.0 min" in body
+
+
+def test_bench_analysis_pairs_items(tmp_path):
+    from core.records import write_json, write_jsonl
+    from experiments.analyses import bench_before_after
+
+    exp = load_experiment("crossalpaca", "cpu")
+    right = {"base": 2, "alpaca": 3, "crossalpaca": 9}  # items right out of 10, per arm, the first ones
+    for arm, k in right.items():
+        records = [{"task": "xquad", "lang": "de", "id": str(i), "em": float(i < k)} for i in range(10)]
+        (tmp_path / f"bench/{arm}").mkdir(parents=True)
+        write_jsonl(tmp_path / f"bench/{arm}/items.jsonl", records)
+        write_json(tmp_path / f"bench/{arm}/card.json",
+                   {"results": {"xquad": {"de": {"n": 10, "em": k / 10, "ci95": [0.0, 1.0]}, "_mean": {}}}})
+    (tmp_path / "plots").mkdir()
+    section = bench_before_after(exp, "cpu", tmp_path, tmp_path / "plots")
+    assert section.reproduced == "yes"  # CrossAlpaca (the last arm) vs Alpaca (the one before it)
+    assert section.numbers["only_treated"] == 6 and section.numbers["only_control"] == 0
+    assert section.numbers["p"] == pytest.approx(2 * 0.5 ** 6, abs=1e-4)  # exact McNemar, 6 discordant pairs
+    assert (tmp_path / "plots/xquad.png").is_file()
+
+
 TINY = {
     "name": "tiny-multi-i", "seed": "a test", "claim": "a test", "analysis": "multi_i",
     "arms": {"base": {},
