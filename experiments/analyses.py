@@ -142,6 +142,9 @@ def multi_i(exp, scale: str, run_dir: Path, plots: Path) -> Section:
     md += [f"### Multi-i vs {exp.label(mono)} outside English (paired prompts, exact McNemar test)", "",
            md_table(["arm", "agreement", exp.label(mono), "difference", "only the arm in the prompt's language",
                      f"only {exp.label(mono)}", "p"], tests), ""]
+    if not tests:
+        return Section("\n".join(md), figs, "not measured", "The experiment has no Multi-i arm to compare with Mono.",
+                       {"non_english_agreement": {exp.label(a): round(pooled[a].rate, 4) for a in arms}})
     better = [row for row in tests if float(row[3]) > 0]
     significant = [row for row in better if float(row[6]) < 0.05]
     reproduced = "yes" if len(better) == len(tests) else "mixed" if better else "no"

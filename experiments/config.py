@@ -88,6 +88,7 @@ class Scale:
     limit: int | None = None  # prompts / items per language in every evaluation
     max_tokens: int = 256  # per generated answer
     concurrency: int = 4  # judge and teacher calls in flight
+    judge_max_tokens: int = 1024  # per judge reply (a small served judge rambles: cap it at the cpu scale)
 
 
 @config_dataclass

@@ -140,6 +140,7 @@ def run_experiment(name: str, scale: str, out: Path, data_dir: Path, until: str 
             targets = [tuple(j.arms)] if j.mode in ("pairwise", "scores") else [(x,) for x in (j.arms or models)]
             for arms in targets:
                 inputs = {"answers": [r.keys[f"generate/{x}"] for x in arms], "mode": j.mode, "judge": s.judge,
+                          "max_tokens": s.judge_max_tokens,
                           "langs": j.langs, "turns": j.turns, "limit": s.limit}
                 r.stage(f"judge/{j.mode}-{'-'.join(arms)}", inputs,
                         lambda d, j=j, arms=arms: steps.judge(j, [answers[x] for x in arms],

@@ -51,7 +51,7 @@ def export_arm(base: str, adapter: Path | None, qtype: str, d: Path, log=print) 
         report = merge(base, adapter, merged, dtype="fp32")
         results["merge_max_abs_logit_diff"] = report["max"]
         source = str(merged)
-    card = run(source, [qtype], d / "gguf", check=True, log=log)
+    card = run(source, [qtype], d / "gguf", check=True, log=log, verify_types=[qtype])  # not the f16 step
     info = card["files"][qtype]
     verify = info.get("verify", {})
     results |= {"gguf": str(d / "gguf" / info["path"]), "bytes": info["bytes"],
@@ -97,7 +97,7 @@ def judge(j, answers: list[Path], judge_spec: str, s, d: Path, data_dir: Path, l
 
     card = run_judge(j.mode, answers[0], judge_spec, d, b=answers[1] if len(answers) > 1 else None, langs=j.langs,
                      limit=s.limit, data_dir=data_dir, turns=j.turns, concurrency=s.concurrency,
-                     max_tokens=512, log=log)
+                     max_tokens=s.judge_max_tokens, log=log)
     if card["status"] != "done":
         from core.errors import EngineError
 

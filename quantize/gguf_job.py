@@ -25,8 +25,10 @@ def model_dir_of(model: str) -> Path:
     return path
 
 
-def run(model: str, types: list[str], out: Path, check: bool = True, log=print) -> dict:
-    """Export and quantize `model` to every type in `types`; returns the card (also written to out/card.json)."""
+def run(model: str, types: list[str], out: Path, check: bool = True, log=print,
+        verify_types: list[str] | None = None) -> dict:
+    """Export and quantize `model` to every type in `types`; returns the card (also written to out/card.json).
+    With `check`, every file is verified, or only those in `verify_types` (e.g. not the f16 intermediate)."""
     from core.errors import ModelFileError
 
     known = set(quant_types()) | set(FLOAT_TYPES)
@@ -59,6 +61,8 @@ def run(model: str, types: list[str], out: Path, check: bool = True, log=print) 
     if check:
         hf = _hf(src)
         for t, info in card["files"].items():
+            if verify_types is not None and t not in verify_types:
+                continue
             log(f"verifying {t} ...")
             info["verify"] = verify(src, out / info["path"], hf=hf)
     (out / "card.json").write_text(json.dumps(card, indent=2, ensure_ascii=False))

@@ -91,6 +91,19 @@ def test_stages_skip_redo_and_resume(tmp_path):
     assert r.stage("c/x", {"n": 1}, resume) == {"kept": "half"}
 
 
+def test_judge_and_teacher_specs_and_until_are_checked(tmp_path):
+    from experiments.pipeline import Endpoints, run_experiment
+
+    with Endpoints(tmp_path) as endpoints:
+        assert endpoints.spec("openai:gpt-4o-mini", "judge") == "openai:gpt-4o-mini"  # an endpoint: used as is
+        with pytest.raises(ConfigError, match="needs a judge but its scale names none"):
+            endpoints.spec(None, "judge")
+        with pytest.raises(ConfigError, match="neither a packaged model .*smollm2-135m"):
+            endpoints.spec(str(tmp_path / "missing.gguf"), "teacher")
+    with pytest.raises(ConfigError, match="--until 'trian' is not a stage; the stages: data, train"):
+        run_experiment("multi-i", "cpu", tmp_path / "run", tmp_path, until="trian")
+    assert not (tmp_path / "run").exists()  # refused before any work
+
 def _fake_generate(run_dir: Path, arm: str, hits: dict[str, list[bool]]):
     """A generate stage whose answers were detected in the prompt's language where hits[lang][i] is True."""
     from core.records import write_json, write_jsonl
@@ -204,12 +217,13 @@ TINY = {
     "scales": {"cpu": {"base": "smollm2-135m", "train": "configs/train/smollm2-135m.yaml",
                        "train_overrides": {"max_steps": 2, "batch_size": 2, "grad_accum": 1, "max_length": 128,
                                            "eval_every": 2, "save_every": 1, "log_every": 1},
-                       "recipe_overrides": {"mixture.size": 16, "mixture.per_language": 8},
+                       "recipe_overrides": {"mixture.size": 16, "mixture.per_language": 4},
                        "export": "q8_0", "judge": "smollm2-135m", "limit": 2, "max_tokens": 12}},
 }
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1800)  # ~7 min on 2 idle cores: 2 trainings, 3 verified GGUF exports, answers, a served judge
 def test_tiny_experiment_end_to_end_then_resumes(tmp_path, shared_data, report):
     """Data -> LoRA -> merged, verified GGUF -> answers -> a served judge -> report, on the packaged model; a
     rerun does nothing; a changed eval limit redoes only the answers and the judging."""
@@ -225,7 +239,7 @@ def test_tiny_experiment_end_to_end_then_resumes(tmp_path, shared_data, report):
                            "export/multi-1", "generate/base", "generate/mono", "generate/multi-1",
                            "judge/likert-base", "judge/likert-mono", "judge/likert-multi-1"}
     assert all(s["status"] == "done" and (out / name / "card.json").is_file() for name, s in stages.items())
-    assert stages["data/multi-1"]["results"]["languages"] == {"en": 8, "zh": 8}
+    assert stages["data/multi-1"]["results"]["languages"] == {"en": 12, "zh": 4}
     assert stages["train/mono"]["results"]["step"] == 2
     for arm in ("base", "mono", "multi-1"):
         gguf = Path(stages[f"export/{arm}"]["results"]["gguf"])
