@@ -99,7 +99,9 @@ def run_experiment(name: str, scale: str, out: Path, data_dir: Path, until: str 
             return r.card
         for arm in tuned:
             cfg = train_config_for(exp, arm, scale, mixes[arm], out / f"train/{arm}")
-            r.stage(f"train/{arm}", {"data": r.keys[f"data/{arm}"], "train": to_dict(cfg)},
+            # the paths are left out of the hash (the data's own hash stands for it), so a moved run dir resumes
+            settings = {k: v for k, v in to_dict(cfg).items() if k not in ("data", "out")}
+            r.stage(f"train/{arm}", {"data": r.keys[f"data/{arm}"], "train": settings},
                     lambda d, cfg=cfg: steps.train_arm(cfg, log))
         if until == "train":
             return r.card

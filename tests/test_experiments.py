@@ -256,6 +256,9 @@ def test_tiny_experiment_end_to_end_then_resumes(tmp_path, shared_data, report):
     assert card["report"]["reproduced"] in ("yes", "no", "mixed")
     report("tiny experiment stages (s): " + ", ".join(f"{k} {v['seconds']}" for k, v in stages.items()))
 
+    moved = tmp_path / "moved"  # a run dir can be moved: nothing in the stage hashes is a path
+    out.rename(moved)
+    out = moved
     logs.clear()
     card = run_experiment(str(config), "cpu", out, shared_data, log=logs.append)
     assert sum("skipped" in x for x in logs) == len(stages)
