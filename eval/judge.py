@@ -233,9 +233,11 @@ def run_judge(mode: str, a: Path, judge: str, out: Path, b: Path | None = None, 
               limit: int | None = None, data_dir: Path | None = None, turns: int = 2, concurrency: int = 4,
               max_tokens: int = 1024, english_prompts: bool = False, dry_run: bool = False, timeout: float = 120.0,
               max_retries: int = 5, key_env: str = "OPENAI_API_KEY", prices: dict | None = None,
-              log=print) -> dict:
+              log=print, judge_label: str | None = None) -> dict:
     """Judge the answers in generate run `a` (against `b` in pairwise/scores modes); resumes in `out`.
-    `prices` maps a judge model to its (input, output) USD per million tokens, over the built-in table."""
+    `prices` maps a judge model to its (input, output) USD per million tokens, over the built-in table.
+    `judge_label` names the judge in the run's identity instead of its URL (a judge served on a new port each
+    time, as the experiments do, is still the same judge when the run resumes)."""
     from core.versions import versions
     from eval.judge_summary import summarize
 
@@ -261,7 +263,8 @@ def run_judge(mode: str, a: Path, judge: str, out: Path, b: Path | None = None, 
         rec_a = {k: v for k, v in rec_a.items() if k in kept}
     refs = {lang: _references(data_dir, card_a["set"], lang) for lang in langs}
     jobs = plan_jobs(mode, rec_a, rec_b, langs, turns, _prompt_chooser(mode, data_dir, english_prompts), refs)
-    identity = {"mode": mode, "judge": f"{spec.model}@{public_url(spec.base_url or 'https://api.openai.com/v1')}",
+    identity = {"mode": mode,
+                "judge": judge_label or f"{spec.model}@{public_url(spec.base_url or 'https://api.openai.com/v1')}",
                 "a": card_a["model"], "b": card_b["model"] if card_b else None, "set": card_a["set"],
                 "turns": turns, "max_tokens": max_tokens, "english_prompts": english_prompts}
     out.mkdir(parents=True, exist_ok=True)

@@ -256,12 +256,18 @@ def test_tiny_experiment_end_to_end_then_resumes(tmp_path, shared_data, report):
     assert card["report"]["reproduced"] in ("yes", "no", "mixed")
     report("tiny experiment stages (s): " + ", ".join(f"{k} {v['seconds']}" for k, v in stages.items()))
 
+    assert json.loads((out / "judge/likert-mono/card.json").read_text())["judge"] == "smollm2-135m (served here)"
     moved = tmp_path / "moved"  # a run dir can be moved: nothing in the stage hashes is a path
     out.rename(moved)
     out = moved
+    run_card = json.loads((out / "card.json").read_text())
+    run_card["stages"]["judge/likert-mono"]["status"] = "running"  # as if killed before the stage was marked done
+    (out / "card.json").write_text(json.dumps(run_card))
     logs.clear()
     card = run_experiment(str(config), "cpu", out, shared_data, log=logs.append)
-    assert sum("skipped" in x for x in logs) == len(stages)
+    assert sum("skipped" in x for x in logs) == len(stages) - 1
+    assert "judge/likert-mono: running" in logs  # resumed in place with the judge on a new port: no call needed
+    assert len((out / "judge/likert-mono/items.jsonl").read_text().splitlines()) == 6
 
     config.write_text(yaml.safe_dump({**TINY, "scales": {"cpu": {**TINY["scales"]["cpu"], "limit": 1}}}))
     logs.clear()
