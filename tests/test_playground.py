@@ -134,28 +134,29 @@ def _wait(job, states, timeout=60):
 
 def test_a_job_runs_in_the_background_stops_and_resumes(tmp_path):
     out = tmp_path / "count.txt"
-    # Counts to 6, appending as it goes and skipping what is written: a resumable job like the CLI's.
+    # Counts to 20, appending as it goes and skipping what is written: a resumable job like the CLI's. Twenty
+    # half-second steps leave a loaded machine time to stop it midway.
     script = (f"import pathlib, time, sys\np = pathlib.Path({str(out)!r})\n"
               "done = len(p.read_text().split()) if p.exists() else 0\n"
-              "for i in range(done, 6):\n"
-              "    print(f'count: {100 * (i + 1) // 6}%|#| {i + 1}/6', file=sys.stderr, flush=True)\n"
+              "for i in range(done, 20):\n"
+              "    print(f'count: {100 * (i + 1) // 20}%|#| {i + 1}/20', file=sys.stderr, flush=True)\n"
               "    with p.open('a') as f: f.write(f'{i} ')\n"
               "    time.sleep(0.5)\n")
-    job = jobs.start(tmp_path, "test", "count to six", [["-c", script]], [str(out)])
+    job = jobs.start(tmp_path, "test", "count to twenty", [["-c", script]], [str(out)])
     assert _wait(job, {"running"}) == "running"
     with pytest.raises(ConfigError, match="already running"):
-        jobs.start(tmp_path, "test", "count to six", [["-c", script]], [str(out)])
+        jobs.start(tmp_path, "test", "count to twenty", [["-c", script]], [str(out)])
     while not out.exists() or len(out.read_text().split()) < 2:
         time.sleep(0.1)
     assert jobs.stop(job) == "stopped"
     written = out.read_text().split()
-    assert 2 <= len(written) < 6
+    assert 2 <= len(written) < 20
     fraction, label = jobs.progress(job)
     assert 0 < fraction < 1 and "count" in label
     assert [j.id for j in jobs.list_jobs(tmp_path, ("test",))] == [job.id]
-    jobs.start(tmp_path, "test", "count to six", [["-c", script]], [str(out)])  # Resume
+    jobs.start(tmp_path, "test", "count to twenty", [["-c", script]], [str(out)])  # Resume
     assert _wait(job, {"done", "failed"}) == "done"
-    assert out.read_text().split() == [str(i) for i in range(6)]  # nothing counted twice
+    assert out.read_text().split() == [str(i) for i in range(20)]  # nothing counted twice
     assert jobs.progress(job) == (1.0, "done")
 
 
