@@ -67,7 +67,7 @@ def grouped_bars(langs: list[str], arms: list[str], labels: list[str], value, lo
     import matplotlib.pyplot as plt
     import numpy as np
 
-    fig, ax = plt.subplots(figsize=(max(7, 0.55 * len(langs) * len(arms)), 4.2))
+    fig, ax = plt.subplots(figsize=(min(14, max(7, 0.3 * len(langs) * len(arms))), 4.6))
     width = 0.8 / len(arms)
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     for i, arm in enumerate(arms):
@@ -86,7 +86,7 @@ def grouped_bars(langs: list[str], arms: list[str], labels: list[str], value, lo
     if ymax is not None:
         ax.set_ylim(0, ymax)
     ax.legend(fontsize="small", ncols=min(len(arms), 5), title="hatched: language in the tuning mix",
-              title_fontsize="x-small")
+              title_fontsize="x-small", loc="upper center", bbox_to_anchor=(0.5, -0.08))
     return _save(fig, path)
 
 
