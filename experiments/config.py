@@ -89,6 +89,7 @@ class Scale:
     max_tokens: int = 256  # per generated answer
     concurrency: int = 4  # judge and teacher calls in flight
     judge_max_tokens: int = 1024  # per judge reply (a small served judge rambles: cap it at the cpu scale)
+    judge_arms: list[str] | None = None  # rate only these arms at this scale (a slow local judge); None = all
 
 
 @config_dataclass
@@ -107,6 +108,7 @@ class Experiment:
     def __post_init__(self):
         unknown = {a for j in self.judge for a in (j.arms or [])} - set(self.arms)
         unknown |= {arm.match_size_of for arm in self.arms.values() if arm.match_size_of} - set(self.arms)
+        unknown |= {a for s in self.scales.values() for a in (s.judge_arms or [])} - set(self.arms)
         if unknown:
             raise ValueError(f"arm(s) {sorted(unknown)} are named but not defined; the arms: {', '.join(self.arms)}")
         if self.judge and self.generate is None:

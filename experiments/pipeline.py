@@ -139,7 +139,8 @@ def run_experiment(name: str, scale: str, out: Path, data_dir: Path, until: str 
             if until == "bench":
                 return r.card
         for j in exp.judge:
-            targets = [tuple(j.arms)] if j.mode in ("pairwise", "scores") else [(x,) for x in (j.arms or models)]
+            rated = [x for x in (j.arms or models) if s.judge_arms is None or x in s.judge_arms]
+            targets = [tuple(j.arms)] if j.mode in ("pairwise", "scores") else [(x,) for x in rated]
             for arms in targets:
                 inputs = {"answers": [r.keys[f"generate/{x}"] for x in arms], "mode": j.mode, "judge": s.judge,
                           "max_tokens": s.judge_max_tokens,

@@ -42,6 +42,10 @@ def test_bad_experiment_configs_name_the_problem(tmp_path):
     (tmp_path / "b.yaml").write_text(yaml.safe_dump(bad))
     with pytest.raises(ConfigError, match="xx"):
         load_experiment(str(tmp_path / "b.yaml"), "cpu")
+    bad = dict(exp, scales={"cpu": {**exp["scales"]["cpu"], "judge_arms": ["mono", "multi-4"]}})
+    (tmp_path / "d.yaml").write_text(yaml.safe_dump(bad))
+    with pytest.raises(ConfigError, match=r"multi-4.*not defined"):
+        load_experiment(str(tmp_path / "d.yaml"), "cpu")
     bad = dict(exp, scales={"cpu": {**exp["scales"]["cpu"], "train_overrides": {"max_stepz": 3}}})
     (tmp_path / "c.yaml").write_text(yaml.safe_dump(bad))
     with pytest.raises(ConfigError, match="max_stepz.*max_steps"):
