@@ -255,7 +255,7 @@ def test_tiny_experiment_end_to_end_then_resumes(tmp_path, shared_data, report):
     judged = [json.loads(x) for x in (out / "judge/likert-mono/items.jsonl").read_text().splitlines()]
     assert len(judged) == 6
     text = (out / "report.md").read_text()
-    assert "**Claim:** a test" in text and "Multi-1" in text and "![agreement](plots/agreement.png)" in text
+    assert "**Claim:** a test" in text and "| multi-1 |" in text and "![agreement](plots/agreement.png)" in text
     assert (out / "plots/agreement.png").is_file()
     assert card["report"]["reproduced"] in ("yes", "no", "mixed")
     report("tiny experiment stages (s): " + ", ".join(f"{k} {v['seconds']}" for k, v in stages.items()))
