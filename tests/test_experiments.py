@@ -222,7 +222,8 @@ TINY = {
                        "train_overrides": {"max_steps": 2, "batch_size": 2, "grad_accum": 1, "max_length": 128,
                                            "eval_every": 2, "save_every": 1, "log_every": 1},
                        "recipe_overrides": {"mixture.size": 16, "mixture.per_language": 4},
-                       "export": "q8_0", "judge": "smollm2-135m", "limit": 2, "max_tokens": 12}},
+                       "export": "q8_0", "judge": "smollm2-135m", "judge_max_tokens": 64, "limit": 2,
+                       "max_tokens": 12}},
 }
 
 
