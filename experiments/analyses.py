@@ -90,6 +90,14 @@ def grouped_bars(langs: list[str], arms: list[str], labels: list[str], value, lo
     return _save(fig, path)
 
 
+def agreement_series(cards: dict, arms: list[str]) -> tuple[dict, dict, dict]:
+    """Agreement and its 95% interval bounds, arm -> lang -> value, from the generate cards (for grouped_bars)."""
+    rows = {a: cards[a]["agreement"] for a in arms}
+    return ({a: {lang: r["agreement"] for lang, r in rows[a].items()} for a in arms},
+            {a: {lang: r["ci95"][0] for lang, r in rows[a].items()} for a in arms},
+            {a: {lang: r["ci95"][1] for lang, r in rows[a].items()} for a in arms})
+
+
 def multi_i(exp, scale: str, run_dir: Path, plots: Path) -> Section:
     """Polyglots: I/O language agreement per language for Mono and Multi-1..3 (and the base), with 95%
     intervals; helpfulness (Likert); the claim is that Multi-i beats Mono outside English."""
@@ -108,9 +116,7 @@ def multi_i(exp, scale: str, run_dir: Path, plots: Path) -> Section:
                                        for a in arms])
     md = ["### I/O language agreement (answers in the prompt's language, 95% Wilson intervals; * = in the mix)",
           "", md_table(["lang", *map(exp.label, arms)], rows), ""]
-    value = {a: {lang: r["agreement"] for lang, r in cards[a]["agreement"].items()} for a in arms}
-    low = {a: {lang: r["ci95"][0] for lang, r in cards[a]["agreement"].items()} for a in arms}
-    high = {a: {lang: r["ci95"][1] for lang, r in cards[a]["agreement"].items()} for a in arms}
+    value, low, high = agreement_series(cards, arms)
     figs = [grouped_bars(langs, arms, [exp.label(a) for a in arms], value, low, high, mixes,
                          f"{exp.name}: I/O language agreement ({scale})", "answers in the prompt's language",
                          plots / "agreement.png")]
@@ -269,9 +275,7 @@ def agreement_only(exp, scale: str, run_dir: Path, plots: Path) -> Section:
     rows = [[lang] + [rate_cell(cards[a]["agreement"].get(lang)) for a in arms] for lang in langs]
     md = ["### I/O language agreement of the answers judged (95% Wilson intervals)", "",
           md_table(["lang", *map(exp.label, arms)], rows), ""]
-    value = {a: {lang: r["agreement"] for lang, r in cards[a]["agreement"].items()} for a in arms}
-    low = {a: {lang: r["ci95"][0] for lang, r in cards[a]["agreement"].items()} for a in arms}
-    high = {a: {lang: r["ci95"][1] for lang, r in cards[a]["agreement"].items()} for a in arms}
+    value, low, high = agreement_series(cards, arms)
     fig = grouped_bars(langs, arms, [exp.label(a) for a in arms], value, low, high, {},
                        f"{exp.name}: I/O language agreement ({scale})", "answers in the prompt's language",
                        plots / "agreement.png")
