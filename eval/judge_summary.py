@@ -5,6 +5,7 @@ unparseable reply listed."""
 from __future__ import annotations
 
 from collections import defaultdict
+from typing import NamedTuple
 
 import numpy as np
 
@@ -84,6 +85,32 @@ def summarize(mode: str, records: list[dict]) -> dict:
     return _pairs_summary(mode, records) if mode in ("pairwise", "scores") else _ratings_summary(mode, records)
 
 
+class PairwiseRow(NamedTuple):
+    """One language (or "all") of a pairwise run: W/T/L under both rules, win rate, position and length bias."""
+
+    lang: str
+    n: int
+    fastchat: tuple[int, int, int]
+    x_instruction: tuple[int, int, int]
+    win_rate: float
+    ci95: tuple[float, float]
+    flip_rate: float
+    longer_wins: float
+
+
+def pairwise_rows(results: dict) -> list[PairwiseRow]:
+    """A pairwise judge card's results per language, then overall ("all")."""
+    rows = []
+    for name, t in [*results.get("by_lang", {}).items(), ("all", results.get("overall"))]:
+        if not t:
+            continue
+        fc, xi = t["fastchat"], t["x_instruction"]
+        rows.append(PairwiseRow(name, fc["n"], (fc["win"], fc["tie"], fc["loss"]), (xi["win"], xi["tie"], xi["loss"]),
+                                xi["win_rate"], tuple(xi["ci95"]), t["position_bias"]["flip_rate"],
+                                t["length_bias"]["longer_wins"]))
+    return rows
+
+
 def format_judge(card: dict) -> str:
     """The card's results as a table per language (and overall) for the terminal."""
     res, mode = card["results"], card["mode"]
@@ -91,12 +118,11 @@ def format_judge(card: dict) -> str:
     if mode in ("pairwise", "scores"):
         lines.append(f"{'lang':8} {'n':>4}  {'FastChat W/T/L':>15}  {'X-Instr. W/T/L':>15}  {'win rate [95%]':20} "
                      f"{'flips':>6}  {'longer wins':>11}")
-        for name, t in [*res["by_lang"].items(), ("all", res["overall"])]:
-            fc, xi = t["fastchat"], t["x_instruction"]
-            lines.append(f"{name:8} {fc['n']:4d}  {fc['win']:>5}/{fc['tie']:>3}/{fc['loss']:<5}  {xi['win']:>5}/"
-                         f"{xi['tie']:>3}/{xi['loss']:<5}  {xi['win_rate']:.3f} [{xi['ci95'][0]:.3f}, "
-                         f"{xi['ci95'][1]:.3f}]  {t['position_bias']['flip_rate']:6.3f}  "
-                         f"{t['length_bias']['longer_wins']:11.3f}")
+        for r in pairwise_rows(res):
+            lines.append(f"{r.lang:8} {r.n:4d}  {r.fastchat[0]:>5}/{r.fastchat[1]:>3}/{r.fastchat[2]:<5}  "
+                         f"{r.x_instruction[0]:>5}/{r.x_instruction[1]:>3}/{r.x_instruction[2]:<5}  "
+                         f"{r.win_rate:.3f} [{r.ci95[0]:.3f}, {r.ci95[1]:.3f}]  {r.flip_rate:6.3f}  "
+                         f"{r.longer_wins:11.3f}")
         if "mean_scores" in res:
             lines.append(f"mean scores: A {res['mean_scores']['a']}, B {res['mean_scores']['b']}")
     else:

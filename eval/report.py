@@ -90,13 +90,14 @@ def _matrix(cards: list[dict], rows_of, value_key) -> tuple:
     return langs, value, err
 
 
-def _save(fig, path: Path, written: list[Path]) -> None:
+def save_figure(fig, path: Path) -> Path:
+    """Write a matplotlib figure as a PNG at the project's plot resolution and free it."""
     import matplotlib.pyplot as plt
 
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
-    written.append(path)
+    return path
 
 
 def plots(cards: list[dict], out: Path) -> list[Path]:
@@ -122,7 +123,7 @@ def plots(cards: list[dict], out: Path) -> list[Path]:
         ax.set_title(title)
         ax.set_ylim(0, 1)
         ax.legend(fontsize="small")
-        _save(fig, path, written)
+        written.append(save_figure(fig, path))
 
     for task in dict.fromkeys(t for c in cards for t in c.get("results", {})):
         langs, value, err = _matrix(cards, lambda c, task=task: c.get("results", {}).get(task, {}),
@@ -140,7 +141,7 @@ def plots(cards: list[dict], out: Path) -> list[Path]:
                     ax.text(j, i, f"{value[i, j]:.2f}", ha="center", va="center", color="w", fontsize=8)
         fig.colorbar(im, ax=ax)
         ax.set_title(f"{task}: {'exact match' if generative else 'accuracy'}")
-        _save(fig, out / f"{task}_heatmap.png", written)
+        written.append(save_figure(fig, out / f"{task}_heatmap.png"))
     for prompt_set in dict.fromkeys(c["set"] for c in cards if "agreement" in c):
         langs, value, err = _matrix(cards, lambda c, s=prompt_set: c["agreement"] if c.get("set") == s else {},
                                     lambda r: r["agreement"])

@@ -6,16 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from core.languages import wilson
+from eval.judge_summary import pairwise_rows
+from eval.report import save_figure
 from experiments.report import Section, md_table, rate_cell, stage_card, stage_items
-
-
-def _save(fig, path: Path) -> Path:
-    import matplotlib.pyplot as plt
-
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
 
 
 def mix_languages(run_dir: Path, arm: str) -> set[str]:
@@ -87,7 +80,7 @@ def grouped_bars(langs: list[str], arms: list[str], labels: list[str], value, lo
         ax.set_ylim(0, ymax)
     ax.legend(fontsize="small", ncols=min(len(arms), 5), title="hatched: language in the tuning mix",
               title_fontsize="x-small", loc="upper center", bbox_to_anchor=(0.5, -0.08))
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def agreement_series(cards: dict, arms: list[str]) -> tuple[dict, dict, dict]:
@@ -215,14 +208,9 @@ def bench_before_after(exp, scale: str, run_dir: Path, plots: Path) -> Section:
 def _pairwise_rows(exp, run_dir: Path, j) -> tuple[list[list], dict]:
     card = stage_card(run_dir, f"judge/pairwise-{'-'.join(j.arms)}")
     res = card.get("results", {})
-    rows = []
-    for name, t in [*res.get("by_lang", {}).items(), ("all", res.get("overall"))]:
-        if not t:
-            continue
-        fc, xi = t["fastchat"], t["x_instruction"]
-        rows.append([name, fc["n"], f"{fc['win']}/{fc['tie']}/{fc['loss']}", f"{xi['win']}/{xi['tie']}/{xi['loss']}",
-                     f"{xi['win_rate']:.2f} [{xi['ci95'][0]:.2f}, {xi['ci95'][1]:.2f}]",
-                     f"{t['position_bias']['flip_rate']:.2f}", f"{t['length_bias']['longer_wins']:.2f}"])
+    rows = [[r.lang, r.n, "/".join(map(str, r.fastchat)), "/".join(map(str, r.x_instruction)),
+             f"{r.win_rate:.2f} [{r.ci95[0]:.2f}, {r.ci95[1]:.2f}]", f"{r.flip_rate:.2f}", f"{r.longer_wins:.2f}"]
+            for r in pairwise_rows(res)]
     return rows, res
 
 

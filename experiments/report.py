@@ -86,6 +86,9 @@ def write_report(exp, scale: str, run, out: Path, log=print) -> dict:
 
 
 def _num(x) -> str:
+    """A loss, or per-language losses ({"en": 1.56, "zh": 2.1} -> "en 1.560, zh 2.100")."""
+    if isinstance(x, dict):
+        return ", ".join(f"{k} {v:.3f}" for k, v in x.items()) or "-"
     return f"{x:.3f}" if isinstance(x, (int, float)) else "-"
 
 

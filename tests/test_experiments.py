@@ -175,13 +175,14 @@ def test_report_and_results_page_from_a_run(tmp_path):
     for arm in exp.arms:
         _fake_generate(run_dir, arm, {"en": [True] * 10, "fr": [arm.startswith("multi")] * 10})
     r = Run(run_dir, {"experiment": "multi-i", "scale": "cpu"}, log=lambda *_: None)
-    r.card["stages"] = {"train/mono": {"status": "done", "seconds": 60.0, "results": {"step": 36, "loss": 1.5}}}
+    trained = {"step": 36, "loss": 1.5, "eval_loss": {"en": 1.25}}
+    r.card["stages"] = {"train/mono": {"status": "done", "seconds": 60.0, "results": trained}}
     verdict = write_report(exp, "cpu", r, run_dir, log=lambda *_: None)
     r.card["report"] = verdict
     r._save()
     text = (run_dir / "report.md").read_text()
     assert verdict["reproduced"] == "yes" and "**Reproduced at this scale:** yes." in text
-    assert "| Mono | configs/recipes/polyglots.yaml |" in text and "| 36 | 1.500 |" in text
+    assert "| Mono | configs/recipes/polyglots.yaml |" in text and "| 36 | 1.500 | en 1.250 |" in text
     page = collect([run_dir], tmp_path / "docs/results.md")
     body = page.read_text()
     assert "## multi-i (cpu)" in body and "](results/multi-i-cpu/agreement.png)" in body
