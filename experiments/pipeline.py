@@ -153,6 +153,7 @@ def run_experiment(name: str, scale: str, out: Path, data_dir: Path, until: str 
 
     from experiments.report import write_report
 
+    r.record_invocation()
     r.card["report"] = write_report(exp, scale, r, out, log)
     r._save()
     return r.card

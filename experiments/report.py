@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from core.records import read_jsonl
+from experiments.stages import wall_minutes
 
 
 @dataclass
@@ -78,11 +79,17 @@ def write_report(exp, scale: str, run, out: Path, log=print) -> dict:
     lines += [f"![{p.stem}](plots/{p.name})" for p in section.plots] + [""]
     lines += ["## Stages", "", md_table(["stage", "status", "seconds"],
                                         [[k, v["status"], v.get("seconds", "-")] for k, v in stages.items()]), "",
-              f"Total: {sum(v.get('seconds', 0) for v in stages.values()) / 60:.1f} min of stage time.", ""]
+              f"Total: {sum(v.get('seconds', 0) for v in stages.values()) / 60:.1f} min of stage time"
+              + _wall(run.card) + ".", ""]
     (out / "report.md").write_text("\n".join(lines), encoding="utf-8")
     log(f"report: {out / 'report.md'} (reproduced: {section.reproduced})")
     return {"reproduced": section.reproduced, "verdict": section.verdict, "numbers": section.numbers,
             "plots": [str(p) for p in section.plots]}
+
+
+def _wall(card: dict) -> str:
+    minutes = wall_minutes(card)
+    return f"; wall clock {minutes:.1f} min (model loading and serving included)" if minutes is not None else ""
 
 
 def _num(x) -> str:
@@ -116,6 +123,6 @@ def collect(run_dirs: list[Path], out: Path) -> Path:
         results = results.replace("](plots/", f"](results/{name}/")
         machine = card.get("machine", "an unrecorded machine")
         parts += [f"## {card['experiment']} ({card['scale']})", "", *head[2:], "", setup, "",
-                  f"Stage time: {minutes:.1f} min on {machine}.", "", results, ""]
+                  f"Stage time: {minutes:.1f} min on {machine}{_wall(card)}.", "", results, ""]
     out.write_text("\n".join(parts), encoding="utf-8")
     return out

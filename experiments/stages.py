@@ -31,6 +31,12 @@ def inputs_key(inputs: dict) -> str:
     return hashlib.sha256(json.dumps(inputs, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
+def wall_minutes(card: dict) -> float | None:
+    """Wall-clock minutes of a run card's finished invocations that ran stages (None if none was recorded)."""
+    runs = card.get("invocations")
+    return sum(x["seconds"] for x in runs) / 60 if runs else None
+
+
 class Run:
     """The run dir `out` and its card: which stages are done, with which inputs, and their results."""
 
@@ -42,6 +48,8 @@ class Run:
         self.card.update({**identity, "versions": versions(), "machine": machine()})
         self.card.setdefault("stages", {})
         self.keys: dict[str, str] = {}  # stage -> key, this process
+        self.ran: list[str] = []  # the stages this process ran (not skipped)
+        self.started = time.time()
 
     def done(self, name: str) -> bool:
         return self.card["stages"].get(name, {}).get("status") == "done"
@@ -62,6 +70,7 @@ class Run:
         self.card["stages"][name] = {"key": key, "status": "running", "inputs": inputs}
         self._save()
         self.log(f"{name}: running")
+        self.ran.append(name)
         started = time.time()
         results = fn(stage_dir)
         entry = {"key": key, "status": "done", "inputs": inputs, "results": results,
@@ -71,6 +80,14 @@ class Run:
             write_json(stage_dir / "card.json", {"stage": name, **entry})
         self._save()
         return results
+
+    def record_invocation(self) -> None:
+        """Add this process's wall-clock time to the card, if it ran any stage (a rerun that only rewrites the
+        report adds nothing), so the run's total wall time survives resumes."""
+        if self.ran:
+            self.card.setdefault("invocations", []).append(
+                {"finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                 "seconds": round(time.time() - self.started, 1), "stages_run": len(self.ran)})
 
     def _save(self) -> None:
         write_json(self.out / "card.json", self.card)

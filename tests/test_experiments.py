@@ -177,6 +177,9 @@ def test_report_and_results_page_from_a_run(tmp_path):
     r = Run(run_dir, {"experiment": "multi-i", "scale": "cpu"}, log=lambda *_: None)
     trained = {"step": 36, "loss": 1.5, "eval_loss": {"en": 1.25}}
     r.card["stages"] = {"train/mono": {"status": "done", "seconds": 60.0, "results": trained}}
+    r.ran = ["train/mono"]
+    r.started -= 150  # as if this invocation took 2.5 min
+    r.record_invocation()
     verdict = write_report(exp, "cpu", r, run_dir, log=lambda *_: None)
     r.card["report"] = verdict
     r._save()
@@ -187,7 +190,7 @@ def test_report_and_results_page_from_a_run(tmp_path):
     body = page.read_text()
     assert "## multi-i (cpu)" in body and "](results/multi-i-cpu/agreement.png)" in body
     assert (tmp_path / "docs/results/multi-i-cpu/agreement.png").is_file()
-    assert "Stage time: 1.0 min" in body
+    assert "Stage time: 1.0 min on" in body and "wall clock 2.5 min" in body
 
 
 def test_bench_analysis_pairs_items(tmp_path):
@@ -273,6 +276,7 @@ def test_tiny_experiment_end_to_end_then_resumes(tmp_path, shared_data, report):
     card = run_experiment(str(config), "cpu", out, shared_data, log=logs.append)
     assert sum("skipped" in x for x in logs) == len(stages) - 1
     assert "judge/likert-mono: running" in logs  # resumed in place with the judge on a new port: no call needed
+    assert [x["stages_run"] for x in card["invocations"]] == [len(stages), 1]  # wall time kept per invocation
     assert len((out / "judge/likert-mono/items.jsonl").read_text().splitlines()) == 6
 
     config.write_text(yaml.safe_dump({**TINY, "scales": {"cpu": {**TINY["scales"]["cpu"], "limit": 1}}}))
