@@ -64,6 +64,8 @@ def _parser() -> argparse.ArgumentParser:
     j.add_argument("--turns", type=int, default=2, help="judge up to this many turns")
     j.add_argument("--concurrency", type=int, default=4, help="judge calls in flight at once")
     j.add_argument("--english-prompts", action="store_true", help="FastChat's English judge prompts everywhere")
+    j.add_argument("--constrain", action="store_true",
+                   help="llama.cpp servers only: a grammar lets the judge write only the verdict (small local judges)")
     j.add_argument("--dry-run", action="store_true", help="print the calls still to make and their cost; call nothing")
     j.add_argument("--price", default=None, metavar="IN,OUT",
                    help="the judge's USD per million input,output tokens (default: the built-in table)")
@@ -127,7 +129,7 @@ def _run(args: argparse.Namespace) -> None:
         b = answers_for(args.b, args.out / "answers-b", **kw) if args.b else None
         card = run_judge(args.mode, a, args.judge, args.out / "judgments", b=b, langs=split(args.langs),
                          limit=args.limit, data_dir=args.data_dir, turns=args.turns, concurrency=args.concurrency,
-                         english_prompts=args.english_prompts, dry_run=args.dry_run,
+                         english_prompts=args.english_prompts, dry_run=args.dry_run, constrain=args.constrain,
                          prices=_price(args.judge, args.price), log=lambda m: print(m, file=sys.stderr))
         if args.dry_run:
             plan = card["dry_run"]

@@ -28,7 +28,7 @@ from core.errors import ConfigError, DataError
 from core.languages import get_language
 from eval.judge_prompts import LIKERT, PAIR_SCORES, JudgePrompt, fastchat_name, fastchat_prompts
 from eval.results import append_items, check_same_run, read_card, read_items, write_card
-from eval.verdicts import neutralize, parse_ab, parse_likert, parse_pair_scores, parse_rating
+from eval.verdicts import neutralize, parse_ab, parse_likert, parse_pair_scores, parse_rating, verdict_grammar
 
 MODES = ("pairwise", "scores", "single", "likert")
 TYPICAL_REPLY_TOKENS = {"pairwise": 300, "scores": 250, "single": 250, "likert": 80}  # for --dry-run estimates
@@ -167,8 +167,13 @@ def parse(mode: str, job: Job, reply: str) -> tuple[object, str]:
     return value, out.problem
 
 
-def _key(judge_model: str, job: Job, max_tokens: int) -> str:
-    return call_key(judge_model, job.messages, temperature=0.0, max_tokens=max_tokens)
+def _grammar(mode: str, job: Job, constrain: bool) -> dict:
+    """The request's llama.cpp grammar field (empty unless the verdict is constrained)."""
+    return {"grammar": verdict_grammar(mode, job.prompt.verdicts)} if constrain else {}
+
+
+def _key(judge_model: str, job: Job, max_tokens: int, grammar: dict | None = None) -> str:
+    return call_key(judge_model, job.messages, temperature=0.0, max_tokens=max_tokens, **(grammar or {}))
 
 
 def estimate(mode: str, jobs: list[Job], judge_model: str, base_url: str | None, max_tokens: int,
@@ -182,7 +187,7 @@ def estimate(mode: str, jobs: list[Job], judge_model: str, base_url: str | None,
 
 
 async def _judge_all(groups: list[list[Job]], mode: str, spec, out: Path, concurrency: int, max_tokens: int,
-                     timeout: float, max_retries: int, key_env: str, bar) -> list[dict]:
+                     timeout: float, max_retries: int, key_env: str, bar, constrain: bool = False) -> list[dict]:
     """One call per group (jobs whose messages are identical, e.g. two models' identical answers), a record
     per job, appended as each reply arrives."""
     slots = asyncio.Semaphore(concurrency)
@@ -199,8 +204,9 @@ async def _judge_all(groups: list[list[Job]], mode: str, spec, out: Path, concur
             group = queue.get_nowait()
             job = group[0]
             try:
-                reply = await chat(client, spec.model, job.messages, {"temperature": 0.0, "max_tokens": max_tokens},
-                                   slots, key_env)
+                grammar = _grammar(mode, job, constrain)
+                params = {"temperature": 0.0, "max_tokens": max_tokens} | ({"extra_body": grammar} if grammar else {})
+                reply = await chat(client, spec.model, job.messages, params, slots, key_env)
             except (openai.APIError, EmptyReply) as exc:  # not written: the next run asks again
                 failures.append({"lang": job.lang, "id": job.id, "turn": job.turn, "side": job.side,
                                  "error": f"{type(exc).__name__}: {str(exc)[:200]}"})
@@ -208,7 +214,7 @@ async def _judge_all(groups: list[list[Job]], mode: str, spec, out: Path, concur
                 value, problem = parse(mode, job, reply.text)
                 append_items(out, [_record(mode, j, spec.model, max_tokens, reply.text, value, problem,
                                            reply.prompt_tokens if j is job else 0,
-                                           reply.completion_tokens if j is job else 0) for j in group])
+                                           reply.completion_tokens if j is job else 0, grammar) for j in group])
             bar.update(1)
 
     try:
@@ -222,8 +228,9 @@ async def _judge_all(groups: list[list[Job]], mode: str, spec, out: Path, concur
     return failures
 
 
-def _record(mode, job: Job, judge_model: str, max_tokens: int, reply, value, problem, pt=0, ct=0) -> dict:
-    return {"key": _key(judge_model, job, max_tokens), "mode": mode, "lang": job.lang, "id": job.id,
+def _record(mode, job: Job, judge_model: str, max_tokens: int, reply, value, problem, pt=0, ct=0,
+            grammar: dict | None = None) -> dict:
+    return {"key": _key(judge_model, job, max_tokens, grammar), "mode": mode, "lang": job.lang, "id": job.id,
             "category": job.category, "turn": job.turn, "side": job.side, "prompt": job.prompt.name,
             "lengths": list(job.lengths), "reply": reply, "value": value, "problem": problem,
             "forced": job.forced is not None, "prompt_tokens": pt, "completion_tokens": ct}
@@ -233,11 +240,12 @@ def run_judge(mode: str, a: Path, judge: str, out: Path, b: Path | None = None, 
               limit: int | None = None, data_dir: Path | None = None, turns: int = 2, concurrency: int = 4,
               max_tokens: int = 1024, english_prompts: bool = False, dry_run: bool = False, timeout: float = 120.0,
               max_retries: int = 5, key_env: str = "OPENAI_API_KEY", prices: dict | None = None,
-              log=print, judge_label: str | None = None) -> dict:
+              log=print, judge_label: str | None = None, constrain: bool = False) -> dict:
     """Judge the answers in generate run `a` (against `b` in pairwise/scores modes); resumes in `out`.
     `prices` maps a judge model to its (input, output) USD per million tokens, over the built-in table.
     `judge_label` names the judge in the run's identity instead of its URL (a judge served on a new port each
-    time, as the experiments do, is still the same judge when the run resumes)."""
+    time, as the experiments do, is still the same judge when the run resumes). `constrain` sends a llama.cpp
+    grammar that lets the judge write only the verdict (llama.cpp servers only; for small local judges)."""
     from core.versions import versions
     from eval.judge_summary import summarize
 
@@ -266,10 +274,16 @@ def run_judge(mode: str, a: Path, judge: str, out: Path, b: Path | None = None, 
     identity = {"mode": mode,
                 "judge": judge_label or f"{spec.model}@{public_url(spec.base_url or 'https://api.openai.com/v1')}",
                 "a": card_a["model"], "b": card_b["model"] if card_b else None, "set": card_a["set"],
-                "turns": turns, "max_tokens": max_tokens, "english_prompts": english_prompts}
+                "turns": turns, "max_tokens": max_tokens, "english_prompts": english_prompts} | \
+        ({"constrained": True} if constrain else {})  # absent when off, so earlier runs still resume
     out.mkdir(parents=True, exist_ok=True)
     check_same_run(out, identity)
-    key = lambda j: _key(spec.model, j, max_tokens)  # noqa: E731
+    earlier = read_card(out)
+    if earlier is not None and bool(earlier.get("constrained")) != constrain:
+        raise ConfigError(f"{out} holds a judge run with constrained={bool(earlier.get('constrained'))}; resuming "
+                          f"with constrained={constrain} would mix two kinds of verdict. Pass another --out, or "
+                          f"{'leave out' if constrain else 'add'} --constrain.")
+    key = lambda j: _key(spec.model, j, max_tokens, _grammar(mode, j, constrain))  # noqa: E731
     slot = lambda j: (key(j), j.lang, j.id, j.turn, j.side)  # noqa: E731
     existing = read_items(out)
     done = {(r["key"], r["lang"], r["id"], r["turn"], r["side"]) for r in existing}
@@ -287,9 +301,12 @@ def run_judge(mode: str, a: Path, judge: str, out: Path, b: Path | None = None, 
         (out / "estimate.json").write_text(json.dumps({**identity, "dry_run": plan}, indent=2, ensure_ascii=False))
         return {**identity, "dry_run": plan}
     # decided without a call: a forced score, or the same messages already judged for another job
-    free = [_record(mode, j, spec.model, max_tokens, None, j.forced["value"], "") for j in todo if j.forced] + \
+    grammar = lambda j: _grammar(mode, j, constrain)  # noqa: E731
+    free = [_record(mode, j, spec.model, max_tokens, None, j.forced["value"], "", grammar=grammar(j))
+            for j in todo if j.forced] + \
         [_record(mode, j, spec.model, max_tokens, replies[key(j)]["reply"], replies[key(j)]["value"],
-                 replies[key(j)]["problem"]) for j in todo if j.forced is None and key(j) in replies]
+                 replies[key(j)]["problem"], grammar=grammar(j))
+         for j in todo if j.forced is None and key(j) in replies]
     if free:
         append_items(out, free)
     card = {**identity, "langs": langs, "limit": limit, "a_dir": str(a), "b_dir": str(b) if b else None,
@@ -299,7 +316,7 @@ def run_judge(mode: str, a: Path, judge: str, out: Path, b: Path | None = None, 
     started = time.perf_counter()
     with tqdm(total=len(calls), desc=f"judge {mode}", unit="call") as bar:
         failures = asyncio.run(_judge_all(calls, mode, spec, out, concurrency, max_tokens, timeout, max_retries,
-                                          key_env, bar)) if calls else []
+                                          key_env, bar, constrain)) if calls else []
     seconds = time.perf_counter() - started
     slots = {slot(j) for j in jobs}
     records = [r for r in read_items(out) if (r["key"], r["lang"], r["id"], r["turn"], r["side"]) in slots]

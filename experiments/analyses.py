@@ -209,9 +209,13 @@ def _pairwise_rows(exp, run_dir: Path, j) -> tuple[list[list], dict]:
     card = stage_card(run_dir, f"judge/pairwise-{'-'.join(j.arms)}")
     res = card.get("results", {})
     rows = [[r.lang, r.n, "/".join(map(str, r.fastchat)), "/".join(map(str, r.x_instruction)),
-             f"{r.win_rate:.2f} [{r.ci95[0]:.2f}, {r.ci95[1]:.2f}]", f"{r.flip_rate:.2f}", f"{r.longer_wins:.2f}"]
+             f"{r.win_rate:.2f} [{r.ci95[0]:.2f}, {r.ci95[1]:.2f}]", _rate(r.flip_rate), _rate(r.longer_wins)]
             for r in pairwise_rows(res)]
     return rows, res
+
+
+def _rate(x: float) -> str:
+    return "-" if x != x else f"{x:.2f}"  # NaN (no pair to count) -> "-"
 
 
 PAIR_HEAD = ["lang", "pairs", "FastChat W/T/L", "X-Instruction W/T/L", "win rate [95%]", "position flips",
@@ -236,6 +240,10 @@ def _pair_verdict(exp, res: dict, j) -> tuple[str, str, dict]:
     a, b = (exp.label(x) for x in j.arms)
     if not xi.get("n"):
         return "not measured", f"The judge gave no usable verdict on {a} vs {b}.", {}
+    flips = overall["position_bias"]["flip_rate"]
+    if flips == 1.0:  # every verdict followed the position: the judge never looked at the answers
+        return ("not measured", f"The judge picked the same position in every one of {xi['n']} pairs (position "
+                f"flips 1.00), so it did not compare {a} with {b}.", {"flip_rate": flips})
     wins, losses = xi["win"], xi["loss"]
     reproduced = "yes" if wins > losses else "no" if losses > wins else "mixed"
     verdict = (f"{a} won {wins}, tied {xi['tie']} and lost {losses} of {xi['n']} pairs against {b} (win rate "
@@ -301,6 +309,11 @@ def parallel_mono(exp, scale: str, run_dir: Path, plots: Path) -> Section:
     if "parallel" not in means or means["parallel"] is None or any(v is None for v in means.values()):
         return Section("\n".join(md), base.plots, "not measured",
                        "Too few parseable single scores outside English to compare the mixes.", numbers)
+    given = {v for a in arms for vs in scores.get(a, {}).values() for v in vs}
+    if len(given) == 1:
+        return Section("\n".join(md), base.plots, "not measured",
+                       f"The judge gave every answer of every arm the same score ({given.pop():g}): it did not "
+                       "tell the mixes apart.", numbers)
     others = [a for a in arms if a != "parallel"]
     beats = [a for a in others if means["parallel"] > means[a]]
     reproduced = "yes" if len(beats) == len(others) else "mixed" if beats else "no"

@@ -144,7 +144,8 @@ def run_experiment(name: str, scale: str, out: Path, data_dir: Path, until: str 
             for arms in targets:
                 inputs = {"answers": [r.keys[f"generate/{x}"] for x in arms], "mode": j.mode, "judge": s.judge,
                           "max_tokens": s.judge_max_tokens,
-                          "langs": j.langs, "turns": j.turns, "limit": s.limit}
+                          "langs": j.langs, "turns": j.turns, "limit": s.limit} | \
+                    ({"constrained": True} if s.judge_constrained else {})  # absent when off: old runs resume
                 r.stage(f"judge/{j.mode}-{'-'.join(arms)}", inputs,
                         lambda d, j=j, arms=arms: steps.judge(j, [answers[x] for x in arms],
                                                               endpoints.spec(s.judge, "judge"), s, d, data_dir, log))

@@ -97,7 +97,7 @@ def judge(j, answers: list[Path], judge_spec: str, s, d: Path, data_dir: Path, l
 
     card = run_judge(j.mode, answers[0], judge_spec, d, b=answers[1] if len(answers) > 1 else None, langs=j.langs,
                      limit=s.limit, data_dir=data_dir, turns=j.turns, concurrency=s.concurrency,
-                     max_tokens=s.judge_max_tokens, log=log,
+                     max_tokens=s.judge_max_tokens, log=log, constrain=s.judge_constrained,
                      judge_label=None if s.judge.startswith("openai:") else f"{s.judge} (served here)")
     if card["status"] != "done":
         from core.errors import EngineError

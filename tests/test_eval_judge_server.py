@@ -156,3 +156,19 @@ def test_rate_limits_are_retried(runs, tmp_path, smollm2_server, shared_data, mo
         assert flaky.failed == 2 and len(flaky.bodies) == 2 and card["status"] == "done"  # two 429s, then through
     finally:
         flaky.close()
+
+
+@pytest.mark.parametrize("mode", ["pairwise", "single", "scores", "likert"])
+def test_a_constrained_judge_always_gives_a_verdict(mode, runs, tmp_path, proxy, shared_data):
+    """--constrain sends llama.cpp a grammar per protocol: the same 135M judge that mostly rambles without it
+    then answers every call with a verdict its parser reads."""
+    good, bad = runs
+    before = len(proxy.bodies)
+    card = _judge(mode, good, bad, tmp_path / "j", proxy, shared_data, constrain=True)
+    made = proxy.bodies[before:]
+    assert made and all("root ::=" in body["grammar"] for body in made)
+    assert card["constrained"] is True and card["results"]["unparseable"]["n"] == 0
+    records = [json.loads(line) for line in (tmp_path / "j" / "items.jsonl").read_text().splitlines()]
+    assert all(r["value"] is not None for r in records)
+    with pytest.raises(Exception, match="constrained"):  # an unconstrained run cannot resume into it
+        _judge(mode, good, bad, tmp_path / "j", proxy, shared_data)

@@ -8,7 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from eval.verdicts import judge_part, neutralize, parse_ab, parse_likert, parse_pair_scores, parse_rating
+from eval.verdicts import (judge_part, neutralize, parse_ab, parse_likert, parse_pair_scores, parse_rating,
+                           verdict_grammar)
 
 A_START, A_END = "[The Start of Assistant A's Answer]", "[The End of Assistant A's Answer]"
 
@@ -112,3 +113,20 @@ def test_parsers_never_raise(reply):
     assert not rating.ok or 1 <= rating.value <= 10
     scores = parse_pair_scores(reply)
     assert not scores.ok or all(0 <= s <= 10 for s in scores.value)
+
+
+@pytest.mark.parametrize("mode, replies, parse", [
+    ("pairwise", [f"[[{x}]]" for x in "ABCD"], lambda r: parse_ab(r, "ABCD")),
+    ("single", [f"Rating: [[{n}]]" for n in range(1, 11)], parse_rating),
+    ("scores", [f"<score1>{i}</score1> <score2>{j}</score2>" for i in range(11) for j in range(11)],
+     parse_pair_scores),
+    ("likert", ['{"score": %d}' % n for n in range(1, 7)], parse_likert),
+])
+def test_every_reply_a_verdict_grammar_allows_parses(mode, replies, parse):
+    """The grammars llama.cpp accepts, and each reply they allow (all of them, listed) reads as a verdict."""
+    from llama_cpp import LlamaGrammar
+
+    grammar = verdict_grammar(mode, "ABCD")
+    LlamaGrammar.from_string(grammar, verbose=False)  # raises on a malformed grammar
+    assert all(parse(r).ok for r in replies)
+    assert verdict_grammar("pairwise", "ABC") == 'root ::= "[[" [ABC] "]]"'  # only the letters the prompt offers
