@@ -147,6 +147,8 @@ def multi_i(exp, scale: str, run_dir: Path, plots: Path) -> Section:
     better = [row for row in tests if float(row[3]) > 0]
     significant = [row for row in better if float(row[6]) < 0.05]
     reproduced = "yes" if len(better) == len(tests) else "mixed" if better else "no"
+    if reproduced == "yes" and not significant:
+        reproduced += " (not significant)"
     verdict = (f"Outside English, {len(better)} of {len(tests)} Multi-i arms answered in the prompt's language more "
                f"often than {exp.label(mono)} ({len(significant)} significantly at p < 0.05).")
     numbers = {exp.label(a): round(pooled[a].rate, 4) for a in arms}
@@ -194,6 +196,9 @@ def bench_before_after(exp, scale: str, run_dir: Path, plots: Path) -> Section:
         else "mixed"
     verdict = (f"{exp.label(treated)} was better than {exp.label(control)} in {better} of {len(cells)} task/language "
                f"cells and worse in {worse}; on paired items {only_t} vs {only_c} (McNemar p = {p:.3g}).")
+    if reproduced in ("yes", "no") and p >= 0.05:
+        reproduced += " (not significant)"
+        verdict += " The difference is within chance at this size."
     numbers: dict = {}
     j = next((j for j in exp.judge if j.mode in ("pairwise", "scores")), None)
     if j:  # the judge's view, reported beside the benchmarks (the verdict above stays the benchmarks')

@@ -8,8 +8,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from eval.verdicts import (judge_part, neutralize, parse_ab, parse_likert, parse_pair_scores, parse_rating,
-                           verdict_grammar)
+from eval.verdicts import (
+    judge_part,
+    neutralize,
+    parse_ab,
+    parse_likert,
+    parse_pair_scores,
+    parse_rating,
+    verdict_grammar,
+)
 
 A_START, A_END = "[The Start of Assistant A's Answer]", "[The End of Assistant A's Answer]"
 
@@ -120,7 +127,7 @@ def test_parsers_never_raise(reply):
     ("single", [f"Rating: [[{n}]]" for n in range(1, 11)], parse_rating),
     ("scores", [f"<score1>{i}</score1> <score2>{j}</score2>" for i in range(11) for j in range(11)],
      parse_pair_scores),
-    ("likert", ['{"score": %d}' % n for n in range(1, 7)], parse_likert),
+    ("likert", [f'{{"score": {n}}}' for n in range(1, 7)], parse_likert),
 ])
 def test_every_reply_a_verdict_grammar_allows_parses(mode, replies, parse):
     """The grammars llama.cpp accepts, and each reply they allow (all of them, listed) reads as a verdict."""

@@ -211,6 +211,12 @@ def test_bench_analysis_pairs_items(tmp_path):
     assert section.numbers["only_treated"] == 6 and section.numbers["only_control"] == 0
     assert section.numbers["p"] == pytest.approx(2 * 0.5 ** 6, abs=1e-4)  # exact McNemar, 6 discordant pairs
     assert (tmp_path / "plots/xquad.png").is_file()
+    one_more = [{"task": "xquad", "lang": "de", "id": str(i), "em": float(i < 4)} for i in range(10)]
+    write_jsonl(tmp_path / "bench/crossalpaca/items.jsonl", one_more)  # one item more than Alpaca: chance
+    write_json(tmp_path / "bench/crossalpaca/card.json",
+               {"results": {"xquad": {"de": {"n": 10, "em": 0.4, "ci95": [0.0, 1.0]}, "_mean": {}}}})
+    section = bench_before_after(exp, "cpu", tmp_path, tmp_path / "plots")
+    assert section.reproduced == "yes (not significant)" and "within chance" in section.verdict
 
 
 TINY = {
@@ -262,7 +268,7 @@ def test_tiny_experiment_end_to_end_then_resumes(tmp_path, shared_data, report):
     text = (out / "report.md").read_text()
     assert "**Claim:** a test" in text and "| multi-1 |" in text and "![agreement](plots/agreement.png)" in text
     assert (out / "plots/agreement.png").is_file()
-    assert card["report"]["reproduced"] in ("yes", "no", "mixed")
+    assert card["report"]["reproduced"].removesuffix(" (not significant)") in ("yes", "no", "mixed")
     report("tiny experiment stages (s): " + ", ".join(f"{k} {v['seconds']}" for k, v in stages.items()))
 
     assert json.loads((out / "judge/likert-mono/card.json").read_text())["judge"] == "smollm2-135m (served here)"
