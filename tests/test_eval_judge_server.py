@@ -159,9 +159,10 @@ def test_rate_limits_are_retried(runs, tmp_path, smollm2_server, shared_data, mo
 
 
 @pytest.mark.parametrize("mode", ["pairwise", "single", "scores", "likert"])
-def test_a_constrained_judge_always_gives_a_verdict(mode, runs, tmp_path, proxy, shared_data):
+def test_a_constrained_judge_always_gives_a_verdict(mode, runs, tmp_path, proxy, shared_data, monkeypatch):
     """--constrain sends llama.cpp a grammar per protocol: the same 135M judge that mostly rambles without it
     then answers every call with a verdict its parser reads."""
+    monkeypatch.setenv("OPENAI_API_KEY", SECRET)  # the test server wants its key
     good, bad = runs
     before = len(proxy.bodies)
     card = _judge(mode, good, bad, tmp_path / "j", proxy, shared_data, constrain=True)
