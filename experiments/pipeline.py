@@ -69,7 +69,7 @@ def run_experiment(name: str, scale: str, out: Path, data_dir: Path, until: str 
         raise ConfigError(f"--until {until!r} is not a stage; the stages: {', '.join(STAGES)}.")
     exp = load_experiment(name, scale)
     s = exp.scales[scale]
-    r = Run(out, {"experiment": exp.name, "scale": scale, "config": to_dict(exp)}, log)
+    r = Run(out, {"experiment": exp.name, "scale": scale, "config": to_dict(exp), "data_dir": str(data_dir)}, log)
     models: dict[str, str] = {}
     model_keys: dict[str, str] = {}
     mixes: dict[str, Path] = {}

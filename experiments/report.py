@@ -60,7 +60,7 @@ def write_report(exp, scale: str, run, out: Path, log=print) -> dict:
              f"- Base model: `{s.base}`; training config `{s.train}` with {json.dumps(s.train_overrides)}",
              f"- Evaluated as: {evaluated}",
              f"- Per language limit: {s.limit}; max tokens per answer: {s.max_tokens}; judge: `{s.judge}`",
-             f"- Command: `python -m experiments run {exp.name} --scale {scale}`; machine: "
+             f"- Command: `python -m experiments run {exp.name} --scale {scale}{_data_dir(run.card)}`; machine: "
              f"{run.card.get('machine', 'not recorded')}",
              ""]
     if exp.notes:
@@ -85,6 +85,11 @@ def write_report(exp, scale: str, run, out: Path, log=print) -> dict:
     log(f"report: {out / 'report.md'} (reproduced: {section.reproduced})")
     return {"reproduced": section.reproduced, "verdict": section.verdict, "numbers": section.numbers,
             "plots": [str(p) for p in section.plots]}
+
+
+def _data_dir(card: dict) -> str:
+    data_dir = card.get("data_dir", ".")
+    return "" if data_dir == "." else f" --data-dir {data_dir}"
 
 
 def _wall(card: dict) -> str:
