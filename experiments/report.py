@@ -75,6 +75,10 @@ def write_report(exp, scale: str, run, out: Path, log=print) -> dict:
                      _num(train.get("loss")), _num(train.get("eval_loss"))])
     lines += ["## Arms", "", md_table(["arm", "data", "rows", "rows per language", "steps", "train loss",
                                          "eval loss"], arms), ""]
+    held = _held_out(stages)
+    if held is not None:  # a language with 30 rows is scored on 1 held-out row: say so next to its loss
+        lines += [f"Eval loss is per language on the {held:.0%} of each language's rows held out from training "
+                  f"; for a language with few rows that is one or two rows, and its eval loss is noise.", ""]
     lines += ["## Results", "", section.markdown, ""]
     lines += [f"![{p.stem}](plots/{p.name})" for p in section.plots] + [""]
     lines += ["## Stages", "", md_table(["stage", "status", "seconds"],
@@ -85,6 +89,12 @@ def write_report(exp, scale: str, run, out: Path, log=print) -> dict:
     log(f"report: {out / 'report.md'} (reproduced: {section.reproduced})")
     return {"reproduced": section.reproduced, "verdict": section.verdict, "numbers": section.numbers,
             "plots": [str(p) for p in section.plots]}
+
+
+def _held_out(stages: dict) -> float | None:
+    fractions = {v.get("inputs", {}).get("train", {}).get("eval_fraction") for k, v in stages.items()
+                 if k.startswith("train/")} - {None, 0}
+    return fractions.pop() if len(fractions) == 1 else None
 
 
 def _data_dir(card: dict) -> str:

@@ -176,7 +176,8 @@ def test_report_and_results_page_from_a_run(tmp_path):
         _fake_generate(run_dir, arm, {"en": [True] * 10, "fr": [arm.startswith("multi")] * 10})
     r = Run(run_dir, {"experiment": "multi-i", "scale": "cpu", "data_dir": "../shared/data"}, log=lambda *_: None)
     trained = {"step": 36, "loss": 1.5, "eval_loss": {"en": 1.25}}
-    r.card["stages"] = {"train/mono": {"status": "done", "seconds": 60.0, "results": trained}}
+    r.card["stages"] = {"train/mono": {"status": "done", "seconds": 60.0, "results": trained,
+                                       "inputs": {"train": {"eval_fraction": 0.05}}}}
     r.ran = ["train/mono"]
     r.started -= 150  # as if this invocation took 2.5 min
     r.record_invocation()
@@ -187,6 +188,7 @@ def test_report_and_results_page_from_a_run(tmp_path):
     assert verdict["reproduced"] == "yes" and "**Reproduced at this scale:** yes." in text
     assert "| Mono | configs/recipes/polyglots.yaml |" in text and "| 36 | 1.500 | en 1.250 |" in text
     assert "`python -m experiments run multi-i --scale cpu --data-dir ../shared/data`" in text  # what reproduces it
+    assert "Eval loss is per language on the 5% of each language's rows held out" in text
     page = collect([run_dir], tmp_path / "docs/results.md")
     body = page.read_text()
     assert "## multi-i (cpu)" in body and "](results/multi-i-cpu/agreement.png)" in body
