@@ -77,7 +77,7 @@ def write_report(exp, scale: str, run, out: Path, log=print) -> dict:
                                          "eval loss"], arms), ""]
     held = _held_out(stages)
     if held is not None:  # a language with 30 rows is scored on 1 held-out row: say so next to its loss
-        lines += [f"Eval loss is per language on the {held:.0%} of each language's rows held out from training "
+        lines += [f"Eval loss is per language on the {held:.0%} of each language's rows held out from training"
                   f"; for a language with few rows that is one or two rows, and its eval loss is noise.", ""]
     lines += ["## Results", "", section.markdown, ""]
     lines += [f"![{p.stem}](plots/{p.name})" for p in section.plots] + [""]

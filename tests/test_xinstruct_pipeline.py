@@ -129,6 +129,30 @@ def test_killed_mid_stage_resumes_without_redoing_finished_work(tiny, tmp_path):
     assert "candidates:" in done.stdout
 
 
+def test_keep_at_least_fills_up_by_the_evaluators_p2(tiny, tmp_path):
+    """A weak evaluator rates almost nothing 2: keep_at_least keeps the candidates it finds most likely 2,
+    counted apart in the stats, and the mix says which rating each row had."""
+    from trainer.xinstruct.pipeline import run, summary
+
+    data, out = _data(tmp_path / "data"), tmp_path / "out"
+    recipe = _recipe(tiny, refine={"iterations": 1, "keep_at_least": 12}, diversify={"clusters": 2})
+    card = run(load_xinstruct(recipe), out, data, log=lambda m: None)
+    it = card["stages"]["iteration-1"]
+    twos = it["candidate_ratings"]["2"]
+    assert it["kept"] == max(12, twos) and it["kept_by_rank"] == it["kept"] - twos
+    scores = read_jsonl(out / "iter-1" / "scores.jsonl")
+    kept = {c["id"] for c in read_jsonl(out / "iter-1" / "kept.jsonl")}
+    others = sorted((s for s in scores if s["rating"] != 2), key=lambda s: -s["p"][2])
+    if it["kept_by_rank"]:  # exactly the highest P(2) among the rest
+        assert {s["id"] for s in others[:it["kept_by_rank"]]} <= kept
+        assert not {s["id"] for s in others[it["kept_by_rank"]:]} & kept
+        assert "by P(2), to keep_at_least" in summary(card)
+    ratings = {s["id"]: s["rating"] for s in scores}
+    assert all(r["meta"]["rating"] == ratings[r["id"].removeprefix("xi-")] for r in read_jsonl(out / "mix.jsonl"))
+    with pytest.raises(ValueError, match="keep_at_least"):
+        load_xinstruct(_recipe(tiny, refine={"keep_at_least": -1}))
+
+
 def test_diversify_and_mix_take_the_same_number_per_cluster(tmp_path):
     from trainer.xinstruct.pipeline import Run, _diversify, _mix
 

@@ -173,15 +173,20 @@ def _iteration(r: Run, k: int, pairs: list[dict]) -> dict:
     hits = sum(scored[x["id"]] == x["rating"] for x in test)
     acc = wilson(hits, len(test))
     confusion = Counter(f"{x['rating']}->{scored[x['id']]}" for x in test)
-    kept_ids = {s["id"] for s in rated if s["rating"] == 2}
-    kept = [c for c in candidates if c["id"] in kept_ids]
+    rating = {s["id"]: s for s in rated}
+    kept_ids = [s["id"] for s in rated if s["rating"] == 2]
+    # the paper keeps only the 2s; a recipe may ask for a floor, filled by P(2) (a weak evaluator rates all 1)
+    short = max(rec.refine.keep_at_least - len(kept_ids), 0)
+    by_rank = sorted((s for s in rated if s["rating"] != 2), key=lambda s: -s["p"][2])[:short]
+    kept_ids += [s["id"] for s in by_rank]
+    kept = [{**c, "rating": rating[c["id"]]["rating"]} for c in candidates if c["id"] in set(kept_ids)]
     _write_once(it / "kept.jsonl", kept)
     stats = {"rating_set": dict(Counter(f"{x['rating']}:{x['kind']}" for x in items if x["split"] == "rate")),
              "evaluator_test": {"n": len(test), "accuracy": round(acc.rate, 4),
                                 "ci95": [round(acc.low, 4), round(acc.high, 4)],
                                 "confusion (gold->rated)": dict(sorted(confusion.items()))},
              "candidate_ratings": {str(n): sum(s["rating"] == n for s in rated) for n in range(3)},
-             "kept": len(kept)}
+             "kept": len(kept), "kept_by_rank": len(by_rank)}
     if (k < rec.refine.iterations and share > 0) or rec.refine.train_last_model:  # only its answers are used
         train_rows = [_row(f"seed-{p['id']}", rec.lang, [{"role": "user", "content": p["instruction"]}],
                            p["response"], "xinstruct:seed") for p in pairs if p["split"] == "train"]
@@ -198,8 +203,8 @@ def _diversify(r: Run) -> dict:
     kept = read_jsonl(r.out / f"iter-{rec.refine.iterations}" / "kept.jsonl")
     if not kept:
         raise ConfigError("The evaluator kept no candidate (rated 2) in the last iteration: nothing to diversify. "
-                          "Train the evaluator longer (refine.evaluator_train.max_steps) or add corpus text, in a "
-                          "new --out.")
+                          "Train the evaluator longer (refine.evaluator_train.max_steps), add corpus text, or keep "
+                          "the candidates it rates most likely 2 (refine.keep_at_least=N), in a new --out.")
     labels = div.cluster(div.embed([c["instruction"] for c in kept], rec.diversify.encoder),
                          rec.diversify.clusters, rec.seed)
     chosen = div.sample_per_cluster(labels, rec.diversify.per_cluster, random.Random(rec.seed))
@@ -213,7 +218,8 @@ def _mix(r: Run) -> dict:
     """mix.jsonl in the common schema (lang = the response's, meta.instruction_lang = en) and its stats table."""
     rec = r.recipe
     rows = [_row(f"xi-{c['id']}", rec.lang, [{"role": "user", "content": c["instruction"]}], c["response"],
-                 f"xinstruct:{rec.name}", {"instruction_lang": "en", "cluster": c["cluster"], "rating": 2})
+                 f"xinstruct:{rec.name}",
+                 {"instruction_lang": "en", "cluster": c["cluster"], "rating": c.get("rating", 2)})
             for c in read_jsonl(r.out / "diversified.jsonl")]
     write_jsonl(r.out / "mix.jsonl", [asdict(row) for row in rows])
     table = format_table(mix_stats(rows))
@@ -239,7 +245,8 @@ def summary(card: dict) -> str:
         it, ev = st[name], st[name]["evaluator_test"]
         lines.append(f"{name}: rating set {it['rating_set']}; evaluator test accuracy {ev['accuracy']:.3f} "
                      f"[{ev['ci95'][0]:.3f}, {ev['ci95'][1]:.3f}] on {ev['n']} (gold->rated "
-                     f"{ev['confusion (gold->rated)']}); candidates rated {it['candidate_ratings']}; kept {it['kept']}")
+                     f"{ev['confusion (gold->rated)']}); candidates rated {it['candidate_ratings']}; kept {it['kept']}"
+                     + (f" ({it['kept_by_rank']} of them by P(2), to keep_at_least)" if it.get("kept_by_rank") else ""))
     if "diversify" in st:
         d = st["diversify"]
         lines.append(f"diversify: {d['kept']} kept pairs in {d['clusters']} clusters (sizes {d['cluster_sizes']}); "

@@ -43,10 +43,13 @@ class Refine:
     model_train: dict[str, Any] = dataclasses.field(default_factory=lambda: {"max_steps": 40})
     model_max_tokens: int = 96  # the cross-lingual model's answers used as rating-1 examples
     train_last_model: bool = False  # the last iteration's cross-lingual model is not needed for the mix
+    keep_at_least: int = 0  # 0: keep only candidates rated 2 (the paper); N: fill up to N by P(2), said in stats
 
     def __post_init__(self):
         if self.iterations < 1 or not 0 <= self.model_share <= 1 or not 0 < self.test_fraction < 1:
             raise ValueError("refine: iterations >= 1, model_share in [0, 1] and test_fraction in (0, 1) are required")
+        if self.keep_at_least < 0:
+            raise ValueError(f"refine.keep_at_least must be >= 0, got {self.keep_at_least}")
 
 
 @config_dataclass
