@@ -249,13 +249,20 @@ def _pair_verdict(exp, res: dict, j) -> tuple[str, str, dict]:
     if flips == 1.0:  # every verdict followed the position: the judge never looked at the answers
         return ("not measured", f"The judge picked the same position in every one of {xi['n']} pairs (position "
                 f"flips 1.00), so it did not compare {a} with {b}.", {"flip_rate": flips})
+    from scipy.stats import binomtest
+
     wins, losses = xi["win"], xi["loss"]
+    # a sign test on the decided pairs (ties left out): is the direction more than chance?
+    p = binomtest(wins, wins + losses).pvalue if wins + losses else 1.0
     reproduced = "yes" if wins > losses else "no" if losses > wins else "mixed"
     verdict = (f"{a} won {wins}, tied {xi['tie']} and lost {losses} of {xi['n']} pairs against {b} (win rate "
                f"{xi['win_rate']:.2f} [{xi['ci95'][0]:.2f}, {xi['ci95'][1]:.2f}]; position flips "
-               f"{overall['position_bias']['flip_rate']:.2f}).")
+               f"{overall['position_bias']['flip_rate']:.2f}; sign test p = {p:.2g}).")
+    if reproduced != "mixed" and p >= 0.05:
+        reproduced += " (not significant)"
+        verdict += " The difference is within chance at this size."
     return reproduced, verdict, {"win": wins, "tie": xi["tie"], "loss": losses, "win_rate": xi["win_rate"],
-                                 "flip_rate": overall["position_bias"]["flip_rate"]}
+                                 "flip_rate": overall["position_bias"]["flip_rate"], "p": round(p, 4)}
 
 
 def pairwise_claim(exp, scale: str, run_dir: Path, plots: Path) -> Section:

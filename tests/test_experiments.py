@@ -311,4 +311,8 @@ def test_a_judge_that_never_looks_at_the_answers_measures_nothing():
     seeing = {"overall": {**blind["overall"], "x_instruction": {**blind["overall"]["x_instruction"], "win": 6,
                                                                 "tie": 2, "loss": 2},
                           "position_bias": {"flip_rate": 0.2}}}
-    assert _pair_verdict(exp, seeing, j)[0] == "yes"
+    reproduced, verdict, numbers = _pair_verdict(exp, seeing, j)
+    assert reproduced == "yes (not significant)" and "sign test p = 0.29" in verdict  # 6 vs 2: within chance
+    clear = {"overall": {**seeing["overall"], "x_instruction": {**seeing["overall"]["x_instruction"], "win": 10,
+                                                                "tie": 0, "loss": 0}}}
+    assert _pair_verdict(exp, clear, j)[0] == "yes" and _pair_verdict(exp, clear, j)[2]["p"] == 0.002
