@@ -70,11 +70,18 @@ def write_report(exp, scale: str, run, out: Path, log=print) -> dict:
         data = stages.get(f"data/{name}", {}).get("results", {})
         train = stages.get(f"train/{name}", {}).get("results", {})
         what = arm.recipe or arm.xinstruct or "untuned base"
-        langs = ", ".join(f"{k} {v}" for k, v in data.get("languages", {}).items()) or "-"
+        per_lang = data.get("languages") or _mix_languages(out / f"data/{name}" / "mix.jsonl")
+        langs = ", ".join(f"{k} {v}" for k, v in per_lang.items()) or "-"
         arms.append([exp.label(name), what, data.get("rows", "-"), langs, train.get("step", "-"),
                      _num(train.get("loss")), _num(train.get("eval_loss"))])
     lines += ["## Arms", "", md_table(["arm", "data", "rows", "rows per language", "steps", "train loss",
                                          "eval loss"], arms), ""]
+    for name, arm in exp.arms.items():  # the X-Instruction pipeline's own numbers: what the filter did
+        pipeline = stage_card(out, f"data/{name}")
+        if arm.xinstruct and pipeline.get("stages"):
+            from trainer.xinstruct.pipeline import summary
+
+            lines += [f"{exp.label(name)} pipeline (trainer.xinstruct):", "", "```", summary(pipeline), "```", ""]
     held = _held_out(stages)
     if held is not None:  # a language with 30 rows is scored on 1 held-out row: say so next to its loss
         lines += [f"Eval loss is per language on the {held:.0%} of each language's rows held out from training"
@@ -91,9 +98,16 @@ def write_report(exp, scale: str, run, out: Path, log=print) -> dict:
             "plots": [str(p) for p in section.plots]}
 
 
+def _mix_languages(mix: Path) -> dict[str, int]:
+    from collections import Counter
+
+    return dict(sorted(Counter(r["lang"] for r in read_jsonl(mix)).items())) if mix.is_file() else {}
+
+
 def _held_out(stages: dict) -> float | None:
+    """The training stages' eval_fraction, where some arm has an eval loss to read it by."""
     fractions = {v.get("inputs", {}).get("train", {}).get("eval_fraction") for k, v in stages.items()
-                 if k.startswith("train/")} - {None, 0}
+                 if k.startswith("train/") and v.get("results", {}).get("eval_loss") is not None} - {None, 0}
     return fractions.pop() if len(fractions) == 1 else None
 
 

@@ -63,6 +63,9 @@ def test_each_seed_experiment_runs_in_miniature(name, tmp_path, shared_data, rep
     text = (out / "report.md").read_text()
     claim = yaml.safe_load((ROOT / "configs/experiments" / f"{name}.yaml").read_text())["claim"]
     assert f"**Claim:** {claim.strip()}" in text and shown in text.split("## Results", 1)[1]
+    if name == "x-instruction":  # what the filter did is in the report, and the mix's languages in the arms table
+        assert "evaluator test accuracy" in text and "| X-Instruction | configs/recipes/xinstruct-zh.yaml |" in text
+        assert "| zh " in text.split("## Arms", 1)[1].split("|---", 1)[1].split("\n")[1]
     verdict = card["report"]["reproduced"]
     assert verdict.removesuffix(" (not significant)") in ("yes", "no", "mixed", "not measured"), verdict
     assert all((out / p).is_file() for p in json.loads((out / "card.json").read_text())["report"]["plots"])
