@@ -116,6 +116,11 @@ def _data_dir(card: dict) -> str:
     return "" if data_dir == "." else f" --data-dir {data_dir}"
 
 
+def _finished(card: dict) -> str:
+    runs = card.get("invocations")
+    return f"; last run finished {runs[-1]['finished'][:10]}" if runs else ""
+
+
 def _wall(card: dict) -> str:
     minutes = wall_minutes(card)
     return f"; wall clock {minutes:.1f} min (model loading and serving included)" if minutes is not None else ""
@@ -152,6 +157,6 @@ def collect(run_dirs: list[Path], out: Path) -> Path:
         results = results.replace("](plots/", f"](results/{name}/")
         machine = card.get("machine", "an unrecorded machine")
         parts += [f"## {card['experiment']} ({card['scale']})", "", *head[2:], "", setup, "",
-                  f"Stage time: {minutes:.1f} min on {machine}{_wall(card)}.", "", results, ""]
+                  f"Stage time: {minutes:.1f} min on {machine}{_wall(card)}{_finished(card)}.", "", results, ""]
     out.write_text("\n".join(parts), encoding="utf-8")
     return out
