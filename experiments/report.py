@@ -148,6 +148,7 @@ def collect(run_dirs: list[Path], out: Path) -> Path:
         results = text.split("## Results", 1)[1].split("## Stages", 1)[0].strip()
         head = text.split("## Setup", 1)[0].strip().splitlines()
         setup = text.split("## Setup", 1)[1].split("\n## ", 1)[0].strip()
+        arms = text.split("## Arms", 1)[1].split("\n## ", 1)[0].strip() if "## Arms" in text else ""
         stages = card["stages"]
         minutes = sum(v.get("seconds", 0) for v in stages.values()) / 60
         plots = out.parent / "results" / name
@@ -157,6 +158,7 @@ def collect(run_dirs: list[Path], out: Path) -> Path:
         results = results.replace("](plots/", f"](results/{name}/")
         machine = card.get("machine", "an unrecorded machine")
         parts += [f"## {card['experiment']} ({card['scale']})", "", *head[2:], "", setup, "",
-                  f"Stage time: {minutes:.1f} min on {machine}{_wall(card)}{_finished(card)}.", "", results, ""]
+                  f"Stage time: {minutes:.1f} min on {machine}{_wall(card)}{_finished(card)}.", "",
+                  *(["### Arms", "", arms, ""] if arms else []), results, ""]
     out.write_text("\n".join(parts), encoding="utf-8")
     return out

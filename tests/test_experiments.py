@@ -194,6 +194,7 @@ def test_report_and_results_page_from_a_run(tmp_path):
     assert "## multi-i (cpu)" in body and "](results/multi-i-cpu/agreement.png)" in body
     assert (tmp_path / "docs/results/multi-i-cpu/agreement.png").is_file()
     assert "Stage time: 1.0 min on" in body and "wall clock 2.5 min" in body
+    assert "### Arms" in body and "| 36 | 1.500 | en 1.250 |" in body
     assert f"last run finished {r.card['invocations'][0]['finished'][:10]}" in body
 
 
