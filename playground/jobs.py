@@ -168,6 +168,10 @@ def log_tail(job: Job, lines: int = 12) -> str:
 def _run(path: Path) -> int:
     """The runner: each command in turn, stopping at the first that fails or is interrupted."""
     job = load(path)
+    # An app started with `&` from a script inherits SIGINT ignored (POSIX shells do that to background jobs),
+    # and so would the commands: Stop could not stop them. Ctrl-C is restored here for the runner and them.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
     state = {"pid": os.getpid()}  # the runner leads the job's process group: Stop signals this pid's group
     codes: list[int] = []
     for i, command in enumerate(job.commands):

@@ -132,6 +132,24 @@ def _wait(job, states, timeout=60):
     return jobs.status(job)
 
 
+def test_stop_works_for_an_app_started_with_ctrl_c_ignored(tmp_path):
+    """`python app.py &` from a script starts the app with SIGINT ignored, which its jobs would inherit: the
+    runner restores Ctrl-C, so Stop still stops the job midway."""
+    import signal
+
+    out = tmp_path / "count.txt"
+    script = (f"import pathlib, time\np = pathlib.Path({str(out)!r})\n"
+              "for i in range(20):\n    p.open('a').write(f'{i} ')\n    time.sleep(0.5)\n")
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        job = jobs.start(tmp_path, "test", "count", [["-c", script]], [str(out)])
+        while not out.exists() or len(out.read_text().split()) < 2:
+            time.sleep(0.1)
+        assert jobs.stop(job) == "stopped" and len(out.read_text().split()) < 20
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def test_a_job_runs_in_the_background_stops_and_resumes(tmp_path):
     out = tmp_path / "count.txt"
     # Counts to 20, appending as it goes and skipping what is written: a resumable job like the CLI's. Twenty
