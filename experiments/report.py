@@ -70,8 +70,7 @@ def write_report(exp, scale: str, run, out: Path, log=print) -> dict:
         data = stages.get(f"data/{name}", {}).get("results", {})
         train = stages.get(f"train/{name}", {}).get("results", {})
         what = arm.recipe or arm.xinstruct or "untuned base"
-        per_lang = data.get("languages") or _mix_languages(out / f"data/{name}" / "mix.jsonl")
-        langs = ", ".join(f"{k} {v}" for k, v in per_lang.items()) or "-"
+        langs = ", ".join(f"{k} {v}" for k, v in data.get("languages", {}).items()) or "-"
         arms.append([exp.label(name), what, data.get("rows", "-"), langs, train.get("step", "-"),
                      _num(train.get("loss")), _num(train.get("eval_loss"))])
     lines += ["## Arms", "", md_table(["arm", "data", "rows", "rows per language", "steps", "train loss",
@@ -96,12 +95,6 @@ def write_report(exp, scale: str, run, out: Path, log=print) -> dict:
     log(f"report: {out / 'report.md'} (reproduced: {section.reproduced})")
     return {"reproduced": section.reproduced, "verdict": section.verdict, "numbers": section.numbers,
             "plots": [str(p) for p in section.plots]}
-
-
-def _mix_languages(mix: Path) -> dict[str, int]:
-    from collections import Counter
-
-    return dict(sorted(Counter(r["lang"] for r in read_jsonl(mix)).items())) if mix.is_file() else {}
 
 
 def _held_out(stages: dict) -> float | None:

@@ -23,7 +23,8 @@ def xinstruct_mix(recipe, d: Path, data_dir: Path, log=print) -> dict:
     from trainer.xinstruct.pipeline import run
 
     card = run(recipe, d, data_dir, log=log)
-    return {"rows": mix_rows(d / "mix.jsonl"), "stages": list(card["stages"])}
+    mix = card["stages"]["mix"]
+    return {"rows": mix["rows"], "languages": mix["languages"], "stages": list(card["stages"])}
 
 
 def mix_rows(mix: Path) -> int:

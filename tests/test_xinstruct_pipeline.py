@@ -148,7 +148,10 @@ def test_keep_at_least_fills_up_by_the_evaluators_p2(tiny, tmp_path):
         assert not {s["id"] for s in others[it["kept_by_rank"]:]} & kept
         assert "by P(2), to keep_at_least" in summary(card)
     ratings = {s["id"]: s["rating"] for s in scores}
-    assert all(r["meta"]["rating"] == ratings[r["id"].removeprefix("xi-")] for r in read_jsonl(out / "mix.jsonl"))
+    mix = read_jsonl(out / "mix.jsonl")
+    assert all(r["meta"]["rating"] == ratings[r["id"].removeprefix("xi-")] for r in mix)
+    stage = card["stages"]["mix"]
+    assert (stage["rows"], stage["languages"]) == (len(mix), {"zh": len(mix)})  # what the report shows
     with pytest.raises(ValueError, match="keep_at_least"):
         load_xinstruct(_recipe(tiny, refine={"keep_at_least": -1}))
 

@@ -174,12 +174,12 @@ def _iteration(r: Run, k: int, pairs: list[dict]) -> dict:
     acc = wilson(hits, len(test))
     confusion = Counter(f"{x['rating']}->{scored[x['id']]}" for x in test)
     rating = {s["id"]: s for s in rated}
-    kept_ids = [s["id"] for s in rated if s["rating"] == 2]
+    kept_ids = {s["id"] for s in rated if s["rating"] == 2}
     # the paper keeps only the 2s; a recipe may ask for a floor, filled by P(2) (a weak evaluator rates all 1)
     short = max(rec.refine.keep_at_least - len(kept_ids), 0)
     by_rank = sorted((s for s in rated if s["rating"] != 2), key=lambda s: -s["p"][2])[:short]
-    kept_ids += [s["id"] for s in by_rank]
-    kept = [{**c, "rating": rating[c["id"]]["rating"]} for c in candidates if c["id"] in set(kept_ids)]
+    kept_ids |= {s["id"] for s in by_rank}
+    kept = [{**c, "rating": rating[c["id"]]["rating"]} for c in candidates if c["id"] in kept_ids]
     _write_once(it / "kept.jsonl", kept)
     stats = {"rating_set": dict(Counter(f"{x['rating']}:{x['kind']}" for x in items if x["split"] == "rate")),
              "evaluator_test": {"n": len(test), "accuracy": round(acc.rate, 4),
@@ -222,9 +222,10 @@ def _mix(r: Run) -> dict:
                  {"instruction_lang": "en", "cluster": c["cluster"], "rating": c.get("rating", 2)})
             for c in read_jsonl(r.out / "diversified.jsonl")]
     write_jsonl(r.out / "mix.jsonl", [asdict(row) for row in rows])
-    table = format_table(mix_stats(rows))
-    (r.out / "stats.txt").write_text(table + "\n")
-    return {"rows": len(rows)}
+    stats = mix_stats(rows)
+    (r.out / "stats.txt").write_text(format_table(stats) + "\n")
+    return {"rows": len(rows), "languages": {lang: s["rows"] for lang, s in stats.items()
+                                             if isinstance(s, dict) and "rows" in s}}
 
 
 def summary(card: dict) -> str:
