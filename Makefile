@@ -13,6 +13,8 @@ $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --upgrade pip
 	$(PY) -m pip install -r requirements.txt
+	@# llama-server and llama.cpp's tools from the source llama-cpp-python vendors (cached per machine, like the wheel)
+	$(PY) -m core build-llama
 	touch $@
 
 $(VENV)/.test-installed: $(VENV)/.installed requirements-test.txt

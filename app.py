@@ -22,9 +22,13 @@ def main() -> None:
     parser.add_argument("--public", action="store_true", help="allow-listed models only (automatic on a Space)")
     parser.add_argument("--runs-dir", default=None, help="where runs, jobs and votes are kept (default: runs)")
     parser.add_argument("--data-dir", default=None, help="local copies of the datasets (default: the hub)")
-    parser.add_argument("--concurrency", type=int, default=2, help="requests each event runs at once")
+    parser.add_argument("--concurrency", type=int, default=16,
+                        help="requests each event runs at once (a served model decodes up to 16 together)")
+    parser.add_argument("--in-process", action="store_true",
+                        help="run GGUF models in this process (one answer at a time) instead of llama-server")
     args = parser.parse_args()
-    settings = Settings.from_env(public=args.public, runs_dir=args.runs_dir, data_dir=args.data_dir)
+    settings = Settings.from_env(public=args.public, runs_dir=args.runs_dir, data_dir=args.data_dir,
+                                 serve=False if args.in_process else None)
     app = build_app(settings).queue(default_concurrency_limit=args.concurrency,
                                     max_size=64 if settings.public else None)
     app.launch(server_name=args.host, server_port=args.port, show_error=True,

@@ -5,6 +5,7 @@
     python -m core detect "Der Hund läuft" "我们今天"
     python -m core language de
     python -m core info hf:gemma3-270m
+    python -m core build-llama          # llama-server and llama.cpp's tools, once per machine (~10 min)
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ def _parser() -> argparse.ArgumentParser:
     lang.add_argument("query")
     i = sub.add_parser("info", help="load a model and print what was loaded")
     i.add_argument("model")
+    sub.add_parser("build-llama", help="build llama-server and llama.cpp's tools from the vendored source (cached)")
     return p
 
 
@@ -59,6 +61,13 @@ def _run(args: argparse.Namespace) -> None:
         from core.languages import get_language
 
         print(json.dumps(asdict(get_language(args.query)), ensure_ascii=False, indent=2))
+    elif args.command == "build-llama":
+        from core.llama_tools import build_card, tools_dir
+
+        where = tools_dir()
+        card = build_card()
+        took = f", built in {card['seconds']:.0f} s on {card['jobs']} cores" if card else ""
+        print(f"llama.cpp tools in {where}{took}")
     else:
         from core.engines import load
 

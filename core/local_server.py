@@ -1,5 +1,6 @@
-"""Run a local server process on a free 127.0.0.1 port for as long as a `with` block lasts: `llama_cpp.server`
-serving a GGUF file as an OpenAI-compatible endpoint (a judge or teacher on a laptop), or any other command."""
+"""Run a local server process on a free 127.0.0.1 port for as long as a `with` block lasts: llama.cpp's
+`llama-server` serving a GGUF file as an OpenAI-compatible endpoint (a judge or teacher on a laptop), or any
+other Python command (the tests start the app this way)."""
 
 from __future__ import annotations
 
@@ -58,12 +59,10 @@ def serve(args: list[str], ready_url: str, log: Path, timeout: float = 240, env:
 
 @contextlib.contextmanager
 def llama_server(gguf: Path, alias: str, log: Path, n_ctx: int = 4096, api_key: str | None = None,
-                 extra: list[str] | None = None) -> Iterator[str]:
-    """Serve `gguf` with `llama_cpp.server` as model `alias`; yields the base URL (http://127.0.0.1:PORT/v1)."""
-    port = free_port()
-    args = ["-m", "llama_cpp.server", "--model", str(gguf), "--model_alias", alias, "--host", "127.0.0.1",
-            "--port", str(port), "--n_ctx", str(n_ctx), "--verbose", "false", *(extra or [])]
-    if api_key:
-        args += ["--api_key", api_key]
-    with serve(args, f"http://127.0.0.1:{port}/docs", log):
-        yield f"http://127.0.0.1:{port}/v1"
+                 parallel: int = 8) -> Iterator[str]:
+    """Serve `gguf` with llama.cpp's llama-server as model `alias` (`parallel` slots of `n_ctx` tokens, batched);
+    yields the base URL (http://127.0.0.1:PORT/v1). The server stops with the block, or with this process."""
+    from core.llama_server import LlamaServer, ServerOptions
+
+    with LlamaServer(Path(gguf), alias, ServerOptions(parallel=parallel, ctx=n_ctx), log=log, api_key=api_key) as s:
+        yield s.url

@@ -48,6 +48,9 @@ def _parser() -> argparse.ArgumentParser:
     g.add_argument("--turns", type=int, default=1, help="answer up to this many turns of each question")
     g.add_argument("--max-tokens", type=int, default=256)
     g.add_argument("--temperature", type=float, default=0.0)
+    g.add_argument("--concurrency", type=int, default=1,
+                   help="prompts answered at once: concurrent requests (openai, served), batched generation (hf); "
+                        "the in-process gguf backend answers one at a time")
     g.add_argument("--data-dir", type=Path, default=None, help="local copies of the datasets (not needed for "
                                                                  "`examples` or a .jsonl file)")
     g.add_argument("--out", required=True, type=Path)
@@ -112,12 +115,13 @@ def _run(args: argparse.Namespace) -> None:
             print(f"{ps.name:22} {ps.description}\n{'':22} {', '.join(ps.langs)}")
         print(f"{'FILE.jsonl':22} your own prompts: {ROW_HINT}")
     elif args.command == "generate":
-        from eval.generate import format_agreement, run_generate
+        from eval.generate import format_agreement, format_throughput, run_generate
 
         card = run_generate(args.model, args.set, args.out, langs=split(args.langs), limit=args.limit,
                             data_dir=args.data_dir, turns=args.turns, max_tokens=args.max_tokens,
-                            temperature=args.temperature)
+                            temperature=args.temperature, concurrency=args.concurrency)
         print(format_agreement(card))
+        print(format_throughput(card))
         print(f"\nanswers and card in {args.out}")
     elif args.command == "judge":
         from eval.judge import answers_for, run_judge

@@ -4,13 +4,13 @@ the prompt's language with a Wilson 95% interval, and which language it answered
 
 from __future__ import annotations
 
-import time
 from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 
 from tqdm import tqdm
 
+from core.errors import ConfigError
 from core.languages import detect, wilson
 from eval.prompt_sets import get_set, load_prompts
 from eval.results import append_items, check_same_run, read_items, write_card
@@ -29,11 +29,15 @@ def agreement_table(records: list[dict], langs: list[str]) -> dict:
 
 def run_generate(model: str, prompt_set: str, out: Path, langs: list[str] | None = None, limit: int | None = None,
                  data_dir: Path | None = None, turns: int = 1, max_tokens: int = 256, temperature: float = 0.0,
-                 seed: int = 0) -> dict:
-    """Answer every prompt (up to `turns` turns each) and write the answers and the agreement card to `out`."""
-    from core.engines import complete, load
+                 seed: int = 0, concurrency: int = 1) -> dict:
+    """Answer every prompt (up to `turns` turns each), `concurrency` at a time where the engine can, and write
+    the answers, the agreement and the throughput (requests/s, tokens/s, latency p50/p95) to `out`."""
+    from core.engines import load
     from core.versions import versions
+    from eval.answering import answer_all
 
+    if concurrency < 1:
+        raise ConfigError(f"--concurrency must be at least 1, got {concurrency}.")
     ps = get_set(prompt_set)
     langs = langs or list(ps.langs)
     prompts = {lang: load_prompts(ps, lang, data_dir, limit) for lang in langs}
@@ -45,33 +49,44 @@ def run_generate(model: str, prompt_set: str, out: Path, langs: list[str] | None
     card = {**identity, "langs": langs, "data_dir": str(data_dir) if data_dir else None, "status": "running",
             "started_at": datetime.now(UTC).isoformat(timespec="seconds"), "versions": versions()}
     write_card(out, card)
+    todo = [(lang, p) for lang in langs for p in prompts[lang] if (lang, p.id) not in done]
+    total = sum(len(v) for v in prompts.values())
     engine = load(model)
     card["engine"] = engine.info()
-    written, started = 0, time.perf_counter()
+    params = dict(max_tokens=max_tokens, temperature=temperature, seed=seed)
+
+    def write(i: int, answered) -> None:
+        lang, p = todo[i]
+        append_items(out, [{"set": prompt_set, "lang": lang, "id": p.id, "category": p.category,
+                            "turns": list(p.turns[:turns]), "answers": answered.answers,
+                            "detected": [list(detect(a)) for a in answered.answers],
+                            "seconds": [round(x, 3) for x in answered.seconds], "tokens": answered.tokens}])
+
     try:
-        for lang in langs:
-            todo = [p for p in prompts[lang] if (lang, p.id) not in done]
-            for p in tqdm(todo, desc=f"{prompt_set}/{lang}", unit="prompt", initial=len(prompts[lang]) - len(todo),
-                          total=len(prompts[lang])):
-                messages, answers = [], []
-                for turn in p.turns[:turns]:
-                    messages.append({"role": "user", "content": turn})
-                    answer = complete(engine, messages, max_tokens=max_tokens, temperature=temperature, seed=seed)
-                    messages.append({"role": "assistant", "content": answer})
-                    answers.append(answer)
-                append_items(out, [{"set": prompt_set, "lang": lang, "id": p.id, "category": p.category,
-                                    "turns": list(p.turns[:turns]), "answers": answers,
-                                    "detected": [list(detect(a)) for a in answers]}])
-                written += 1
+        with tqdm(total=total, initial=total - len(todo), desc=f"{prompt_set}/{','.join(langs)}",
+                  unit="prompt") as bar:
+            stats = answer_all(engine, [p.turns[:turns] for _, p in todo], params, concurrency, write,
+                               progress=lambda: bar.update(1))
     finally:
         engine.close()
     asked = {(lang, p.id) for lang in langs for p in prompts[lang]}
     records = [r for r in read_items(out) if (r["lang"], r["id"]) in asked]
-    card |= {"agreement": agreement_table(records, langs), "status": "done", "answered_this_run": written,
-             "seconds": round(time.perf_counter() - started, 1),
+    card |= {"agreement": agreement_table(records, langs), "status": "done", "answered_this_run": len(todo),
+             "throughput": stats.summary(), "seconds": round(stats.seconds, 1),
              "finished_at": datetime.now(UTC).isoformat(timespec="seconds")}
     write_card(out, card)
     return card
+
+
+def format_throughput(card: dict) -> str:
+    """One line: requests/s, tokens/s, latency p50/p95 at the run's concurrency."""
+    t = card.get("throughput") or {}
+    if not t.get("requests"):
+        return "throughput: nothing answered in this run"
+    tokens = f", {t['tokens_per_s']:.1f} tokens/s" if t.get("tokens_per_s") is not None else ""
+    return (f"throughput ({t['mode']}, concurrency {t['concurrency']}): {t['requests']} requests in "
+            f"{t['seconds']:.1f} s, {t['requests_per_s']:.2f} requests/s{tokens}, "
+            f"latency p50 {t['latency_p50']:.2f} s / p95 {t['latency_p95']:.2f} s")
 
 
 def format_agreement(card: dict) -> str:

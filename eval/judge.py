@@ -236,7 +236,18 @@ def _record(mode, job: Job, judge_model: str, max_tokens: int, reply, value, pro
             "forced": job.forced is not None, "prompt_tokens": pt, "completion_tokens": ct}
 
 
-def run_judge(mode: str, a: Path, judge: str, out: Path, b: Path | None = None, langs: list[str] | None = None,
+def run_judge(mode: str, a: Path, judge: str, out: Path, **options) -> dict:
+    """Judge the answers in generate run `a` (see `_run_judge`); a `served:MODEL` judge is served by llama-server
+    on 127.0.0.1 for the run (batched), and named by its spec in the run's identity, not by its port."""
+    from core.engines.served import openai_endpoint
+
+    with openai_endpoint(judge, start=not options.get("dry_run")) as endpoint:
+        if endpoint != judge:
+            options["judge_label"] = options.get("judge_label") or judge
+        return _run_judge(mode, a, endpoint, out, **options)
+
+
+def _run_judge(mode: str, a: Path, judge: str, out: Path, b: Path | None = None, langs: list[str] | None = None,
               limit: int | None = None, data_dir: Path | None = None, turns: int = 2, concurrency: int = 4,
               max_tokens: int = 1024, english_prompts: bool = False, dry_run: bool = False, timeout: float = 120.0,
               max_retries: int = 5, key_env: str = "OPENAI_API_KEY", prices: dict | None = None,
@@ -255,8 +266,8 @@ def run_judge(mode: str, a: Path, judge: str, out: Path, b: Path | None = None, 
         raise ConfigError(f"--mode {mode} compares two answer sets: pass --b too.")
     spec = parse_spec(judge)
     if spec.backend != "openai":
-        raise ConfigError(f"The judge must be an OpenAI-compatible endpoint (openai:MODEL or openai:MODEL@URL), "
-                          f"not {judge!r}; serve a local model with `python -m llama_cpp.server`.")
+        raise ConfigError(f"The judge must be an OpenAI-compatible endpoint (openai:MODEL or openai:MODEL@URL) or a "
+                          f"local model served here (served:MODEL), not {judge!r}.")
     card_a, rec_a = _answers(a)
     card_b, rec_b = _answers(b) if b is not None else (None, None)
     if card_b is not None and card_b["set"] != card_a["set"]:

@@ -83,7 +83,7 @@ class Scale:
     recipe_overrides: dict = dataclasses.field(default_factory=dict)  # applied to every arm's recipe
     xinstruct_overrides: dict = dataclasses.field(default_factory=dict)
     export: str | None = "q8_0"  # evaluate GGUF exports of this type (llama.cpp); None = transformers + adapter
-    judge: str | None = None  # a packaged name or .gguf (served here by llama_cpp.server) or openai:MODEL[@URL]
+    judge: str | None = None  # a packaged name or .gguf (served here by llama-server) or openai:MODEL[@URL]
     teacher: str | None = None  # the same, for recipes that translate and distill
     limit: int | None = None  # prompts / items per language in every evaluation
     max_tokens: int = 256  # per generated answer

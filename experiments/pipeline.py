@@ -5,8 +5,8 @@
     -> generate/ARM (eval generate) -> bench/ARM (eval bench) -> judge/MODE-ARM[-ARM] (eval judge)
     -> report (experiments.analyses: report.md, tables and PNG plots)
 
-A judge or teacher named as a packaged model (or a .gguf) is served here by llama_cpp.server while the stages
-that call it run."""
+A judge or teacher named as a packaged model (or a .gguf) is served here by llama.cpp's llama-server (batched)
+while the stages that call it run."""
 
 from __future__ import annotations
 
@@ -42,7 +42,7 @@ class Endpoints(contextlib.ExitStack):
             if not gguf.is_file():
                 raise ConfigError(f"The {role} {model!r} is neither a packaged model ({', '.join(PACKAGED)}), a "
                                   f".gguf file that exists, nor openai:MODEL[@URL].")
-            self.log(f"serving the {role} {model} with llama_cpp.server")
+            self.log(f"serving the {role} {model} with llama-server")
             url = self.enter_context(llama_server(gguf, Path(model).stem, self.run_dir / f"{role}-server.log"))
             self.served[model] = f"openai:{Path(model).stem}@{url}"
         return self.served[model]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gradio as gr
 
+from playground import engines
 from playground.arena import arena_tab
 from playground.benchmarks import benchmarks_tab
 from playground.human_eval import human_eval_tab
@@ -19,6 +20,7 @@ INTRO = ("# Polyglot Lab\nMultilingual models side by side, with language checks
 def build_app(settings: Settings | None = None) -> gr.Blocks:
     """The whole Polyglot Lab UI."""
     settings = settings or Settings.from_env()
+    engines.configure(settings.serve)
     with gr.Blocks(title="Polyglot Lab") as app:
         gr.Markdown(INTRO + ("\n\n*Public mode: only the listed models can be loaded.*" if settings.public else ""))
         with gr.Tabs() as tabs:

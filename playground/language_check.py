@@ -13,6 +13,7 @@ import gradio as gr
 from core.errors import ConfigError, DataError, PolyglotError
 from playground import jobs
 from playground.arena import language_name
+from playground.engines import served_env, shared_spec
 from playground.job_panel import Results, job_panel, select
 from playground.jobs import run_dir, split_list
 from playground.settings import Settings
@@ -60,8 +61,11 @@ def generate_job(settings: Settings, models, source: str, dataset: str, upload: 
     commands, outs = [], []
     for spec in specs:
         out = run_dir(settings.runs_dir, "generate", spec, prompt_set, ",".join(lang_list), str(limit), str(max_tokens))
-        cmd = ["-m", "eval", "generate", "--model", spec, "--set", prompt_set, "--out", str(out),
+        # A served model answers 8 prompts at once, on the app's own server when it runs one (served_env).
+        served = shared_spec(spec)
+        cmd = ["-m", "eval", "generate", "--model", served, "--set", prompt_set, "--out", str(out),
                "--max-tokens", str(int(max_tokens))]
+        cmd += ["--concurrency", "8"] if served != spec else []
         cmd += ["--langs", ",".join(lang_list)] if lang_list else []
         cmd += ["--limit", str(limit)] if limit else []
         cmd += ["--data-dir", str(settings.data_dir)] if settings.data_dir else []
@@ -119,7 +123,7 @@ def language_check_tab(settings: Settings) -> None:
     def start(*values):
         try:
             title, commands, outs = generate_job(settings, *values)
-            job = jobs.start(settings.runs_dir, "generate", title, commands, outs)
+            job = jobs.start(settings.runs_dir, "generate", title, commands, outs, env=served_env())
         except PolyglotError as exc:
             gr.Warning(str(exc))
             return gr.skip()

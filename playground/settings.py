@@ -24,17 +24,21 @@ class Settings:
     allowed: tuple[str, ...] = ()  # extra model specs a public app may load, besides the packaged ones
     default_models: tuple[str, ...] = (DEFAULT_MODEL, "smollm2-135m")
     upload_bytes: int | None = None
+    serve: bool = True  # GGUF models in a shared llama-server (batched across visitors), not in process
     extra: dict = field(default_factory=dict)
 
     @classmethod
-    def from_env(cls, public: bool = False, runs_dir: str | None = None, data_dir: str | None = None) -> Settings:
-        """Public when asked or on a Hugging Face Space (it sets SPACE_ID); POLYGLOT_ALLOWED_MODELS adds specs."""
+    def from_env(cls, public: bool = False, runs_dir: str | None = None, data_dir: str | None = None,
+                 serve: bool | None = None) -> Settings:
+        """Public when asked or on a Hugging Face Space (it sets SPACE_ID); POLYGLOT_ALLOWED_MODELS adds specs;
+        POLYGLOT_SERVE=0 keeps GGUF models in process."""
         public = public or bool(os.environ.get("SPACE_ID")) or os.environ.get("POLYGLOT_PUBLIC") == "1"
         allowed = tuple(s.strip() for s in os.environ.get("POLYGLOT_ALLOWED_MODELS", "").split(",") if s.strip())
         data = data_dir or os.environ.get("POLYGLOT_DATA_DIR")
         return cls(public=public, runs_dir=Path(runs_dir or os.environ.get("POLYGLOT_RUNS", "runs")).absolute(),
                    data_dir=Path(data).absolute() if data else None, allowed=allowed,
-                   upload_bytes=PUBLIC_UPLOAD_BYTES if public else None)
+                   upload_bytes=PUBLIC_UPLOAD_BYTES if public else None,
+                   serve=serve if serve is not None else os.environ.get("POLYGLOT_SERVE", "1") != "0")
 
     @property
     def model_choices(self) -> list[str]:

@@ -1,4 +1,5 @@
-"""One Engine protocol, three backends: `load("gemma3-270m")`, `load("hf:...")`, `load("openai:m@url")`."""
+"""One Engine protocol, four backends: `load("gemma3-270m")`, `load("hf:...")`, `load("openai:m@url")`,
+`load("served:gemma3-270m")`."""
 
 from __future__ import annotations
 
@@ -21,6 +22,10 @@ def load(spec: str | ModelSpec, **options: Any) -> Engine:
         from core.engines.gguf import GGUFEngine
 
         return GGUFEngine(parsed, **options)
+    if parsed.backend == "served":
+        from core.engines.served import ServedEngine
+
+        return ServedEngine(parsed, **options)
     from core.engines.openai_api import OpenAIEngine
 
     return OpenAIEngine(parsed, **options)

@@ -157,6 +157,32 @@ class HFEngine:
         if failure:
             raise failure[0]
 
+    def generate_batch(self, prompts: Sequence[Prompt], *, max_tokens: int = 256, temperature: float = 0.7,
+                       top_p: float = 1.0, stop: Sequence[str] | None = None, seed: int | None = None) -> list[str]:
+        """Answer several prompts in one left-padded `model.generate` call (no streaming)."""
+        import torch
+
+        prompts = [check_prompt(p) for p in prompts]
+        check_sampling(max_tokens, temperature, top_p)
+        rows = [self._prompt_ids(p) for p in prompts]
+        stops = [stop_strings(self.format, p, stop) for p in prompts]
+        vocab = self.tokenizer.get_vocab()
+        eos = _as_list(self.model.generation_config.eos_token_id) + sorted(
+            {vocab[s] for row in stops for s in row if s in vocab})
+        pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else (eos or [0])[0]
+        width = max(len(r) for r in rows)
+        ids = torch.tensor([[pad] * (width - len(r)) + r for r in rows], device=self.device)
+        mask = torch.tensor([[0] * (width - len(r)) + [1] * len(r) for r in rows], device=self.device)
+        sampling = dict(do_sample=True, temperature=temperature, top_p=top_p, top_k=0) if temperature > 0 else dict(
+            do_sample=False, temperature=None, top_p=None, top_k=None)
+        with self._lock, torch.inference_mode(), self._adapter_context():
+            if seed is not None:
+                torch.manual_seed(seed)
+            out = self.model.generate(input_ids=ids, attention_mask=mask, max_new_tokens=max_tokens,
+                                      eos_token_id=eos or None, pad_token_id=pad, **sampling)
+        texts = self.tokenizer.batch_decode(out[:, width:], skip_special_tokens=True)
+        return ["".join(cut_at_stop([text], row)) for text, row in zip(texts, stops)]
+
     # -- scoring ------------------------------------------------------------------
     def loglikelihood(self, requests: Sequence[tuple[str, str]]) -> list[LoglikelihoodResult]:
         import torch

@@ -24,15 +24,18 @@ class OpenAIEngine:
 
     backend = "openai"
 
-    def __init__(self, spec: ModelSpec, *, api_key_env: str = "OPENAI_API_KEY", timeout: float = 120.0):
+    def __init__(self, spec: ModelSpec, *, api_key_env: str = "OPENAI_API_KEY", timeout: float = 120.0,
+                 max_retries: int = 1):
         import openai
 
         start = time.perf_counter()
         self.spec = spec
         self.api_key_env = api_key_env
+        self.timeout, self.max_retries = timeout, max_retries
         # Local servers accept any key; a placeholder keeps the client from refusing to start.
         key = os.environ.get(api_key_env) or "no-key"
-        self._client = openai.OpenAI(base_url=spec.base_url, api_key=key, timeout=timeout, max_retries=1)
+        # The client retries timeouts, 429 and 5xx itself, with exponential backoff.
+        self._client = openai.OpenAI(base_url=spec.base_url, api_key=key, timeout=timeout, max_retries=max_retries)
         self.load_seconds = time.perf_counter() - start
 
         self.url = public_url(spec.base_url or "")
@@ -47,6 +50,9 @@ class OpenAIEngine:
 
         try:
             yield
+        except openai.APITimeoutError as exc:
+            raise EngineError(f"{self.url} did not answer within {self.timeout:g} s, {self.max_retries + 1} times "
+                              f"(retried with backoff); lower the concurrency or raise the timeout.") from exc
         except openai.APIConnectionError as exc:
             raise EngineError(f"Cannot reach {self.url}: is the server running and the URL right?") from exc
         except openai.AuthenticationError as exc:

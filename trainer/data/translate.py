@@ -11,6 +11,7 @@ with an OpenAI-compatible chat model, then let a teacher model answer the transl
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import re
 from dataclasses import dataclass, field
@@ -50,9 +51,23 @@ def _endpoint(spec_text: str) -> tuple[str, str | None]:
     spec = parse_spec(spec_text)
     if spec.backend != "openai":
         raise ConfigError(f"translate needs an OpenAI-compatible model spec, got {spec_text!r}: use "
-                          f"openai:MODEL (api.openai.com) or openai:MODEL@URL. To use a local GGUF, serve it with "
-                          f"`python -m llama_cpp.server --model FILE.gguf` and use openai:NAME@http://127.0.0.1:8000/v1.")
+                          f"openai:MODEL (api.openai.com), openai:MODEL@URL, or served:MODEL for a packaged model or "
+                          f".gguf that llama-server serves here (batched).")
     return spec.model, spec.base_url
+
+
+def _endpoints(stack: contextlib.ExitStack, start: bool):
+    """spec -> openai spec; a served:MODEL translator or teacher is served once, for as long as `stack` lasts."""
+    from core.engines.served import openai_endpoint
+
+    resolved: dict[str, str] = {}
+
+    def resolve(spec: str) -> str:
+        if spec not in resolved:
+            resolved[spec] = stack.enter_context(openai_endpoint(spec, start=start))
+        return resolved[spec]
+
+    return resolve
 
 
 def code_keyword(text: str, keywords: list[str]) -> str | None:
@@ -93,10 +108,10 @@ def plan(rows: list[Row], t: Translate, existing: set[tuple[str, str]] = frozens
 class Distiller:
     """Runs a plan against the translator and teacher endpoints, through the cache."""
 
-    def __init__(self, t: Translate, cache: ApiCache, seed: int = 0):
+    def __init__(self, t: Translate, cache: ApiCache, seed: int = 0, resolve=lambda spec: spec):
         self.t, self.cache, self.seed = t, cache, seed
-        self.translator = _endpoint(t.translator)
-        self.teacher = _endpoint(t.teacher or t.translator)
+        self.translator = _endpoint(resolve(t.translator))
+        self.teacher = _endpoint(resolve(t.teacher or t.translator))
         self.usage: dict[tuple, list[int]] = {}  # (model, url) -> [prompt tokens, completion tokens]
         self.calls = {"made": 0, "cached": 0, "shared": 0}
         self._inflight: dict[str, asyncio.Future] = {}
@@ -272,8 +287,9 @@ def translate_and_distill(rows: list[Row], t: Translate, seed: int = 0, dry_run:
         raise DataError(f"translate: no {t.source_lang} rows to translate; check `translate.sources` and the "
                         f"sources' languages.")
     cache = ApiCache(t.cache)
-    try:
-        distiller = Distiller(t, cache, seed)
+    with contextlib.ExitStack() as stack:
+        stack.callback(cache.close)
+        distiller = Distiller(t, cache, seed, _endpoints(stack, start=not dry_run))
         p = plan(source, t, {(r.lang, r.id) for r in rows})
         report = {"source_rows": len(source), "jobs": len(p.jobs), "languages": t.languages,
                   "skipped_code": {k: len(v) for k, v in p.skipped_code.items()},
@@ -293,5 +309,3 @@ def translate_and_distill(rows: list[Row], t: Translate, seed: int = 0, dry_run:
         report.update({"done": len(rows_out), "failed": len(failures), "failures": failures[:20],
                        "usage": distiller.report()})
         return rows_out, report
-    finally:
-        cache.close()

@@ -1,0 +1,52 @@
+"""Bench run cards: the median of repeated measurements with their spread, a JSON card per bench under
+`bench/results/`, and the README's measured tables regenerated from those cards (never typed by hand)."""
+
+from __future__ import annotations
+
+import json
+import platform
+import re
+import statistics
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "bench" / "results"
+
+
+def median_spread(values: list[float]) -> dict:
+    """{"median", "min", "max", "runs"} of repeated measurements."""
+    return {"median": statistics.median(values), "min": min(values), "max": max(values), "runs": list(values)}
+
+
+def fmt(m: dict, digits: int = 2, unit: str = "") -> str:
+    """'1.52x (1.48-1.60)': the median and, in brackets, the spread of the runs."""
+    return f"{m['median']:.{digits}f}{unit} ({m['min']:.{digits}f}-{m['max']:.{digits}f})"
+
+
+def write_card(name: str, card: dict) -> Path:
+    """bench/results/NAME.json with the machine and the date added."""
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    import os
+
+    card = {"bench": name, "date": time.strftime("%Y-%m-%d"), "machine": {
+        "cpus": os.cpu_count(), "processor": platform.processor() or platform.machine(),
+        "python": platform.python_version()}, **card}
+    path = RESULTS / f"{name}.json"
+    path.write_text(json.dumps(card, indent=2, ensure_ascii=False) + "\n")
+    return path
+
+
+def read_card(name: str) -> dict | None:
+    path = RESULTS / f"{name}.json"
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def update_readme(marker: str, text: str, readme: Path = ROOT / "README.md") -> bool:
+    """Replace what stands between <!-- MARKER:begin --> and <!-- MARKER:end --> in the README."""
+    body = readme.read_text()
+    pattern = re.compile(rf"(<!-- {re.escape(marker)}:begin -->\n).*?(<!-- {re.escape(marker)}:end -->)", re.S)
+    if not pattern.search(body):
+        return False
+    readme.write_text(pattern.sub(lambda m: m.group(1) + text.rstrip("\n") + "\n" + m.group(2), body))
+    return True
