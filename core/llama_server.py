@@ -42,7 +42,7 @@ class ServerOptions:
                               f"ctx={self.ctx}.")
 
 
-@dataclass
+@dataclass(eq=False)  # compared by identity: the live set holds each server once
 class LlamaServer:
     """`llama-server` for one GGUF. `start()` picks a port (another one if it is taken), `url` is its /v1."""
 
@@ -74,7 +74,7 @@ class LlamaServer:
         cmd = [str(tool("llama-server")), "--model", str(self.gguf), "--alias", self.alias, "--host", "127.0.0.1",
                "--port", str(port), "--parallel", str(o.parallel), "--ctx-size", str(o.ctx * o.parallel),
                "--no-kv-unified", "--threads", str(o.threads or os.cpu_count() or 1), "--no-webui",
-               "--metrics", "--jinja"]
+               "--metrics", "--jinja", "--flash-attn", "off"]  # flash attention off: the in-process engine's numerics
         for _, path in o.adapters:
             cmd += ["--lora", str(path)]
         if o.adapters:
@@ -83,6 +83,16 @@ class LlamaServer:
 
     def alive(self) -> bool:
         return self._proc is not None and self._proc.poll() is None
+
+    def healthy(self) -> bool:
+        """The process runs and /health answers 200 (a server just killed may still have its guard for a moment)."""
+        if not self.alive():
+            return False
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/health", timeout=5) as resp:
+                return resp.status == 200
+        except OSError:
+            return False
 
     def start(self) -> LlamaServer:
         """Start the server and wait until it serves; a taken port is replaced, a rejected GGUF explained."""
@@ -137,9 +147,9 @@ class LlamaServer:
 
     def _load_error(self, text: str) -> Exception:
         """One message naming the file and llama.cpp's own reason for refusing it."""
-        reasons = [line.strip() for line in text.splitlines()
+        reasons = [re.sub(r"^[\d.]+ [A-Z] ", "", line.strip()) for line in text.splitlines()
                    if re.search(r"error|failed|invalid|unknown|not supported|exception", line, re.I)]
-        reason = "; ".join(dict.fromkeys(reasons[:4])) or text.strip()[-400:]
+        reason = "; ".join(dict.fromkeys(reasons[:3])) or text.strip()[-400:]
         damaged = damaged_gguf_error(self.gguf)
         if damaged:
             return ModelFileError(f"{damaged} (llama-server said: {reason})")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import hashlib
 import json
 import os
@@ -80,6 +81,11 @@ def sdist_path() -> Path:
     return found[0]
 
 
+@functools.lru_cache(maxsize=8)
+def _sha256_of(path: Path, size: int, mtime: float) -> str:
+    return _sha256(path)
+
+
 def _sha256(path: Path) -> str:
     h = hashlib.sha256()
     with path.open("rb") as f:
@@ -91,7 +97,8 @@ def _sha256(path: Path) -> str:
 def build_key(sdist: Path) -> str:
     """sha256 of the source archive + the cmake options, as a short directory name."""
     options = hashlib.sha256(" ".join(cmake_options()).encode()).hexdigest()[:8]
-    return f"{sdist.name.removesuffix('.tar.gz')}-{_sha256(sdist)[:12]}-{options}"
+    stat = sdist.stat()  # hashed once per process (76 MB)
+    return f"{sdist.name.removesuffix('.tar.gz')}-{_sha256_of(sdist, stat.st_size, stat.st_mtime)[:12]}-{options}"
 
 
 def tools_dir(build: bool = True) -> Path:

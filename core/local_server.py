@@ -59,7 +59,7 @@ def serve(args: list[str], ready_url: str, log: Path, timeout: float = 240, env:
 
 @contextlib.contextmanager
 def llama_server(gguf: Path, alias: str, log: Path, n_ctx: int = 4096, api_key: str | None = None,
-                 parallel: int = 8) -> Iterator[str]:
+                 parallel: int = 4) -> Iterator[str]:
     """Serve `gguf` with llama.cpp's llama-server as model `alias` (`parallel` slots of `n_ctx` tokens, batched);
     yields the base URL (http://127.0.0.1:PORT/v1). The server stops with the block, or with this process."""
     from core.llama_server import LlamaServer, ServerOptions

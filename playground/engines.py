@@ -15,6 +15,7 @@ from core.engines import Engine, load, parse_spec
 from core.engines.served import SHARED_ENV
 
 SERVED_PARALLEL = 16  # slots per served model: 20 visitors at once are decoded in batches of up to 16
+SERVED_CTX = 2048  # tokens per slot (a conversation in the Arena); 16 x 2048 KV cache ~0.75 GB for SmolLM2
 _MAX_OPEN = 4  # the Arena shows up to four models; a fifth evicts the least recently used
 _open: OrderedDict[str, Engine] = OrderedDict()
 _lock = threading.Lock()
@@ -30,7 +31,7 @@ def shared_spec(spec: str) -> str:
     """The spec the app really loads: `served:MODEL+parallel=16` for a GGUF model when serving, else `spec`."""
     parsed = parse_spec(spec)
     if _serve["on"] and parsed.backend == "gguf":
-        return f"served:{parsed.model}+parallel={SERVED_PARALLEL}"
+        return f"served:{parsed.model}+parallel={SERVED_PARALLEL}+ctx={SERVED_CTX}"
     return spec
 
 

@@ -37,12 +37,30 @@ def pytest_terminal_summary(terminalreporter):
 
 @pytest.fixture(scope="session")
 def smollm2_server(tmp_path_factory):
-    """A real llama_cpp.server serving smollm2-135m on 127.0.0.1 with API key SECRET: its /v1 URL."""
+    """A real llama-server (llama.cpp) serving smollm2-135m on 127.0.0.1 with API key SECRET: its /v1 URL.
+
+    One slot: a request then gets the same bytes back whatever else is in flight (decoding requests together
+    changes float rounding, so a batched server's greedy text depends on its neighbours), which the resume
+    tests compare. test_served.py covers the batched slots."""
+    from core.llama_server import LlamaServer, ServerOptions
+    from core.models import packaged_gguf
+    from tests.servers import SECRET
+
+    log = tmp_path_factory.mktemp("server") / "llama_server.log"
+    with LlamaServer(packaged_gguf("smollm2-135m"), "smollm2", ServerOptions(parallel=1, ctx=2048), log=log,
+                     api_key=SECRET) as server:
+        yield server.url
+
+
+@pytest.fixture(scope="session")
+def logprob_server(tmp_path_factory):
+    """llama_cpp.server with --logits_all, for the one thing llama-server refuses: echoed prompt log-probabilities
+    (vLLM returns them too), which the openai backend's scoring reads. Its /v1 URL; key SECRET."""
     from core.models import packaged_gguf
     from tests.servers import SECRET, free_port, serve
 
     port = free_port()
-    log = tmp_path_factory.mktemp("server") / "llama_server.log"
+    log = tmp_path_factory.mktemp("server") / "llama_cpp_server.log"
     args = ["-m", "llama_cpp.server", "--model", str(packaged_gguf("smollm2-135m")), "--model_alias", "smollm2",
             "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "2048", "--logits_all", "true",
             "--api_key", SECRET, "--verbose", "false"]

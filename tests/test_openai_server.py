@@ -1,4 +1,5 @@
-"""The openai backend against a real llama_cpp.server serving smollm2-135m on 127.0.0.1."""
+"""The openai backend against a real llama-server serving smollm2-135m on 127.0.0.1 (and, for prompt
+log-probabilities, which llama-server refuses, llama_cpp.server)."""
 
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ def client(server, monkeypatch):
 
 
 def test_chat_and_completion_stream(client):
-    reply = complete(client, [{"role": "user", "content": "What is the capital of France?"}], max_tokens=24,
+    reply = complete(client, [{"role": "user", "content": "Which city is the capital of France?"}], max_tokens=24,
                      temperature=0)
     assert "Paris" in reply
     chunks = list(client.generate("The three primary colours are", max_tokens=16, temperature=0))
@@ -44,13 +45,22 @@ def test_matches_the_in_process_gguf_engine(client, engine):
     assert remote.split("\n")[0] == here.split("\n")[0] != ""
 
 
-def test_loglikelihood_reads_echoed_prompt_logprobs(client):
+def test_loglikelihood_reads_echoed_prompt_logprobs(logprob_server, monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", SECRET)
+    client = load(f"openai:smollm2@{logprob_server}")
     # llama-cpp-python 0.3.36's server shifts echoed logprobs by one token (token i is scored with the
     # logits at i, not i-1), so its numbers cannot be compared with the gguf engine's; this checks that the
     # backend scores exactly the continuation's tokens and ranks a fluent continuation above noise.
     fluent, noise = client.loglikelihood([("The capital of France is", " Paris"),
                                           ("The capital of France is", " zxq vvv qqq")])
     assert fluent.logprob < 0 and noise.logprob < fluent.logprob
+
+
+def test_llama_server_cannot_score_and_says_so(client):
+    from core.errors import ScoringUnsupported
+
+    with pytest.raises(ScoringUnsupported, match="cannot score log-likelihoods"):
+        client.loglikelihood([("The capital of France is", " Paris")])
 
 
 def test_secret_never_shows(client, caplog):

@@ -101,6 +101,9 @@ def test_uploads_are_checked_and_size_limited(public, settings, tmp_path):
         generate_job(settings, ["smollm2-135m"], "Uploaded JSONL", "", None, "", 2, 32)
     title, commands, _ = generate_job(settings, ["smollm2-135m"], "Uploaded JSONL", "", str(good), "de", 2, 32)
     assert commands[0][commands[0].index("--set") + 1] == str(kept)
+    # a GGUF model runs on the app's shared llama-server, 8 prompts at a time
+    assert commands[0][commands[0].index("--model") + 1] == "served:smollm2-135m+parallel=16+ctx=2048"
+    assert commands[0][commands[0].index("--concurrency") + 1] == "8"
     with pytest.raises(ConfigError, match="has no prompts in xx"):
         generate_job(settings, ["smollm2-135m"], "Built-in examples", "", None, "ja,xx", 2, 32)
     with pytest.raises(ConfigError, match="--data-dir"):

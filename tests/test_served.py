@@ -30,7 +30,7 @@ def served():
 
 
 def test_chat_completion_stream_stop_and_grammar(served):
-    reply = complete(served, [{"role": "user", "content": "What is the capital of France?"}], max_tokens=24,
+    reply = complete(served, [{"role": "user", "content": "Which city is the capital of France?"}], max_tokens=24,
                      temperature=0)
     assert "Paris" in reply
     chunks = list(served.generate("The three primary colours are", max_tokens=16, temperature=0))
@@ -151,6 +151,20 @@ def test_a_timeout_is_retried_then_reported(monkeypatch):
         assert Slow.calls == 3
     finally:
         srv.shutdown()
+
+
+def test_another_process_shares_the_running_server(served):
+    """$POLYGLOT_SERVED hands a running server to another process (the app's jobs): no second server starts."""
+    import json
+
+    env = {**os.environ, "POLYGLOT_SERVED": json.dumps({"served:smollm2-135m+parallel=4+ctx=1024": served.url})}
+    code = ("from core.engines import load, complete; e = load('served:smollm2-135m+parallel=4+ctx=1024'); "
+            "print(e.info()['shared'], e.url); print(repr(complete(e, 'The capital of Italy is', max_tokens=8, "
+            "temperature=0)))")
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    first, text = done.stdout.splitlines()[:2]
+    assert first == f"True {served.url}"
+    assert text == repr(complete(served, "The capital of Italy is", max_tokens=8, temperature=0))
 
 
 def test_served_scoring_says_to_use_gguf(served):

@@ -23,8 +23,8 @@ from core.chat import check_prompt, render, resolve_format
 from core.engines.base import LoglikelihoodResult, Prompt, check_sampling
 from core.engines.openai_api import OpenAIEngine
 from core.engines.spec import ModelSpec
-from core.errors import ConfigError, EngineError, ScoringUnsupported
-from core.models import PACKAGED, chat_fallback, check_gguf_header, packaged_gguf
+from core.errors import ConfigError, EngineError, ModelFileError, ScoringUnsupported
+from core.models import PACKAGED, chat_fallback, check_gguf_header, damaged_gguf_error, packaged_gguf
 
 SHARED_ENV = "POLYGLOT_SERVED"
 
@@ -73,8 +73,20 @@ class ServedEngine(OpenAIEngine):
 
         self.served_spec = spec
         self.path = gguf_of(spec)
-        # Weights stay in the server; the vocabulary alone renders and tokenizes prompts like the gguf engine.
-        self.vocab = Llama(model_path=str(self.path), vocab_only=True, verbose=False)
+        alias = Path(spec.model).stem
+        url = shared_url(str(spec))
+        self.server = None
+        if url is None:  # started first: a file it rejects gets llama.cpp's own reason
+            self.server = LlamaServer(self.path, alias, server_options(spec), log=log, port=port).start()
+            url = self.server.url
+        try:
+            # Weights stay in the server; the vocabulary alone renders and tokenizes prompts like the gguf engine.
+            self.vocab = Llama(model_path=str(self.path), vocab_only=True, verbose=False)
+        except ValueError as exc:
+            if self.server:
+                self.server.stop()
+            raise damaged_gguf_error(self.path) or ModelFileError(f"Cannot read the vocabulary of {self.path}.") \
+                from exc
         meta = self.vocab.metadata
         self.format = resolve_format(meta.get("tokenizer.chat_template"), chat_format, chat_fallback(spec.model))
         self._add_bos = self.vocab._model.add_bos_token()
@@ -82,12 +94,6 @@ class ServedEngine(OpenAIEngine):
         self._eos = self._token_text(self.vocab.token_eos())
         self.adapter: str | None = None
         self._adapter_ids = {name: i for i, (name, _) in enumerate(spec.adapters)}
-        alias = Path(spec.model).stem
-        url = shared_url(str(spec))
-        self.server = None
-        if url is None:
-            self.server = LlamaServer(self.path, alias, server_options(spec), log=log, port=port).start()
-            url = self.server.url
         self._recover_lock = threading.Lock()
         self._restarted_unanswered = False  # a second death before any answer is not restarted again
         super().__init__(ModelSpec("openai", alias, base_url=url),
@@ -168,7 +174,7 @@ class ServedEngine(OpenAIEngine):
         with self._recover_lock:
             if self.server.restarts > seen:
                 return True  # another request already restarted it
-            if self.server.alive():
+            if self.server.healthy():
                 return False  # a real error, not a crash
             if self._restarted_unanswered:
                 raise EngineError(f"llama-server for {self.served_spec} died again right after a restart; its log "
