@@ -50,10 +50,13 @@ def generate_phase(model: str, concurrency: int, prompts: int, tmp: Path) -> dic
     out = tmp / f"{model}-c{concurrency}-{time.time()}"
     card = run_generate(f"served:{model}+parallel=8+ctx=1024", "examples", out, limit=per_lang,
                         max_tokens=TG, concurrency=concurrency)
-    agreement = card["agreement"]
-    n = sum(r["n"] for r in agreement.values())
-    return {**card["throughput"], "agreement": sum(r["agreement"] * r["n"] for r in agreement.values()) / n,
-            "answers": n}
+    from eval.results import read_items
+
+    records = read_items(out)
+    answers = {(r["lang"], r["id"]): r["answers"][0] for r in records}
+    return {**card["throughput"], "answers": answers,
+            "agreement": sum(r["detected"][0][0] == r["lang"] for r in records) / len(records),
+            "nonempty": sum(bool(a.strip()) for a in answers.values()) / len(records)}
 
 
 def single_stream(model: str) -> dict:
@@ -83,8 +86,10 @@ def measure(model: str, prompts: int, tmp: Path) -> dict:
     limit = batched_bench(packaged_gguf(model), [1, 8, 16])
     c1 = generate_phase(model, 1, prompts, tmp)
     c8 = generate_phase(model, 8, prompts, tmp)
+    a1, a8 = c1.pop("answers"), c8.pop("answers")
     stream = single_stream(model)
     return {"limit": limit, "c1": c1, "c8": c8, "stream": stream,
+            "same_answers": sum(a1[k] == a8.get(k) for k in a1) / len(a1),
             "limit_ratio_8": limit[8]["speed"] / limit[1]["speed"],
             "limit_ratio_16": limit[16]["speed"] / limit[1]["speed"],
             "ratio_tokens": c8["tokens_per_s"] / c1["tokens_per_s"],
@@ -93,29 +98,29 @@ def measure(model: str, prompts: int, tmp: Path) -> dict:
 
 
 def summarize(runs: list[dict]) -> dict:
-    keys = ["limit_ratio_8", "limit_ratio_16", "ratio_tokens", "ratio_requests", "stream_ratio"]
+    keys = ["limit_ratio_8", "limit_ratio_16", "ratio_tokens", "ratio_requests", "stream_ratio", "same_answers"]
     out = {k: median_spread([r[k] for r in runs]) for k in keys}
     for b in (1, 8, 16):
         out[f"limit_{b}"] = median_spread([r["limit"][b]["speed"] for r in runs])
         out[f"limit_tg_{b}"] = median_spread([r["limit"][b]["speed_tg"] for r in runs])
     for c in ("c1", "c8"):
-        for k in ("tokens_per_s", "requests_per_s", "latency_p50", "latency_p95", "agreement"):
+        for k in ("tokens_per_s", "requests_per_s", "latency_p50", "latency_p95", "agreement", "nonempty"):
             out[f"{c}_{k}"] = median_spread([r[c][k] for r in runs])
-        out[f"{c}_empty"] = median_spread([float(r[c]["answers"] - r[c]["requests"]) for r in runs])
     out["share_of_limit"] = median_spread([r["ratio_tokens"] / r["limit_ratio_8"] for r in runs])
     return out
 
 
 def table(models: dict[str, dict]) -> str:
     lines = ["| model | batched-bench tokens/s at 1 / 8 / 16 | limit 8/1 | `eval generate` c8/c1 (tokens/s) | "
-             "share of limit | agreement c1 / c8 | served / in-process decode |",
-             "|---|---|---|---|---|---|---|"]
+             "share of limit | language agreement c1 / c8 | same answers c1, c8 | served / in-process decode |",
+             "|---|---|---|---|---|---|---|---|"]
     for model, s in models.items():
         lines.append(
             f"| {model} | {s['limit_1']['median']:.0f} / {s['limit_8']['median']:.0f} / {s['limit_16']['median']:.0f} "
             f"| {fmt(s['limit_ratio_8'], unit='x')} | {fmt(s['ratio_tokens'], unit='x')} "
             f"| {fmt(s['share_of_limit'], digits=2)} | {s['c1_agreement']['median']:.2f} / "
-            f"{s['c8_agreement']['median']:.2f} | {fmt(s['stream_ratio'], unit='x')} |")
+            f"{s['c8_agreement']['median']:.2f} | {s['same_answers']['median']:.2f} "
+            f"| {fmt(s['stream_ratio'], unit='x')} |")
     return "\n".join(lines)
 
 

@@ -34,6 +34,9 @@ class ServerOptions:
     ctx: int = 4096
     adapters: tuple[tuple[str, str], ...] = ()
     threads: int | None = None  # default: every core, as the in-process gguf engine uses
+    # Reusing a cached prompt prefix re-evaluates its last token alone, which rounds differently from the
+    # first pass: off, a rerun of the same request gives the same bytes (at the cost of recomputing prompts).
+    cache_prompt: bool = True
     extra: tuple[str, ...] = ()  # more llama-server flags, passed as they are
 
     def __post_init__(self):
@@ -75,6 +78,8 @@ class LlamaServer:
                "--port", str(port), "--parallel", str(o.parallel), "--ctx-size", str(o.ctx * o.parallel),
                "--no-kv-unified", "--threads", str(o.threads or os.cpu_count() or 1), "--no-webui",
                "--metrics", "--jinja", "--flash-attn", "off"]  # flash attention off: the in-process engine's numerics
+        if not o.cache_prompt:
+            cmd.append("--no-cache-prompt")
         for _, path in o.adapters:
             cmd += ["--lora", str(path)]
         if o.adapters:

@@ -25,7 +25,9 @@ def _mean(values: list[float]) -> float | None:
 
 
 def _unparseable(records: list[dict]) -> dict:
-    bad = [r for r in records if r["value"] is None]
+    # sorted: judgments arrive in any order from a concurrent run, the card must not depend on it
+    bad = sorted((r for r in records if r["value"] is None), key=lambda r: (r["lang"], str(r["id"]), r["turn"],
+                                                                            r["side"]))
     return {"n": len(bad), "of": len(records),
             "items": [{"lang": r["lang"], "id": r["id"], "turn": r["turn"], "side": r["side"],
                        "problem": r["problem"], "reply": (r["reply"] or "")[:300]} for r in bad]}

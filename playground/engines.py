@@ -61,9 +61,3 @@ def served_env() -> dict[str, str]:
         urls = {key: e.url for key, e in _open.items() if getattr(e, "backend", "") == "served"}
     return {SHARED_ENV: json.dumps(urls)} if urls else {}
 
-
-def close_all() -> None:
-    """Close every engine (and stop its server); the app calls this when it exits."""
-    with _lock:
-        while _open:
-            _open.popitem(last=False)[1].close()

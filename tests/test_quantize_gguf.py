@@ -235,3 +235,34 @@ def test_bitsandbytes_checkpoints_reload_and_verify(tmp_path, report):
     report("bitsandbytes on CPU, smollm2-135m vs fp32: " + "; ".join(
         f"{b}-bit {r['bytes'] / 1e6:.0f} MB top-1 {r['mean']['top1']:.3f} KL {r['mean']['kl']:.4f}"
         for b, r in results.items()))
+
+
+@pytest.mark.slow
+def test_a_served_lora_adapter_is_chosen_per_request(tiny, tmp_path):
+    """served:BASE+adapter=NAME:FILE.gguf loads the adapter in llama-server; set_adapter picks it per request
+    (None: the base), and the adapted text is what llama-cpp-python gives with the same adapter in process."""
+    from llama_cpp import Llama
+
+    from core.engines import complete, load
+    from quantize.lora_gguf import export_lora_gguf
+    from tests.tiny_model import build_lora_adapter
+
+    adapter = build_lora_adapter(tiny, tmp_path / "adapter", seed=3)
+    base = export_gguf(tiny, tmp_path / "base-f32.gguf", "f32")
+    lora = export_lora_gguf(adapter, tiny, tmp_path / "lora.gguf")
+    served = load(f"served:{base}+parallel=2+ctx=128+adapter=x:{lora}")
+    try:
+        prompt = "Der Hund läuft"
+        plain = complete(served, prompt, max_tokens=12, temperature=0)
+        served.set_adapter("x")
+        tuned = complete(served, prompt, max_tokens=12, temperature=0)
+        served.set_adapter(None)
+        assert complete(served, prompt, max_tokens=12, temperature=0) == plain != tuned
+        llm = Llama(str(base), n_ctx=128, verbose=False, lora_path=str(lora))
+        here = llm.create_completion(served.prompt_tokens(prompt), max_tokens=12, temperature=0)["choices"][0]["text"]
+        llm.close()
+        assert tuned == here
+        with pytest.raises(Exception, match="No adapter named 'y'"):
+            served.set_adapter("y")
+    finally:
+        served.close()

@@ -57,7 +57,8 @@ def server_options(spec: ModelSpec):
     """The llama-server settings a served spec asks for (defaults: 8 slots of 4096 tokens)."""
     from core.llama_server import ServerOptions
 
-    return ServerOptions(parallel=spec.option("parallel", 8), ctx=spec.option("ctx", 4096), adapters=spec.adapters)
+    return ServerOptions(parallel=spec.option("parallel", 8), ctx=spec.option("ctx", 4096), adapters=spec.adapters,
+                         cache_prompt=bool(spec.option("cache", 1)))
 
 
 class ServedEngine(OpenAIEngine):
@@ -138,7 +139,8 @@ class ServedEngine(OpenAIEngine):
         stops = list(stop or ()) + ([] if isinstance(prompt, str) else [s for s in self.format.stop])
         # top_k=0, min_p=0, no repeat penalty: only temperature and top_p shape sampling, as in the OpenAI API
         # and the in-process gguf engine. The server stops at end-of-generation tokens itself.
-        extra: dict[str, Any] = {"top_k": 0, "min_p": 0.0, "repeat_penalty": 1.0, "cache_prompt": True}
+        extra: dict[str, Any] = {"top_k": 0, "min_p": 0.0, "repeat_penalty": 1.0,
+                                 "cache_prompt": bool(self.served_spec.option("cache", 1))}
         if grammar:
             extra["grammar"] = grammar
         if self._adapter_ids:

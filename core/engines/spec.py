@@ -11,7 +11,7 @@ from core.errors import SpecError
 from core.models import PACKAGED
 
 BACKENDS = ("hf", "gguf", "openai", "served")
-SERVED_OPTIONS = {"parallel": 1, "ctx": 64, "timeout": 1}  # +key=N options of served: and their minimum
+SERVED_OPTIONS = {"parallel": 1, "ctx": 64, "timeout": 1, "cache": 0}  # +key=N options of served:, their minimum
 DEFAULT_OPENAI_URL = "https://api.openai.com/v1"
 
 _FORMS = [
@@ -21,7 +21,7 @@ _FORMS = [
     ("hf:path/to/dir | hf:org/name", "a transformers model directory or hub id (or hf:model.gguf)"),
     ("hf:BASE+adapter=DIR", "with a PEFT adapter; repeat +adapter=NAME:DIR for several"),
     ("openai:MODEL@http://host:port/v1", "an OpenAI-compatible server (key from $OPENAI_API_KEY)"),
-    ("served:MODEL[+parallel=8][+ctx=4096]", "a packaged model or .gguf in a managed llama-server (batched)"),
+    ("served:MODEL[+parallel=8][+ctx=4096][+cache=0]", "a packaged model or .gguf in a managed llama-server"),
     ("served:MODEL+adapter=NAME:FILE.gguf", "with LoRA adapters in llama.cpp's format, chosen per request"),
 ]
 VALID_FORMS = "Valid model specs:\n" + "\n".join(f"  {form:<34} {what}" for form, what in _FORMS)
@@ -35,7 +35,7 @@ class ModelSpec:
     model: str
     adapters: tuple[tuple[str, str], ...] = ()  # (name, directory; a .gguf file for served:)
     base_url: str | None = None
-    options: tuple[tuple[str, int], ...] = ()  # served: parallel, ctx, timeout
+    options: tuple[tuple[str, int], ...] = ()  # served: parallel, ctx, timeout, cache
 
     def option(self, key: str, default: int) -> int:
         return dict(self.options).get(key, default)
