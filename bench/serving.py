@@ -42,19 +42,42 @@ def batched_bench(gguf: Path, parallel: list[int], pp: int = PP, tg: int = TG) -
     return {r["pl"]: {"speed": r["speed"], "speed_tg": r["speed_tg"]} for r in rows}
 
 
+def server_profile(metrics: str) -> dict:
+    """From llama-server's /metrics: decode calls, sequences per decode call, prompt and generated tokens."""
+    values = {}
+    for line in metrics.splitlines():
+        if line.startswith("llamacpp:"):
+            name, _, value = line.partition(" ")
+            values[name.removeprefix("llamacpp:")] = float(value)
+    names = {"decode_calls": "n_decode_total", "busy_slots_per_decode": "n_busy_slots_per_decode",
+             "prompt_tokens": "prompt_tokens_total", "generated_tokens": "tokens_predicted_total"}
+    return {key: values.get(name) for key, name in names.items()}
+
+
 def generate_phase(model: str, concurrency: int, prompts: int, tmp: Path) -> dict:
-    """One `eval generate` run of the examples set on a fresh served:MODEL; its card's throughput + agreement."""
+    """One `eval generate` run of the examples set on a fresh served:MODEL (its start not timed); the card's
+    throughput and agreement, and the server's own profile of the phase."""
+    from core.engines.served import SHARED_ENV, gguf_of, server_options
+    from core.engines.spec import parse_spec
+    from core.llama_server import LlamaServer
     from eval.generate import run_generate
 
     per_lang = max(1, prompts // 16)
     out = tmp / f"{model}-c{concurrency}-{time.time()}"
-    card = run_generate(f"served:{model}+parallel=8+ctx=1024", "examples", out, limit=per_lang,
-                        max_tokens=TG, concurrency=concurrency)
+    spec = f"served:{model}+parallel=8+ctx=1024"
+    parsed = parse_spec(spec)
+    with LlamaServer(gguf_of(parsed), model, server_options(parsed), log=tmp / "server.log") as server:
+        os.environ[SHARED_ENV] = json.dumps({spec: server.url})
+        try:
+            card = run_generate(spec, "examples", out, limit=per_lang, max_tokens=TG, concurrency=concurrency)
+        finally:
+            del os.environ[SHARED_ENV]
+        profile = server_profile(server.metrics())
     from eval.results import read_items
 
     records = read_items(out)
     answers = {(r["lang"], r["id"]): r["answers"][0] for r in records}
-    return {**card["throughput"], "answers": answers,
+    return {**card["throughput"], "answers": answers, "server": profile,
             "agreement": sum(r["detected"][0][0] == r["lang"] for r in records) / len(records),
             "nonempty": sum(bool(a.strip()) for a in answers.values()) / len(records)}
 

@@ -74,25 +74,18 @@ def _count(engine: Engine, text: str) -> int | None:
 
 
 def _answer_one(engine: Engine, turns: Sequence[str], params: dict) -> Answered:
-    """Every turn of one prompt; a server restarted mid-answer (ServerRestarted) gets the prompt again once."""
-    from core.engines.served import ServerRestarted
-
-    for attempt in (1, 2):
-        done, messages = Answered([], [], []), []
-        try:
-            for turn in turns:
-                messages.append({"role": "user", "content": turn})
-                start = time.perf_counter()
-                answer = complete(engine, messages, **params)
-                done.seconds.append(time.perf_counter() - start)
-                done.tokens.append(_count(engine, answer))
-                messages.append({"role": "assistant", "content": answer})
-                done.answers.append(answer)
-            return done
-        except ServerRestarted:
-            if attempt == 2:
-                raise
-    raise AssertionError("unreachable")
+    """Every turn of one prompt, each a whole (non-streamed) request; a served engine resends a request its
+    server died under after restarting it."""
+    done, messages = Answered([], [], []), []
+    for turn in turns:
+        messages.append({"role": "user", "content": turn})
+        start = time.perf_counter()
+        answer = complete(engine, messages, **params)
+        done.seconds.append(time.perf_counter() - start)
+        done.tokens.append(_count(engine, answer))
+        messages.append({"role": "assistant", "content": answer})
+        done.answers.append(answer)
+    return done
 
 
 def _answer_batch(engine, prompts: Sequence[Sequence[str]], params: dict) -> list[Answered]:

@@ -46,8 +46,9 @@ class Engine(Protocol):
 
 
 def complete(engine: Engine, prompt: Prompt, **params: Any) -> str:
-    """Run `generate` to the end and return the whole reply."""
-    return "".join(engine.generate(prompt, **params))
+    """The whole reply: one non-streamed request where the engine offers it (servers), else `generate` joined."""
+    whole = getattr(engine, "complete_text", None)
+    return whole(prompt, **params) if whole else "".join(engine.generate(prompt, **params))
 
 
 def check_sampling(max_tokens: int, temperature: float, top_p: float) -> None:

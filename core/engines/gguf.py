@@ -17,7 +17,35 @@ from core.errors import EngineError, ModelFileError
 from core.models import PACKAGED, chat_fallback, check_gguf_header, damaged_gguf_error, packaged_gguf
 
 
-class GGUFEngine:
+class LlamaPrompts:
+    """Chat rendering and tokenization as llama.cpp sees a prompt (the GGUF's template or a named fallback, BOS
+    once, special tokens parsed); shared by the in-process gguf engine and the served one, so both send the
+    same tokens. `_use_vocab` sets it up from a llama-cpp-python `Llama` (full or vocab-only)."""
+
+    def _use_vocab(self, llama, chat_format: str | None, model: str) -> None:
+        self._llama = llama
+        self.format = resolve_format(llama.metadata.get("tokenizer.chat_template"), chat_format, chat_fallback(model))
+        self._add_bos = llama._model.add_bos_token()
+        self._bos = self._token_text(llama.token_bos())
+        self._eos = self._token_text(llama.token_eos())
+
+    def _token_text(self, token: int) -> str:
+        return self._llama.detokenize([token], special=True).decode("utf-8", "replace") if token >= 0 else ""
+
+    def _tokens(self, text: str, bos: bool) -> list[int]:
+        return self._llama.tokenize(text.encode("utf-8"), add_bos=bos and self._add_bos, special=True)
+
+    def _prompt_tokens(self, prompt: str | list[dict]) -> list[int]:
+        if isinstance(prompt, str):
+            return self._tokens(prompt, bos=True)
+        text = render(self.format, prompt, self._bos, self._eos)
+        return self._tokens(text, bos=not (self._bos and text.startswith(self._bos)))
+
+    def count_tokens(self, text: str) -> int:
+        return len(self._tokens(text, bos=False))
+
+
+class GGUFEngine(LlamaPrompts):
     """A GGUF model in llama.cpp."""
 
     backend = "gguf"
@@ -37,31 +65,13 @@ class GGUFEngine:
                 f"Cannot load {self.path}: llama.cpp rejected it (unsupported architecture or version?). "
                 f"Re-export it with a current converter.") from exc
         meta = self.llm.metadata
-        self.format = resolve_format(meta.get("tokenizer.chat_template"), chat_format, chat_fallback(spec.model))
-        self._add_bos = self.llm._model.add_bos_token()
-        self._bos = self._token_text(self.llm.token_bos())
-        self._eos = self._token_text(self.llm.token_eos())
+        self._use_vocab(self.llm, chat_format, spec.model)
         self._lock = threading.Lock()
         self._scored_ids: list[int] = []  # tokens whose KV cache loglikelihood left behind
         # Partly clearing a sliding-window (iSWA) cache, as Gemma 3 has, changed scores by up to 0.3 nats
         # here; reuse the prefix cache only for models with full attention.
         self._reuse_kv = f"{meta.get('general.architecture')}.attention.sliding_window" not in meta
         self.load_seconds = time.perf_counter() - start
-
-    def _token_text(self, token: int) -> str:
-        return self.llm.detokenize([token], special=True).decode("utf-8", "replace") if token >= 0 else ""
-
-    def _tokens(self, text: str, bos: bool) -> list[int]:
-        return self.llm.tokenize(text.encode("utf-8"), add_bos=bos and self._add_bos, special=True)
-
-    def _prompt_tokens(self, prompt: str | list[dict]) -> list[int]:
-        if isinstance(prompt, str):
-            return self._tokens(prompt, bos=True)
-        text = render(self.format, prompt, self._bos, self._eos)
-        return self._tokens(text, bos=not (self._bos and text.startswith(self._bos)))
-
-    def count_tokens(self, text: str) -> int:
-        return len(self._tokens(text, bos=False))
 
     def generate(self, prompt: Prompt, *, max_tokens: int = 256, temperature: float = 0.7, top_p: float = 1.0,
                  stop: Sequence[str] | None = None, seed: int | None = None) -> Iterator[str]:

@@ -83,6 +83,19 @@ class OpenAIEngine:
                 if chunk.choices and chunk.choices[0].delta.content:
                     yield chunk.choices[0].delta.content
 
+    def complete_text(self, prompt: Prompt, *, max_tokens: int = 256, temperature: float = 0.7, top_p: float = 1.0,
+                      stop: Sequence[str] | None = None, seed: int | None = None) -> str:
+        """The whole reply in one response: no per-token events, which cost both sides CPU under load."""
+        prompt = check_prompt(prompt)
+        check_sampling(max_tokens, temperature, top_p)
+        params = dict(max_tokens=max_tokens, temperature=temperature, top_p=top_p, seed=seed,
+                      stop=list(stop) if stop else None)
+        if isinstance(prompt, str):
+            resp = self._call(self._client.completions.create, prompt=prompt, **params)
+            return resp.choices[0].text or "" if resp.choices else ""
+        resp = self._call(self._client.chat.completions.create, messages=prompt, **params)
+        return resp.choices[0].message.content or "" if resp.choices else ""
+
     def loglikelihood(self, requests: Sequence[tuple[str, str]]) -> list[LoglikelihoodResult]:
         """Scores through the completions endpoint with echo=True and logprobs (vLLM, llama.cpp with logits_all)."""
         import openai

@@ -19,12 +19,13 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from core.chat import check_prompt, render, resolve_format
+from core.chat import check_prompt
 from core.engines.base import LoglikelihoodResult, Prompt, check_sampling
+from core.engines.gguf import LlamaPrompts
 from core.engines.openai_api import OpenAIEngine
 from core.engines.spec import ModelSpec
 from core.errors import ConfigError, EngineError, ModelFileError, ScoringUnsupported
-from core.models import PACKAGED, chat_fallback, check_gguf_header, damaged_gguf_error, packaged_gguf
+from core.models import PACKAGED, check_gguf_header, damaged_gguf_error, packaged_gguf
 
 SHARED_ENV = "POLYGLOT_SERVED"
 
@@ -61,7 +62,7 @@ def server_options(spec: ModelSpec):
                          cache_prompt=bool(spec.option("cache", 1)))
 
 
-class ServedEngine(OpenAIEngine):
+class ServedEngine(LlamaPrompts, OpenAIEngine):
     """A GGUF served by llama-server on 127.0.0.1, owned by this engine (or shared through $POLYGLOT_SERVED)."""
 
     backend = "served"
@@ -88,11 +89,7 @@ class ServedEngine(OpenAIEngine):
                 self.server.stop()
             raise damaged_gguf_error(self.path) or ModelFileError(f"Cannot read the vocabulary of {self.path}.") \
                 from exc
-        meta = self.vocab.metadata
-        self.format = resolve_format(meta.get("tokenizer.chat_template"), chat_format, chat_fallback(spec.model))
-        self._add_bos = self.vocab._model.add_bos_token()
-        self._bos = self._token_text(self.vocab.token_bos())
-        self._eos = self._token_text(self.vocab.token_eos())
+        self._use_vocab(self.vocab, chat_format, spec.model)
         self.adapter: str | None = None
         self._adapter_ids = {name: i for i, (name, _) in enumerate(spec.adapters)}
         self._recover_lock = threading.Lock()
@@ -103,21 +100,9 @@ class ServedEngine(OpenAIEngine):
     def __repr__(self) -> str:
         return f"ServedEngine({self.served_spec} @ {self.url})"
 
-    def _token_text(self, token: int) -> str:
-        return self.vocab.detokenize([token], special=True).decode("utf-8", "replace") if token >= 0 else ""
-
-    def _tokens(self, text: str, bos: bool) -> list[int]:
-        return self.vocab.tokenize(text.encode("utf-8"), add_bos=bos and self._add_bos, special=True)
-
     def prompt_tokens(self, prompt: str | list[dict]) -> list[int]:
         """The token ids sent for `prompt`: the same as the in-process gguf engine's."""
-        if isinstance(prompt, str):
-            return self._tokens(prompt, bos=True)
-        text = render(self.format, prompt, self._bos, self._eos)
-        return self._tokens(text, bos=not (self._bos and text.startswith(self._bos)))
-
-    def count_tokens(self, text: str) -> int:
-        return len(self._tokens(text, bos=False))
+        return self._prompt_tokens(prompt)
 
     def set_adapter(self, name: str | None) -> None:
         """Answer with LoRA adapter `name` from now on (None: the base); each request carries its choice."""
@@ -129,6 +114,27 @@ class ServedEngine(OpenAIEngine):
                  stop: Sequence[str] | None = None, seed: int | None = None,
                  grammar: str | None = None) -> Iterator[str]:
         """Stream the reply; `grammar` (GBNF) constrains what the model may write."""
+        params = self._request(prompt, max_tokens, temperature, top_p, stop, seed, grammar)
+        for chunk in self._stream(self._client.completions.create, stream=True, **params):
+            if chunk.choices and chunk.choices[0].text:
+                yield chunk.choices[0].text
+
+    def complete_text(self, prompt: Prompt, *, max_tokens: int = 256, temperature: float = 0.7, top_p: float = 1.0,
+                      stop: Sequence[str] | None = None, seed: int | None = None, grammar: str | None = None) -> str:
+        """The whole reply in one response (no per-token events); a dead server is restarted once."""
+        params = self._request(prompt, max_tokens, temperature, top_p, stop, seed, grammar)
+        seen = self.server.restarts if self.server else 0
+        try:
+            resp = self._call(self._client.completions.create, **params)
+        except EngineError as exc:
+            if not self._recover(seen, exc):
+                raise
+            resp = self._call(self._client.completions.create, **params)
+        self._restarted_unanswered = False
+        return resp.choices[0].text or "" if resp.choices else ""
+
+    def _request(self, prompt, max_tokens, temperature, top_p, stop, seed, grammar) -> dict:
+        """The completions request for `prompt`: its token ids, OpenAI sampling, stops, grammar, LoRA scales."""
         prompt = check_prompt(prompt)
         check_sampling(max_tokens, temperature, top_p)
         tokens = self.prompt_tokens(prompt)
@@ -146,11 +152,8 @@ class ServedEngine(OpenAIEngine):
         if self._adapter_ids:
             extra["lora"] = [{"id": i, "scale": 1.0 if name == self.adapter else 0.0}
                              for name, i in self._adapter_ids.items()]
-        params = dict(prompt=tokens, max_tokens=max_tokens, temperature=temperature, top_p=top_p, seed=seed,
-                      stop=stops or None, stream=True, extra_body=extra)
-        for chunk in self._stream(self._client.completions.create, **params):
-            if chunk.choices and chunk.choices[0].text:
-                yield chunk.choices[0].text
+        return dict(prompt=tokens, max_tokens=max_tokens, temperature=temperature, top_p=top_p, seed=seed,
+                    stop=stops or None, extra_body=extra)
 
     def _stream(self, fn, **kwargs):
         """The parent's stream, with one restart of a dead server: sent again if nothing had arrived yet."""
