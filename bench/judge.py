@@ -20,7 +20,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.run_cards import fmt, median_spread, update_readme, write_card  # noqa: E402
-from bench.serving import batched_bench  # noqa: E402
+from bench.serving import batched_bench, server_profile  # noqa: E402
 from core.engines import complete, load  # noqa: E402
 from core.llama_server import LlamaServer, ServerOptions  # noqa: E402
 from core.models import packaged_gguf  # noqa: E402
@@ -48,13 +48,19 @@ def answer_sets(data_dir: Path, n: int, tmp: Path) -> tuple[Path, Path]:
     return dirs[0], dirs[1]
 
 
-def judge_once(a: Path, b: Path, url: str, out: Path, args, c: int) -> dict:
+def judge_once(a: Path, b: Path, server: LlamaServer, out: Path, args, c: int) -> dict:
+    """One judge run at concurrency c; its rate, mean call lengths, and the prompt tokens the server computed
+    (a prompt prefix found in a slot's cache is not computed again)."""
+    url = server.url
+    before = server_profile(server.metrics())
     card = run_judge("pairwise", a, f"openai:smollm2@{url}", out, b=b, data_dir=args.data_dir, turns=1,
                      concurrency=c, max_tokens=args.max_tokens, english_prompts=True, log=lambda m: None)
     calls = card["calls_this_run"]
     return {"rate": card["judgments_per_s"], "calls": calls, "unparseable": card["results"]["unparseable"]["n"],
             "prompt_tokens": card["usage"]["prompt_tokens"] / max(calls, 1),
-            "completion_tokens": card["usage"]["completion_tokens"] / max(calls, 1)}
+            "completion_tokens": card["usage"]["completion_tokens"] / max(calls, 1),
+            "prompt_tokens_computed": server_profile(server.metrics())["prompt_tokens"] - before["prompt_tokens"],
+            "prompt_tokens_sent": card["usage"]["prompt_tokens"]}
 
 
 def main() -> None:
@@ -78,7 +84,7 @@ def main() -> None:
                 complete(warm, [{"role": "user", "content": "Say hello."}], max_tokens=16, temperature=0)
             for i in range(args.runs):
                 sides = (1, n) if i % 2 == 0 else (n, 1)
-                got = {c: judge_once(a, b, server.url, tmp / f"run{i}-c{c}", args, c) for c in sides}
+                got = {c: judge_once(a, b, server, tmp / f"run{i}-c{c}", args, c) for c in sides}
                 pp, tg = round(got[1]["prompt_tokens"]), max(1, round(got[1]["completion_tokens"]))
                 limit = batched_bench(packaged_gguf("smollm2-135m"), [1, n], pp=pp, tg=tg)
                 run = {"c1": got[1], f"c{n}": got[n], "pp": pp, "tg": tg, "limit": limit,
@@ -87,8 +93,13 @@ def main() -> None:
                 runs.append(run)
                 print(f"run {i + 1}: concurrency 1 {got[1]['rate']:.3f} judgments/s, {n}: {got[n]['rate']:.3f} "
                       f"-> {run['ratio']:.2f}x; llama-batched-bench {n}/1 at {pp}+{tg} tokens: "
-                      f"{run['limit_ratio']:.2f}x; share {run['share_of_limit']:.0%}", flush=True)
+                      f"{run['limit_ratio']:.2f}x; share {run['share_of_limit']:.0%}; prompt tokens computed / "
+                      f"sent: c1 {got[1]['prompt_tokens_computed']:.0f}/{got[1]['prompt_tokens_sent']}, c{n} "
+                      f"{got[n]['prompt_tokens_computed']:.0f}/{got[n]['prompt_tokens_sent']}", flush=True)
     summary = {k: median_spread([r[k] for r in runs]) for k in ("ratio", "limit_ratio", "share_of_limit")}
+    for c in (1, n):
+        summary[f"c{c}_computed"] = median_spread([r[f"c{c}"]["prompt_tokens_computed"] /
+                                                   max(r[f"c{c}"]["prompt_tokens_sent"], 1) for r in runs])
     summary["c1_rate"] = median_spread([r["c1"]["rate"] for r in runs])
     summary[f"c{n}_rate"] = median_spread([r[f"c{n}"]["rate"] for r in runs])
     path = write_card("judge", {"questions": args.questions, "concurrency": n, "max_tokens": args.max_tokens,
@@ -98,7 +109,9 @@ def main() -> None:
             f"{summary[f'c{n}_rate']['median']:.2f} judgments/s, concurrency {n}/1 = "
             f"{fmt(summary['ratio'], unit='x')}; "
             f"llama-batched-bench's {n}/1 at the same lengths: {fmt(summary['limit_ratio'], unit='x')}; share of "
-            f"the limit {fmt(summary['share_of_limit'])}.")
+            f"the limit {fmt(summary['share_of_limit'])}. Share of the prompt tokens the server computed (the rest "
+            f"came from a slot's prompt cache): {summary['c1_computed']['median']:.2f} at concurrency 1, "
+            f"{summary[f'c{n}_computed']['median']:.2f} at {n}.")
     print(line)
     print(f"card: {path}")
     if args.readme and not update_readme("judge-bench", line):

@@ -144,8 +144,10 @@ class ServedEngine(LlamaPrompts, OpenAIEngine):
                               f"the model with +ctx=N.")
         stops = list(stop or ()) + ([] if isinstance(prompt, str) else [s for s in self.format.stop])
         # top_k=0, min_p=0, no repeat penalty: only temperature and top_p shape sampling, as in the OpenAI API
-        # and the in-process gguf engine. The server stops at end-of-generation tokens itself.
-        extra: dict[str, Any] = {"top_k": 0, "min_p": 0.0, "repeat_penalty": 1.0,
+        # and the in-process gguf engine. Greedy asks for top_k=1, the same argmax without sorting the whole
+        # vocabulary for every token (measured: 8 concurrent greedy requests 71 -> 82 tokens/s on SmolLM2).
+        # The server stops at end-of-generation tokens itself.
+        extra: dict[str, Any] = {"top_k": 1 if temperature == 0 else 0, "min_p": 0.0, "repeat_penalty": 1.0,
                                  "cache_prompt": bool(self.served_spec.option("cache", 1))}
         if grammar:
             extra["grammar"] = grammar
