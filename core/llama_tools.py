@@ -27,6 +27,7 @@ from pathlib import Path
 
 from core.errors import EngineError
 from core.models import polyglot_home
+from core.readers import file_sha256
 
 TOOLS = ("llama-server", "llama-batched-bench", "llama-imatrix", "llama-perplexity", "llama-quantize")
 # Offline and self-contained: no curl/openssl (the server only listens on loopback), no web UI download,
@@ -83,15 +84,7 @@ def sdist_path() -> Path:
 
 @functools.lru_cache(maxsize=8)
 def _sha256_of(path: Path, size: int, mtime: float) -> str:
-    return _sha256(path)
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+    return file_sha256(path)
 
 
 def build_key(sdist: Path) -> str:
@@ -170,7 +163,7 @@ def _build(sdist: Path, home: Path) -> None:
         (staged / "bin").mkdir(parents=True)
         for name in TOOLS:
             shutil.copy2(build / "bin" / name, staged / "bin" / name)
-        card = {"sdist": sdist.name, "sdist_sha256": _sha256(sdist), "cmake": cmake_options(),
+        card = {"sdist": sdist.name, "sdist_sha256": file_sha256(sdist), "cmake": cmake_options(),
                 "seconds": round(time.perf_counter() - started, 1), "jobs": int(jobs), "tools": list(TOOLS),
                 "built_at": time.strftime("%Y-%m-%dT%H:%M:%S")}
         (staged / "build.json").write_text(json.dumps(card, indent=2))

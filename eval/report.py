@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from core.engines.spec import display_name
 from core.errors import ConfigError
 from eval.results import read_card
 
@@ -27,8 +28,9 @@ def split_judge_runs(cards: list[dict]) -> tuple[list[dict], list[dict]]:
 
 
 def _label(card: dict, cards: list[dict]) -> str:
-    same = [c for c in cards if c["model"] == card["model"]]
-    return card["model"] if len(same) == 1 else f"{card['model']} ({Path(card['_dir']).name})"
+    name = display_name(card["model"])
+    same = [c for c in cards if display_name(c["model"]) == name]
+    return name if len(same) == 1 else f"{name} ({Path(card['_dir']).name})"
 
 
 def _agreement_rows(cards: list[dict]) -> list[list[str]]:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import gradio as gr
 
-from core.engines.spec import DEFAULT_OPENAI_URL, parse_spec
+from core.engines.spec import DEFAULT_OPENAI_URL, display_name, parse_spec
 from core.errors import ConfigError, PolyglotError
 from eval.results import read_card
 from playground import jobs
@@ -28,7 +28,8 @@ def answer_sets(settings: Settings) -> list[tuple[str, str]]:
     for card_path in sorted((settings.runs_dir / "generate").glob("*/card.json")):
         card = json.loads(card_path.read_text())
         if card.get("status") == "done":
-            found.append((f"answers: {card['model']} on {Path(card['set']).name} ({card_path.parent.name})",
+            name = display_name(card["model"])
+            found.append((f"answers: {name} on {Path(card['set']).name} ({card_path.parent.name})",
                           str(card_path.parent)))
     return found
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import gradio as gr
 
+from core.engines.spec import display_name
 from core.errors import ConfigError, DataError, PolyglotError
 from playground import jobs
 from playground.arena import language_name
@@ -85,10 +86,10 @@ def mismatches(cards: list[dict], per_run: int = 20) -> str:
         for r in wrong[:per_run]:
             found, conf = r["detected"][0]
             answer = " ".join(r["answers"][0].split())[:300] or "(empty)"
-            lines.append(f"- **{card['model']}**, {language_name(r['lang'])} prompt → {language_name(found)} "
-                         f"({conf:.2f}): {r['turns'][0][:120]}\n  > {answer}")
+            lines.append(f"- **{display_name(card['model'])}**, {language_name(r['lang'])} prompt → "
+                         f"{language_name(found)} ({conf:.2f}): {r['turns'][0][:120]}\n  > {answer}")
         if len(wrong) > per_run:
-            lines.append(f"- ... and {len(wrong) - per_run} more from {card['model']}")
+            lines.append(f"- ... and {len(wrong) - per_run} more from {display_name(card['model'])}")
     return "### Answers in another language\n" + ("\n".join(lines) if lines else "None: every answer matched.")
 
 

@@ -52,6 +52,14 @@ class ModelSpec:
         return f"{self.backend}:{self.model}{extra}"
 
 
+def display_name(spec: str) -> str:
+    """How tables and pickers name a model: a served model by the model it serves (`served:X+parallel=16` gives
+    the same tokens and text as `X`), anything else by its spec."""
+    if spec.startswith("served:"):
+        return spec.removeprefix("served:").split("+")[0]
+    return spec
+
+
 def _fail(spec: str, why: str) -> SpecError:
     close = difflib.get_close_matches(spec, list(PACKAGED), n=2, cutoff=0.5)
     hint = f" Did you mean {' or '.join(close)}?" if close else ""
