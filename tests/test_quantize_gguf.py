@@ -261,7 +261,9 @@ def test_a_served_lora_adapter_is_chosen_per_request(tiny, tmp_path):
         llm = Llama(str(base), n_ctx=128, verbose=False, lora_path=str(lora))
         here = llm.create_completion(served.prompt_tokens(prompt), max_tokens=12, temperature=0)["choices"][0]["text"]
         llm.close()
-        assert tuned == here
+        # The tiny random model writes bytes that are not UTF-8: the server shows them as U+FFFD, llama-cpp-python
+        # drops them; the tokens are the same.
+        assert tuned.replace("\ufffd", "") == here
         with pytest.raises(Exception, match="No adapter named 'y'"):
             served.set_adapter("y")
     finally:
