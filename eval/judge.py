@@ -247,6 +247,35 @@ def run_judge(mode: str, a: Path, judge: str, out: Path, **options) -> dict:
         return _run_judge(mode, a, endpoint, out, **options)
 
 
+def _answer_sets(a: Path, b: Path | None, langs: list[str] | None, limit: int | None):
+    """Both answer runs, checked: the same prompt set, answers in every language asked for; the first `limit`
+    questions per language of `a`. Returns (card_a, records_a, card_b, records_b, langs)."""
+    card_a, rec_a = _answers(a)
+    card_b, rec_b = _answers(b) if b is not None else (None, None)
+    if card_b is not None and card_b["set"] != card_a["set"]:
+        raise ConfigError(f"{a} answered {card_a['set']} and {b} answered {card_b['set']}: judge the same set.")
+    langs = langs or list(card_a["langs"])
+    answered = sorted({lang for lang, _ in rec_a})
+    missing = [lang for lang in langs if lang not in answered]
+    if missing:
+        raise ConfigError(f"{a} has no answers in {', '.join(missing)}; it has: {', '.join(answered) or 'none'}.")
+    if limit is not None:  # the first `limit` questions per language, in the answer files' order
+        kept = {k for lang in langs for k in [k for k in rec_a if k[0] == lang][:limit]}
+        rec_a = {k: v for k, v in rec_a.items() if k in kept}
+    return card_a, rec_a, card_b, rec_b, langs
+
+
+def _check_resumable(out: Path, identity: dict, constrain: bool) -> None:
+    """Refuse an `out` that holds another judge run, or the same run with(out) a grammar."""
+    out.mkdir(parents=True, exist_ok=True)
+    check_same_run(out, identity)
+    earlier = read_card(out)
+    if earlier is not None and bool(earlier.get("constrained")) != constrain:
+        raise ConfigError(f"{out} holds a judge run with constrained={bool(earlier.get('constrained'))}; resuming "
+                          f"with constrained={constrain} would mix two kinds of verdict. Pass another --out, or "
+                          f"{'leave out' if constrain else 'add'} --constrain.")
+
+
 def _run_judge(mode: str, a: Path, judge: str, out: Path, b: Path | None = None, langs: list[str] | None = None,
               limit: int | None = None, data_dir: Path | None = None, turns: int = 2, concurrency: int = 4,
               max_tokens: int = 1024, english_prompts: bool = False, dry_run: bool = False, timeout: float = 120.0,
@@ -268,18 +297,7 @@ def _run_judge(mode: str, a: Path, judge: str, out: Path, b: Path | None = None,
     if spec.backend != "openai":
         raise ConfigError(f"The judge must be an OpenAI-compatible endpoint (openai:MODEL or openai:MODEL@URL) or a "
                           f"local model served here (served:MODEL), not {judge!r}.")
-    card_a, rec_a = _answers(a)
-    card_b, rec_b = _answers(b) if b is not None else (None, None)
-    if card_b is not None and card_b["set"] != card_a["set"]:
-        raise ConfigError(f"{a} answered {card_a['set']} and {b} answered {card_b['set']}: judge the same set.")
-    langs = langs or list(card_a["langs"])
-    answered = sorted({lang for lang, _ in rec_a})
-    missing = [lang for lang in langs if lang not in answered]
-    if missing:
-        raise ConfigError(f"{a} has no answers in {', '.join(missing)}; it has: {', '.join(answered) or 'none'}.")
-    if limit is not None:  # the first `limit` questions per language, in the answer files' order
-        kept = {k for lang in langs for k in [k for k in rec_a if k[0] == lang][:limit]}
-        rec_a = {k: v for k, v in rec_a.items() if k in kept}
+    card_a, rec_a, card_b, rec_b, langs = _answer_sets(a, b, langs, limit)
     refs = {lang: _references(data_dir, card_a["set"], lang) for lang in langs}
     jobs = plan_jobs(mode, rec_a, rec_b, langs, turns, _prompt_chooser(mode, data_dir, english_prompts), refs)
     identity = {"mode": mode,
@@ -287,13 +305,7 @@ def _run_judge(mode: str, a: Path, judge: str, out: Path, b: Path | None = None,
                 "a": card_a["model"], "b": card_b["model"] if card_b else None, "set": card_a["set"],
                 "turns": turns, "max_tokens": max_tokens, "english_prompts": english_prompts} | \
         ({"constrained": True} if constrain else {})  # absent when off, so earlier runs still resume
-    out.mkdir(parents=True, exist_ok=True)
-    check_same_run(out, identity)
-    earlier = read_card(out)
-    if earlier is not None and bool(earlier.get("constrained")) != constrain:
-        raise ConfigError(f"{out} holds a judge run with constrained={bool(earlier.get('constrained'))}; resuming "
-                          f"with constrained={constrain} would mix two kinds of verdict. Pass another --out, or "
-                          f"{'leave out' if constrain else 'add'} --constrain.")
+    _check_resumable(out, identity, constrain)
     key = lambda j: _key(spec.model, j, max_tokens, _grammar(mode, j, constrain))  # noqa: E731
     slot = lambda j: (key(j), j.lang, j.id, j.turn, j.side)  # noqa: E731
     existing = read_items(out)

@@ -60,6 +60,74 @@ def arm_order(exp: Experiment) -> list[str]:
     return order
 
 
+def _data_stages(r: Run, exp: Experiment, scale: str, tuned: list[str], endpoints: Endpoints, out: Path,
+                 data_dir: Path, log) -> dict[str, Path]:
+    """data/ARM for every tuned arm (a recipe's mix or the X-Instruction pipeline); each arm's mix.jsonl."""
+    from experiments import steps
+
+    s = exp.scales[scale]
+    mixes: dict[str, Path] = {}
+    for arm in tuned:
+        a = exp.arms[arm]
+        extra = {"mixture.size": steps.mix_rows(mixes[a.match_size_of])} if a.match_size_of else {}
+        if a.recipe:
+            recipe = recipe_for(exp, arm, scale, extra)
+
+            def build(d, arm=arm, extra=extra, recipe=recipe):
+                if recipe.translate:  # the served teacher's URL changes per run: not part of the key
+                    teacher = endpoints.spec(s.teacher, "teacher")
+                    recipe = recipe_for(exp, arm, scale, extra | {"translate.translator": teacher,
+                                                                  "translate.teacher": teacher})
+                return steps.build_mix(recipe, d, data_dir, log)
+
+            r.stage(f"data/{arm}", {"recipe": to_dict(recipe), "teacher": s.teacher}, build)
+        else:
+            xrec = xinstruct_for(exp, arm, scale)
+            r.stage(f"data/{arm}", {"xinstruct": to_dict(xrec)},
+                    lambda d, xrec=xrec: steps.xinstruct_mix(xrec, d, data_dir, log))
+        mixes[arm] = out / f"data/{arm}" / "mix.jsonl"
+    return mixes
+
+
+def _export_stages(r: Run, exp: Experiment, s, out: Path, log) -> tuple[dict[str, str], dict[str, str]]:
+    """export/ARM (a verified GGUF) for every arm, or the transformers spec when the scale exports nothing;
+    (model spec per arm, the key its answers depend on per arm)."""
+    from experiments import steps
+
+    models: dict[str, str] = {}
+    model_keys: dict[str, str] = {}
+    for arm in exp.arms:
+        adapter = out / f"train/{arm}" / "adapter" if exp.arms[arm].tuned else None
+        upstream = {"train": r.keys[f"train/{arm}"]} if adapter else {"base": s.base}
+        if s.export:
+            r.stage(f"export/{arm}", {**upstream, "type": s.export},
+                    lambda d, adapter=adapter: steps.export_arm(s.base, adapter, s.export, d, log))
+            models[arm] = steps.exported_spec(out / f"export/{arm}", s.export)
+        else:
+            models[arm] = steps.hf_spec(s.base, adapter)
+        # what the answers depend on: the exported file, else the trained adapter, else the base
+        model_keys[arm] = r.keys.get(f"export/{arm}") or r.keys.get(f"train/{arm}") or s.base
+    return models, model_keys
+
+
+def _judge_stages(r: Run, exp: Experiment, s, models: dict[str, str], answers: dict[str, Path],
+                  endpoints: Endpoints, data_dir: Path, log) -> None:
+    """judge/MODE-ARMS for every judge section: the pair, or each rated arm alone."""
+    from experiments import steps
+
+    for j in exp.judge:
+        rated = [x for x in (j.arms or models) if s.judge_arms is None or x in s.judge_arms]
+        targets = [tuple(j.arms)] if j.mode in ("pairwise", "scores") else [(x,) for x in rated]
+        for arms in targets:
+            inputs = {"answers": [r.keys[f"generate/{x}"] for x in arms], "mode": j.mode, "judge": s.judge,
+                      "max_tokens": s.judge_max_tokens,
+                      "langs": j.langs, "turns": j.turns, "limit": s.limit} | \
+                ({"constrained": True} if s.judge_constrained else {})  # absent when off: old runs resume
+            r.stage(f"judge/{j.mode}-{'-'.join(arms)}", inputs,
+                    lambda d, j=j, arms=arms: steps.judge(j, [answers[x] for x in arms],
+                                                          endpoints.spec(s.judge, "judge"), s, d, data_dir, log))
+
+
 def run_experiment(name: str, scale: str, out: Path, data_dir: Path, until: str | None = None,
                    log=print) -> dict:
     """Run (or resume) every stage of experiment `name` at `scale` into `out`; returns the run's card."""
@@ -70,31 +138,9 @@ def run_experiment(name: str, scale: str, out: Path, data_dir: Path, until: str 
     exp = load_experiment(name, scale)
     s = exp.scales[scale]
     r = Run(out, {"experiment": exp.name, "scale": scale, "config": to_dict(exp), "data_dir": str(data_dir)}, log)
-    models: dict[str, str] = {}
-    model_keys: dict[str, str] = {}
-    mixes: dict[str, Path] = {}
-
     with Endpoints(out, log) as endpoints:
         tuned = [arm for arm in arm_order(exp) if exp.arms[arm].tuned]
-        for arm in tuned:
-            a = exp.arms[arm]
-            extra = {"mixture.size": steps.mix_rows(mixes[a.match_size_of])} if a.match_size_of else {}
-            if a.recipe:
-                recipe = recipe_for(exp, arm, scale, extra)
-
-                def build(d, arm=arm, extra=extra, recipe=recipe):
-                    if recipe.translate:  # the served teacher's URL changes per run: not part of the key
-                        teacher = endpoints.spec(s.teacher, "teacher")
-                        recipe = recipe_for(exp, arm, scale, extra | {"translate.translator": teacher,
-                                                                      "translate.teacher": teacher})
-                    return steps.build_mix(recipe, d, data_dir, log)
-
-                r.stage(f"data/{arm}", {"recipe": to_dict(recipe), "teacher": s.teacher}, build)
-            else:
-                xrec = xinstruct_for(exp, arm, scale)
-                r.stage(f"data/{arm}", {"xinstruct": to_dict(xrec)},
-                        lambda d, xrec=xrec: steps.xinstruct_mix(xrec, d, data_dir, log))
-            mixes[arm] = out / f"data/{arm}" / "mix.jsonl"
+        mixes = _data_stages(r, exp, scale, tuned, endpoints, out, data_dir, log)
         if until == "data":
             return r.card
         for arm in tuned:
@@ -105,17 +151,7 @@ def run_experiment(name: str, scale: str, out: Path, data_dir: Path, until: str 
                     lambda d, cfg=cfg: steps.train_arm(cfg, log))
         if until == "train":
             return r.card
-        for arm in exp.arms:
-            adapter = out / f"train/{arm}" / "adapter" if exp.arms[arm].tuned else None
-            upstream = {"train": r.keys[f"train/{arm}"]} if adapter else {"base": s.base}
-            if s.export:
-                r.stage(f"export/{arm}", {**upstream, "type": s.export},
-                        lambda d, adapter=adapter: steps.export_arm(s.base, adapter, s.export, d, log))
-                models[arm] = steps.exported_spec(out / f"export/{arm}", s.export)
-            else:
-                models[arm] = steps.hf_spec(s.base, adapter)
-            # what the answers depend on: the exported file, else the trained adapter, else the base
-            model_keys[arm] = r.keys.get(f"export/{arm}") or r.keys.get(f"train/{arm}") or s.base
+        models, model_keys = _export_stages(r, exp, s, out, log)
         if until == "export":
             return r.card
 
@@ -138,17 +174,7 @@ def run_experiment(name: str, scale: str, out: Path, data_dir: Path, until: str 
                 r.stage(f"bench/{arm}", inputs, lambda d, model=model: steps.bench(model, b, s, d, data_dir, log))
             if until == "bench":
                 return r.card
-        for j in exp.judge:
-            rated = [x for x in (j.arms or models) if s.judge_arms is None or x in s.judge_arms]
-            targets = [tuple(j.arms)] if j.mode in ("pairwise", "scores") else [(x,) for x in rated]
-            for arms in targets:
-                inputs = {"answers": [r.keys[f"generate/{x}"] for x in arms], "mode": j.mode, "judge": s.judge,
-                          "max_tokens": s.judge_max_tokens,
-                          "langs": j.langs, "turns": j.turns, "limit": s.limit} | \
-                    ({"constrained": True} if s.judge_constrained else {})  # absent when off: old runs resume
-                r.stage(f"judge/{j.mode}-{'-'.join(arms)}", inputs,
-                        lambda d, j=j, arms=arms: steps.judge(j, [answers[x] for x in arms],
-                                                              endpoints.spec(s.judge, "judge"), s, d, data_dir, log))
+        _judge_stages(r, exp, s, models, answers, endpoints, data_dir, log)
         if until == "judge":
             return r.card
 

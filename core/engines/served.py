@@ -28,6 +28,12 @@ from core.errors import ConfigError, EngineError, ModelFileError, ScoringUnsuppo
 from core.models import PACKAGED, check_gguf_header, damaged_gguf_error, packaged_gguf
 
 SHARED_ENV = "POLYGLOT_SERVED"
+DEFAULTS = {"parallel": 8, "ctx": 4096, "timeout": 600, "cache": 1}  # what a served: spec leaves out
+
+
+def setting(spec: ModelSpec, key: str) -> int:
+    """A served spec's +key=N option, else its default."""
+    return spec.option(key, DEFAULTS[key])
 
 
 class ServerRestarted(EngineError):
@@ -58,8 +64,8 @@ def server_options(spec: ModelSpec):
     """The llama-server settings a served spec asks for (defaults: 8 slots of 4096 tokens)."""
     from core.llama_server import ServerOptions
 
-    return ServerOptions(parallel=spec.option("parallel", 8), ctx=spec.option("ctx", 4096), adapters=spec.adapters,
-                         cache_prompt=bool(spec.option("cache", 1)))
+    return ServerOptions(parallel=setting(spec, "parallel"), ctx=setting(spec, "ctx"), adapters=spec.adapters,
+                         cache_prompt=bool(setting(spec, "cache")))
 
 
 class ServedEngine(LlamaPrompts, OpenAIEngine):
@@ -95,7 +101,7 @@ class ServedEngine(LlamaPrompts, OpenAIEngine):
         self._recover_lock = threading.Lock()
         self._restarted_unanswered = False  # a second death before any answer is not restarted again
         super().__init__(ModelSpec("openai", alias, base_url=url),
-                         timeout=timeout or spec.option("timeout", 600), max_retries=2)
+                         timeout=timeout or setting(spec, "timeout"), max_retries=2)
 
     def __repr__(self) -> str:
         return f"ServedEngine({self.served_spec} @ {self.url})"
@@ -138,7 +144,7 @@ class ServedEngine(LlamaPrompts, OpenAIEngine):
         prompt = check_prompt(prompt)
         check_sampling(max_tokens, temperature, top_p)
         tokens = self.prompt_tokens(prompt)
-        ctx = self.served_spec.option("ctx", 4096)
+        ctx = setting(self.served_spec, "ctx")
         if len(tokens) >= ctx:
             raise EngineError(f"The prompt has {len(tokens)} tokens but a slot holds {ctx}; shorten it or serve "
                               f"the model with +ctx=N.")
@@ -148,7 +154,7 @@ class ServedEngine(LlamaPrompts, OpenAIEngine):
         # vocabulary for every token (measured: 8 concurrent greedy requests 71 -> 82 tokens/s on SmolLM2).
         # The server stops at end-of-generation tokens itself.
         extra: dict[str, Any] = {"top_k": 1 if temperature == 0 else 0, "min_p": 0.0, "repeat_penalty": 1.0,
-                                 "cache_prompt": bool(self.served_spec.option("cache", 1))}
+                                 "cache_prompt": bool(setting(self.served_spec, "cache"))}
         if grammar:
             extra["grammar"] = grammar
         if self._adapter_ids:
@@ -199,8 +205,8 @@ class ServedEngine(LlamaPrompts, OpenAIEngine):
 
     def info(self) -> dict[str, Any]:
         return {"backend": "served", "spec": str(self.served_spec), "source": str(self.path), "base_url": self.url,
-               "chat_format": self.format.name, "parallel": self.served_spec.option("parallel", 8),
-               "ctx": self.served_spec.option("ctx", 4096), "shared": self.server is None,
+               "chat_format": self.format.name, "parallel": setting(self.served_spec, "parallel"),
+               "ctx": setting(self.served_spec, "ctx"), "shared": self.server is None,
                "restarts": self.server.restarts if self.server else 0,
                "adapters": [name for name, _ in self.served_spec.adapters]}
 
