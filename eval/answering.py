@@ -13,7 +13,6 @@ from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
 from core.engines import Engine, complete
-from core.errors import EngineError
 
 CONCURRENT_BACKENDS = ("openai", "served")  # servers that take requests in parallel
 
@@ -158,10 +157,6 @@ def _run_threads(engine, prompts, params, concurrency, finish) -> None:
                 nxt = next(queue, None)
                 if nxt is not None:
                     pending[pool.submit(_answer_one, engine, prompts[nxt], params)] = nxt
-    except (EngineError, KeyboardInterrupt):
-        # Answers already finished were written; the in-flight ones are abandoned, not half-written.
-        for fut in pending:
-            fut.cancel()
-        raise
     finally:
+        # On an error or Ctrl-C: finished answers were written; queued ones are cancelled, in-flight ones abandoned.
         pool.shutdown(wait=False, cancel_futures=True)
