@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import queue
 import threading
@@ -14,8 +15,9 @@ import gradio as gr
 
 from core.engines.spec import parse_spec
 from core.errors import PolyglotError
+from core.fewshot_scaffold import STOP, is_base_model, scaffold
 from core.languages import detect, detect_batch, get_language
-from playground.engines import get_engine
+from playground.engines import lease
 from playground.settings import Settings
 
 MAX_MODELS = 4
@@ -86,11 +88,24 @@ def _messages(history: list[dict], system: str) -> list[dict]:
     return head + [{"role": m["role"], "content": _text(m["content"])} for m in history]
 
 
+def model_prompt(spec: str, history: list[dict], system: str = "") -> tuple[str | list[dict], list[str] | None]:
+    """What `spec` is sent and its stop strings: a base model gets a few-shot Q/A completion in the prompt's
+    language (through a chat template it echoes and loops), an instruct model the chat messages."""
+    messages = _messages(history, system)
+    return (scaffold(messages), list(STOP)) if is_base_model(spec) else (messages, None)
+
+
+def base_note(spec: str) -> str:
+    """The badge line's note for a base model (empty for an instruct model)."""
+    return "base model: run as a few-shot completion" if is_base_model(spec) else ""
+
+
 def stream_answers(message: str, histories: list[list[dict]], specs: list[str], sampling: Sampling,
                    route: bool = False):
     """Send `message` to every model at once; yield (histories, events) as chunks arrive, where events[i] is
-    None while model i writes, then ("done", seconds, adapter) or ("error", text). Closing the generator
-    stops the models (Gradio closes it when Stop is clicked)."""
+    None while model i writes, then ("done", seconds, adapter, tokens/s or None) or ("error", text). Closing the
+    generator (Stop, or the visitor leaving) stops the models: each worker closes its stream at its next chunk and
+    releases its engine lease."""
     turns = [[*h, {"role": "user", "content": message}] for h in histories]
     replies = [""] * len(specs)
     events: list = [None] * len(specs)
@@ -100,19 +115,29 @@ def stream_answers(message: str, histories: list[list[dict]], specs: list[str], 
 
     def work(i: int, spec: str) -> None:
         try:
-            engine = get_engine(spec)
-            adapter = route_adapter(spec, lang) if route and getattr(engine, "adapters", None) else None
-            if getattr(engine, "adapters", None):
-                engine.set_adapter(adapter)  # None: the base model, when no adapter covers the language
-            started = time.perf_counter()
-            stream = engine.generate(_messages(turns[i], sampling.system), max_tokens=sampling.max_tokens,
-                                     temperature=sampling.temperature, top_p=sampling.top_p)
-            for chunk in stream:
-                if stop.is_set():
-                    stream.close()  # ends the backend's generation thread too
-                    break
-                inbox.put((i, "chunk", chunk))
-            inbox.put((i, "done", (time.perf_counter() - started, adapter or "")))
+            # The lease ends with this block however the worker leaves it, so an engine evicted meanwhile is
+            # closed only after this column is done with it.
+            with lease(spec) as engine:
+                if stop.is_set():  # the visitor left while the model loaded
+                    return
+                adapter = route_adapter(spec, lang) if route and getattr(engine, "adapters", None) else None
+                if getattr(engine, "adapters", None):
+                    engine.set_adapter(adapter)  # None: the base model, when no adapter covers the language
+                prompt, stops = model_prompt(spec, turns[i], sampling.system)
+                started, reply = time.perf_counter(), ""
+                # closing() ends the backend's generation (its thread, request or llama.cpp lock) on any exit.
+                with contextlib.closing(engine.generate(prompt, max_tokens=sampling.max_tokens, stop=stops,
+                                                        temperature=sampling.temperature,
+                                                        top_p=sampling.top_p)) as stream:
+                    for chunk in stream:
+                        if stop.is_set():
+                            return
+                        reply += chunk
+                        inbox.put((i, "chunk", chunk))
+                seconds = time.perf_counter() - started
+                # Counted under the lease: counting later could reload a model evicted meanwhile.
+                rate = engine.count_tokens(reply) / seconds if seconds > 0 and reply else None
+            inbox.put((i, "done", (seconds, adapter or "", rate)))
         except PolyglotError as exc:
             inbox.put((i, "error", str(exc)))
         except Exception as exc:  # a bug, but one column failing must not take the others down
@@ -165,8 +190,8 @@ def arena_turn(settings: Settings, message: str, n_models: int, system: str, tar
                 badges[i] = f"**Error:**\n```text\n{event[1]}\n```"
             else:
                 reply = _text(live[i][-1]["content"])
-                rate = get_engine(active[i]).count_tokens(reply) / event[1] if event[1] > 0 and reply else None
-                badges[i] = badge(message, reply, code, rate, event[2])
+                note = base_note(active[i])
+                badges[i] = badge(message, reply, code, event[3], event[2]) + (f" · {note}" if note else "")
         yield "", *live, *histories[n:], *badges
 
 
@@ -190,16 +215,28 @@ def chat_once(settings: Settings, message: str, model: str, max_tokens: int = 64
     if not (message or "").strip():
         raise gr.Error("The message is empty.")
     try:
-        engine = get_engine(settings.check_model(model))
+        spec = settings.check_model(model)
+        with lease(spec) as engine:
+            prompt, stops = model_prompt(spec, [{"role": "user", "content": message}])
+            started = time.perf_counter()
+            reply = "".join(engine.generate(prompt, max_tokens=int(max_tokens), temperature=float(temperature),
+                                            stop=stops))
+            seconds = time.perf_counter() - started
+            rate = round(engine.count_tokens(reply) / seconds, 2) if reply and seconds else None
     except PolyglotError as exc:
         raise gr.Error(str(exc).splitlines()[0]) from exc
-    started = time.perf_counter()
-    reply = "".join(engine.generate([{"role": "user", "content": message}], max_tokens=int(max_tokens),
-                                    temperature=float(temperature)))
-    seconds = time.perf_counter() - started
     lang, conf = detect(reply)
     return {"reply": reply, "language": lang, "confidence": round(conf, 3), "seconds": round(seconds, 3),
-            "tokens_per_s": round(engine.count_tokens(reply) / seconds, 2) if reply and seconds else None}
+            "tokens_per_s": rate}
+
+
+def _picked(i: int, spec: str):
+    """Column i's chat label and badge after its picker changed: a base model is named as one."""
+    try:
+        note = base_note(spec or "")
+    except PolyglotError:  # a half-typed custom spec: Send will say what is wrong with it
+        note = ""
+    return gr.Chatbot(label=f"Model {i + 1}" + (f" ({note})" if note else "")), note
 
 
 def example_prompts() -> list[list[str]]:
@@ -230,7 +267,7 @@ def arena_tab(settings: Settings) -> dict:
                                            label=f"Model {i + 1}", elem_id=f"arena-model-{i}",
                                            info=None if public else "packaged, hf:DIR, gguf:FILE, openai:MODEL@URL"))
                 bots.append(gr.Chatbot(label=f"Model {i + 1}", height=360, elem_id=f"arena-chat-{i}"))
-                badges.append(gr.Markdown(elem_id=f"arena-badge-{i}"))
+                badges.append(gr.Markdown(base_note(default), elem_id=f"arena-badge-{i}"))
             cols.append(col)
     with gr.Row():
         box = gr.Textbox(placeholder="Write in any language ...", show_label=False, scale=6, elem_id="arena-prompt")
@@ -257,6 +294,9 @@ def arena_tab(settings: Settings) -> dict:
                 api_visibility="private")
     n_models.change(lambda n: [gr.Column(visible=i < int(n)) for i in range(MAX_MODELS)], n_models, cols,
                     api_visibility="private")
+    for i, picker in enumerate(pickers):
+        # A picked base model says so at once, before its first (few-shot) answer.
+        picker.change(partial(_picked, i), picker, [bots[i], badges[i]], api_visibility="private")
 
     def chat(message: str, model: str = "smollm2-135m", max_tokens: int = 64, temperature: float = 0.0) -> dict:
         """One chat turn: the reply, its language and tokens/s."""

@@ -6,6 +6,7 @@ import os
 import threading
 import time
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -16,11 +17,19 @@ from core.engines.spec import ModelSpec
 from core.errors import EngineError, ModelFileError
 from core.models import PACKAGED, chat_fallback, check_gguf_header, damaged_gguf_error, packaged_gguf
 
+LOCK_WAIT_S = 120.0  # how long a call waits for another thread's stream before it says the model is busy
+
 
 class LlamaPrompts:
     """Chat rendering and tokenization as llama.cpp sees a prompt (the GGUF's template or a named fallback, BOS
     once, special tokens parsed); shared by the in-process gguf engine and the served one, so both send the
     same tokens. `_use_vocab` sets it up from a llama-cpp-python `Llama` (full or vocab-only)."""
+
+    _closed = False  # set by close(): the vocabulary is freed with the model, and a freed one crashes
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise EngineError(f"This engine ({self}) was closed; load the model again with core.engines.load.")
 
     def _use_vocab(self, llama, chat_format: str | None, model: str) -> None:
         self._llama = llama
@@ -33,6 +42,7 @@ class LlamaPrompts:
         return self._llama.detokenize([token], special=True).decode("utf-8", "replace") if token >= 0 else ""
 
     def _tokens(self, text: str, bos: bool) -> list[int]:
+        self._check_open()
         return self._llama.tokenize(text.encode("utf-8"), add_bos=bos and self._add_bos, special=True)
 
     def _prompt_tokens(self, prompt: str | list[dict]) -> list[int]:
@@ -66,17 +76,40 @@ class GGUFEngine(LlamaPrompts):
                 f"Re-export it with a current converter.") from exc
         meta = self.llm.metadata
         self._use_vocab(self.llm, chat_format, spec.model)
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # llama.cpp's one KV cache: one stream or scoring call at a time
+        self._owner: int | None = None  # the thread holding _lock, so a nested call fails instead of hanging
         self._scored_ids: list[int] = []  # tokens whose KV cache loglikelihood left behind
         # Partly clearing a sliding-window (iSWA) cache, as Gemma 3 has, changed scores by up to 0.3 nats
         # here; reuse the prefix cache only for models with full attention.
         self._reuse_kv = f"{meta.get('general.architecture')}.attention.sliding_window" not in meta
         self.load_seconds = time.perf_counter() - start
 
+    @contextmanager
+    def _hold(self, what: str) -> Iterator[None]:
+        """The model to this thread for one call; a bounded wait, and an error at once for a nested call."""
+        if self._owner == threading.get_ident():
+            raise EngineError(f"{what} was called while this thread still has a stream of {self.spec} open; "
+                              f"finish or close() the first stream before starting another.")
+        if not self._lock.acquire(timeout=LOCK_WAIT_S):
+            raise EngineError(f"{self.spec} is busy: another stream held it for {LOCK_WAIT_S:.0f} s. Try again, "
+                              f"close streams you abandoned, or serve the model (served:{self.spec.model}) to "
+                              f"answer several requests at once.")
+        try:
+            self._check_open()
+            self._owner = threading.get_ident()
+            yield
+        finally:
+            self._owner = None
+            self._lock.release()
+
+    def __repr__(self) -> str:
+        return f"GGUFEngine({self.spec})"
+
     def generate(self, prompt: Prompt, *, max_tokens: int = 256, temperature: float = 0.7, top_p: float = 1.0,
                  stop: Sequence[str] | None = None, seed: int | None = None) -> Iterator[str]:
         from llama_cpp import StoppingCriteriaList
 
+        self._check_open()  # the vocabulary is freed with the model
         prompt = check_prompt(prompt)
         check_sampling(max_tokens, temperature, top_p)
         stops = stop_strings(self.format, prompt, stop)
@@ -87,7 +120,7 @@ class GGUFEngine(LlamaPrompts):
         if len(tokens) >= self.llm.n_ctx():
             raise EngineError(f"The prompt has {len(tokens)} tokens but the context holds {self.llm.n_ctx()}; "
                               f"shorten it or load the model with a larger n_ctx.")
-        with self._lock:
+        with self._hold("generate"):
             self._scored_ids = []  # generation overwrites the KV cache
             # top_k=0 and min_p=0 so that only temperature and top_p shape sampling, as in the OpenAI API.
             for chunk in self.llm.create_completion(
@@ -100,6 +133,7 @@ class GGUFEngine(LlamaPrompts):
                     yield text
 
     def loglikelihood(self, requests: Sequence[tuple[str, str]]) -> list[LoglikelihoodResult]:
+        self._check_open()
         return [self._score(ctx, cont) for ctx, cont in check_requests(requests)]
 
     def _score(self, ctx: str, cont: str) -> LoglikelihoodResult:
@@ -114,7 +148,7 @@ class GGUFEngine(LlamaPrompts):
         ids = (ctx_ids + cont_ids)[-llm.n_ctx():]
         first = len(ids) - len(cont_ids) - 1  # position whose logits predict the first continuation token
         total, greedy = 0.0, True
-        with self._lock:
+        with self._hold("loglikelihood"):
             # Keep the KV cache of the prefix shared with the previous request (choices share a context),
             # but recompute from `first` on, whose logits are needed again.
             keep = min(common_prefix(self._scored_ids, ids), first) if self._reuse_kv else 0
@@ -150,4 +184,9 @@ class GGUFEngine(LlamaPrompts):
         }
 
     def close(self) -> None:
-        self.llm.close()
+        """Free the model once no stream uses it (freeing it under a running decode would crash llama.cpp)."""
+        if self._closed:
+            return
+        with self._hold("close"):
+            self._closed = True
+            self.llm.close()

@@ -141,6 +141,7 @@ class ServedEngine(LlamaPrompts, OpenAIEngine):
 
     def _request(self, prompt, max_tokens, temperature, top_p, stop, seed, grammar) -> dict:
         """The completions request for `prompt`: its token ids, OpenAI sampling, stops, grammar, LoRA scales."""
+        self._check_open()  # a closed engine's stopped server must not be "recovered" by a late request
         prompt = check_prompt(prompt)
         check_sampling(max_tokens, temperature, top_p)
         tokens = self.prompt_tokens(prompt)
@@ -182,7 +183,7 @@ class ServedEngine(LlamaPrompts, OpenAIEngine):
 
     def _recover(self, seen: int, exc: EngineError) -> bool:
         """True if the server was (or just now got) restarted after dying; False if it is up or gave up."""
-        if self.server is None:
+        if self.server is None or self._closed:
             return False
         with self._recover_lock:
             if self.server.restarts > seen:
@@ -211,6 +212,7 @@ class ServedEngine(LlamaPrompts, OpenAIEngine):
                "adapters": [name for name, _ in self.served_spec.adapters]}
 
     def close(self) -> None:
+        self._closed = True
         super().close()
         if self.server is not None:
             self.server.stop()
