@@ -9,9 +9,12 @@ from dataclasses import dataclass
 from itertools import zip_longest
 from pathlib import Path
 
+import langcodes
+
 from core.errors import ConfigError, DataError, UnknownLanguageError
-from core.languages import get_language
+from core.languages import get_language, table
 from core.readers import Unparsable, read_local
+from eval.prompt_files import MAX_LANG_CHARS, MAX_PROMPT_CHARS, ROW_HINT, nested_too_deeply, read_rows
 
 
 @dataclass(frozen=True)
@@ -51,8 +54,6 @@ def _lcb_mono(lang: str) -> tuple[str, ...]:
 
 EXAMPLES = Path(__file__).with_name("example_prompts.jsonl")
 EXAMPLE_LANGS = ("en", "de", "fr", "es", "it", "pt", "ru", "zh", "ja", "ko", "ar", "hi", "sw", "tr", "vi", "id")
-EXAMPLE_ROW = '{"lang": "de", "id": "de-1", "prompt": "Erkläre in ein paar Sätzen, warum der Himmel blau ist."}'
-ROW_HINT = f"one JSON object per line, e.g. {EXAMPLE_ROW}"
 
 M2LINGUAL = {"bn": "bengali", "de": "de", "es": "es", "fr": "fr", "gu": "gujarati", "hi": "hindi", "it": "it",
              "ja": "jp", "nl": "nl", "pt": "pt", "ta": "tamil", "th": "thai", "ur": "urdu"}
@@ -136,23 +137,13 @@ def _read_lang_rows(path: Path) -> dict[str, list[Prompt]]:
     if not path.is_file():
         raise DataError(f"{path} not found; give the path of an existing .jsonl file, or a set name: "
                         f"{', '.join(SETS)}.")
-    try:
-        rows = list(read_local(path))
-    except DataError as exc:  # e.g. a PDF renamed to .jsonl: not text at all
-        raise DataError(f"{exc} (A renamed PDF or spreadsheet? A prompt file is JSON Lines text: {ROW_HINT})") from exc
     out: dict[str, list[Prompt]] = {}
     seen: set[tuple[str, str]] = set()
-    for n, (where, row) in enumerate(rows):
-        if not isinstance(row, dict):
-            what = row.reason if isinstance(row, Unparsable) else f"a JSON {type(row).__name__}, not an object"
-            raise DataError(f"{where}: {what}; a prompt file has {ROW_HINT}")
-        lang = _row_lang(where, row)
-        prompt = _prompt(where, row, n, None)
-        # upstream sets carry a few empty turns (M2Lingual pt:20, th:14); a user's file gets no such slack
-        texts = prompt.turns if isinstance(row.get("turns", []), list) else (None,)
-        if not all(isinstance(t, str) and t.strip() for t in texts):
-            raise DataError(f"{where}: an empty or non-text prompt; `prompt` must be a non-empty string, or `turns` a "
-                            f"list of them.")
+    for n, (where, row) in enumerate(read_rows(path)):
+        try:
+            lang, prompt = _lang_row(where, row, n)
+        except RecursionError:  # a row json could parse, nested just short of the limit: str() of it recurses
+            raise nested_too_deeply(where) from None
         if (lang, prompt.id) in seen:  # generate resumes by (lang, id): a repeated id would never be answered
             raise DataError(f"{where}: id {prompt.id!r} repeats in {lang}; give every row of a language its own id.")
         seen.add((lang, prompt.id))
@@ -162,13 +153,52 @@ def _read_lang_rows(path: Path) -> dict[str, list[Prompt]]:
     return out
 
 
+def _lang_row(where: str, row: object, n: int) -> tuple[str, Prompt]:
+    """One row of a user's file as (language code, Prompt), or the DataError that says what to fix."""
+    if not isinstance(row, dict):
+        raise DataError(f"{where}: a JSON {type(row).__name__}, not an object; a prompt file has {ROW_HINT}")
+    lang = _row_lang(where, row)
+    prompt = _prompt(where, row, n, None)
+    # upstream sets carry a few empty turns (M2Lingual pt:20, th:14); a user's file gets no such slack
+    texts = prompt.turns if isinstance(row.get("turns", []), list) else (None,)
+    if not all(isinstance(t, str) and t.strip() for t in texts):
+        raise DataError(f"{where}: an empty or non-text prompt; `prompt` must be a non-empty string, or `turns` a "
+                        f"list of them.")
+    size = sum(map(len, texts))
+    if size > MAX_PROMPT_CHARS:
+        raise DataError(f"{where}: a prompt of {size:,} characters; a prompt (all its turns) may have at most "
+                        f"{MAX_PROMPT_CHARS:,}. Shorten it, or split it into several rows.")
+    return lang, prompt
+
+
 def _row_lang(where: str, row: dict) -> str:
-    if not row.get("lang"):
+    code = row.get("lang")
+    if not code:
         raise DataError(f"{where}: no `lang`; give every row the language of its prompt, e.g. \"lang\": \"de\".")
+    if not isinstance(code, str):
+        raise DataError(f"{where}: `lang` is a JSON {type(code).__name__}; give it as a string, e.g. \"lang\": \"de\".")
+    if len(code) > MAX_LANG_CHARS:
+        raise DataError(f"{where}: `lang` is {len(code):,} characters long, not a language; give a code or name of "
+                        f"up to {MAX_LANG_CHARS}, e.g. \"lang\": \"de\".")
     try:
-        return get_language(str(row["lang"])).code
+        return get_language(code).code
     except UnknownLanguageError as exc:
-        raise DataError(f"{where}: {exc}") from exc
+        raise DataError(_unknown_lang(where, code, exc)) from exc
+
+
+def _unknown_lang(where: str, code: str, exc: UnknownLanguageError) -> str:
+    """Why `code` is refused: a language the table lacks (named), or no language at all (with suggestions)."""
+    codes = ", ".join(table())
+    query = code.replace("_", "-")
+    try:  # a code (tlh, i-klingon) or, through language_data, an English name (Klingon)
+        tag = langcodes.Language.get(query) if langcodes.tag_is_valid(query) else langcodes.find(code)
+    except LookupError:
+        tag = None
+    if tag is None or tag.language is None:  # `und` is valid yet names no language
+        return f"{where}: {exc} Its codes: {codes}."
+    named = f"{code!r} is {tag.display_name()}" + (f" ({tag.language})" if tag.language != code else "")
+    return (f"{where}: {named}, a language Polyglot Lab's table does not hold; give `lang` one of its "
+            f"{len(table())} languages, or leave these rows out: {codes}.")
 
 
 def _prompt(where: str, row: dict, n: int, source: str | None) -> Prompt:

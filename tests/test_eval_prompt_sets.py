@@ -66,7 +66,8 @@ def test_no_references_for_packaged_or_user_sets(tmp_path):
 BAD_FILES = [
     ("prompts.csv", "lang,prompt\nde,Hallo\n", ConfigError, r"prompts\.csv: a prompt file must be JSON Lines"),
     ("csv.jsonl", "lang,prompt\nde,Hallo\n", DataError, r"csv\.jsonl:1: broken JSON line.*one JSON object per line"),
-    ("pdf.jsonl", b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj\n", DataError, r"pdf\.jsonl: not UTF-8.*JSON Lines text"),
+    ("pdf.jsonl", b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj\n", DataError,
+     r"pdf\.jsonl is not a text file \(it is a PDF\).*JSON Lines text"),
     ("list.jsonl", '{"lang": "de", "prompt": "Hallo"}\n["de", "Hallo"]\n', DataError,
      r"list\.jsonl:2: a JSON list, not an object.*one JSON object per line"),
     ("nolang.jsonl", '{"lang": "de", "prompt": "Hallo"}\n\n{"prompt": "Hello"}\n', DataError,
