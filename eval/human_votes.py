@@ -46,6 +46,7 @@ class VoteStore:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA busy_timeout=10000")  # many app sessions vote at once: wait, do not fail
         self._db.executescript(SCHEMA)
 
     def add_pairs(self, answers_a: Path, answers_b: Path, turns: int = 2) -> int:

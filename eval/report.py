@@ -42,7 +42,7 @@ def _agreement_rows(cards: list[dict]) -> list[list[str]]:
             for c in cards:
                 r = c.get("agreement", {}).get(lang) if c.get("set") == prompt_set else None
                 cells.append(f"{r['agreement']:.3f} [{r['ci95'][0]:.3f}, {r['ci95'][1]:.3f}] n={r['n']}" if r else "-")
-            rows.append([f"{prompt_set} (same language)", lang, *cells])
+            rows.append([f"{Path(prompt_set).name} (same language)", lang, *cells])  # a file's name, not its path
     return rows
 
 

@@ -18,6 +18,7 @@ from core.errors import PolyglotError
 from core.fewshot_scaffold import STOP, is_base_model, scaffold
 from core.languages import detect, detect_batch, get_language
 from playground.engines import lease
+from playground.safe_text import CHATBOT_SAFE, from_chat, plain, to_chat
 from playground.settings import Settings
 
 MAX_MODELS = 4
@@ -81,6 +82,20 @@ def _text(content) -> str:
     if isinstance(content, list):
         return "".join(p.get("text", "") if isinstance(p, dict) else str(p) for p in content)
     return str(content)
+
+
+def _raw(shown: list[dict]) -> list[dict]:
+    """A chat as the models see it, from a Chatbot's (escaped) value."""
+    return [{"role": m["role"], "content": from_chat(_text(m["content"]))} for m in shown]
+
+
+def _shown(history: list[dict]) -> list[dict]:
+    """A chat as a Chatbot shows it: every message escaped, so no answer or prompt renders as HTML or Markdown."""
+    return [{"role": m["role"], "content": to_chat(m["content"])} for m in history]
+
+
+def _error(text: str) -> str:
+    return plain(f"Error: {text}")
 
 
 def _messages(history: list[dict], system: str) -> list[dict]:
@@ -164,35 +179,40 @@ def stream_answers(message: str, histories: list[list[dict]], specs: list[str], 
 def arena_turn(settings: Settings, message: str, n_models: int, system: str, target: str, route: bool,
                max_tokens: int, temperature: float, top_p: float, *columns):
     """The Send handler: yields (prompt box, *chatbots, *badges). Bad input warns and changes nothing."""
-    specs, histories = list(columns[:MAX_MODELS]), [list(h or []) for h in columns[MAX_MODELS:2 * MAX_MODELS]]
+    specs, shown = list(columns[:MAX_MODELS]), [list(h or []) for h in columns[MAX_MODELS:2 * MAX_MODELS]]
+    histories = [_raw(h) for h in shown]
     badges = list(columns[2 * MAX_MODELS:])
     n = int(n_models)
     if not (message or "").strip():
         gr.Warning("The prompt is empty: type something first (or click an example).")
-        yield message, *histories, *badges
+        yield message, *shown, *badges
         return
     try:
-        active = [settings.check_model(s) for s in specs[:n]]
+        settings.check_prompt(message)
+        active = settings.check_models(specs[:n])
+        turns = sum(m["role"] == "user" for m in histories[0])
+        if settings.public and turns >= settings.limits.max_turns:
+            raise PolyglotError(f"This conversation has {turns} turns, this public app's limit: "
+                                f"click Clear to start a new one.")
     except PolyglotError as exc:
         gr.Warning(str(exc).splitlines()[0])
-        yield message, *histories, *[f"**Error:**\n```text\n{exc}\n```" if i < n else b
-                                     for i, b in enumerate(badges)]
+        yield message, *shown, *[_error(exc) if i < n else b for i, b in enumerate(badges)]
         return
-    sampling = Sampling(system or "", int(max_tokens), float(temperature), float(top_p))
+    sampling = Sampling(system or "", settings.cap_tokens(max_tokens), float(temperature), float(top_p))
     code = target.split(" ")[0] if target else ""
-    asked = [[*h, {"role": "user", "content": message}] for h in histories[:n]]
-    yield "", *asked, *histories[n:], *["*writing ...*"] * n, *badges[n:]
+    asked = [_shown([*h, {"role": "user", "content": message}]) for h in histories[:n]]
+    yield "", *asked, *shown[n:], *["*writing ...*"] * n, *badges[n:]
     for live, events in stream_answers(message, histories[:n], active, sampling, route=route):
         for i, event in enumerate(events):
             if event is None:
                 badges[i] = "*writing ...*"
             elif event[0] == "error":
-                badges[i] = f"**Error:**\n```text\n{event[1]}\n```"
+                badges[i] = _error(event[1])
             else:
                 reply = _text(live[i][-1]["content"])
                 note = base_note(active[i])
                 badges[i] = badge(message, reply, code, event[3], event[2]) + (f" · {note}" if note else "")
-        yield "", *live, *histories[n:], *badges
+        yield "", *(_shown(h) for h in live), *shown[n:], *badges
 
 
 def regenerate(settings: Settings, n_models: int, system: str, target: str, route: bool, max_tokens: int,
@@ -204,17 +224,20 @@ def regenerate(settings: Settings, n_models: int, system: str, target: str, rout
         gr.Warning("Nothing to regenerate yet: send a prompt first.")
         yield "", *histories, *columns[2 * MAX_MODELS:]
         return
-    last = _text(histories[0][users[-1]]["content"])
+    last = from_chat(_text(histories[0][users[-1]]["content"]))
     cut = [h[:max((j for j, m in enumerate(h) if m["role"] == "user"), default=len(h))] for h in histories]
     yield from arena_turn(settings, last, n_models, system, target, route, max_tokens, temperature, top_p,
                           *columns[:MAX_MODELS], *cut, *columns[2 * MAX_MODELS:])
 
 
 def chat_once(settings: Settings, message: str, model: str, max_tokens: int = 64, temperature: float = 0.0) -> dict:
-    """One chat turn (the `/chat` API): the reply, its language and confidence, seconds and tokens/s."""
+    """One chat turn (the `/chat` API): the reply, its language and confidence, seconds, tokens/s and the
+    max_tokens used (a public app caps it)."""
     if not (message or "").strip():
         raise gr.Error("The message is empty.")
+    max_tokens = settings.cap_tokens(max_tokens)
     try:
+        settings.check_prompt(message)
         spec = settings.check_model(model)
         with lease(spec) as engine:
             prompt, stops = model_prompt(spec, [{"role": "user", "content": message}])
@@ -227,7 +250,7 @@ def chat_once(settings: Settings, message: str, model: str, max_tokens: int = 64
         raise gr.Error(str(exc).splitlines()[0]) from exc
     lang, conf = detect(reply)
     return {"reply": reply, "language": lang, "confidence": round(conf, 3), "seconds": round(seconds, 3),
-            "tokens_per_s": rate}
+            "tokens_per_s": rate, "max_tokens": max_tokens}
 
 
 def _picked(i: int, spec: str):
@@ -266,7 +289,8 @@ def arena_tab(settings: Settings) -> dict:
                 pickers.append(gr.Dropdown(settings.model_choices, value=default, allow_custom_value=not public,
                                            label=f"Model {i + 1}", elem_id=f"arena-model-{i}",
                                            info=None if public else "packaged, hf:DIR, gguf:FILE, openai:MODEL@URL"))
-                bots.append(gr.Chatbot(label=f"Model {i + 1}", height=360, elem_id=f"arena-chat-{i}"))
+                bots.append(gr.Chatbot(label=f"Model {i + 1}", height=360, elem_id=f"arena-chat-{i}",
+                                       **CHATBOT_SAFE))
                 badges.append(gr.Markdown(base_note(default), elem_id=f"arena-badge-{i}"))
             cols.append(col)
     with gr.Row():
@@ -278,7 +302,8 @@ def arena_tab(settings: Settings) -> dict:
         clear = gr.Button("Clear", elem_id="arena-clear")
     with gr.Accordion("System prompt and sampling", open=False):
         system = gr.Textbox(label="System prompt", lines=2)
-        max_tokens = gr.Slider(1, 1024, value=128, step=1, label="max_tokens")
+        max_tokens = gr.Slider(1, settings.limits.max_tokens if public else 1024, value=128, step=1,
+                               label="max_tokens")
         temperature = gr.Slider(0, 2, value=0.7, step=0.05, label="temperature")
         top_p = gr.Slider(0.05, 1, value=1.0, step=0.05, label="top_p")
     gr.Examples(example_prompts(), inputs=[box], label="Example prompts (16 languages)", examples_per_page=16)

@@ -9,9 +9,11 @@ import gradio as gr
 
 from core.errors import ConfigError, PolyglotError
 from playground import jobs
-from playground.job_panel import Results, job_panel, select
+from playground.job_panel import Results, job_panel, select, start_job
 from playground.jobs import run_dir, split_list
+from playground.safe_text import plain
 from playground.settings import Settings
+from playground.visitors import view
 
 KINDS = ("bench",)
 
@@ -25,7 +27,7 @@ def bench_job(settings: Settings, models: list[str], tasks: list[str], langs: st
         raise ConfigError("Choose at least one model.")
     if not tasks:
         raise ConfigError("Choose at least one task.")
-    specs = [settings.check_model(m) for m in models]
+    specs = settings.check_models(models)
     plan(tasks, lang_list)  # unknown tasks or languages fail here, with the valid ones named
     limit = settings.check_limit(int(limit) if limit else None)
     commands, outs = [], []
@@ -49,7 +51,7 @@ def render_bench(job: jobs.Job) -> Results:
     head, rows = table_rows(cards)
     images = [str(p) for p in plots(cards, job.dir / "plots")]
     speed = "; ".join(f"{c['model']}: {c['items_per_s']} items/s" for c in cards if c.get("items_per_s"))
-    return Results(head, rows, images, f"Accuracy [95% interval] per language. {speed}")
+    return Results(head, rows, images, plain(f"Accuracy [95% interval] per language. {speed}"))
 
 
 def benchmarks_tab(settings: Settings) -> None:
@@ -69,13 +71,14 @@ def benchmarks_tab(settings: Settings) -> None:
         gr.Markdown("Datasets load from the Hugging Face hub; start the app with `--data-dir` to use local copies.")
     panel = job_panel(settings, KINDS, render_bench, name="bench")
 
-    def start(models_v, tasks_v, langs_v, limit_v):
+    def start(models_v, tasks_v, langs_v, limit_v, request: gr.Request):
+        mine = view(settings, request)
         try:
-            title, commands, outs = bench_job(settings, models_v, tasks_v, langs_v, limit_v)
-            job = jobs.start(settings.runs_dir, "bench", title, commands, outs)
+            title, commands, outs = bench_job(mine, models_v, tasks_v, langs_v, limit_v)
+            job = start_job(mine, "bench", title, commands, outs)
         except PolyglotError as exc:
-            gr.Warning(str(exc).splitlines()[0])
+            gr.Warning(mine.redact(str(exc).splitlines()[0]))
             return gr.skip()
-        return select(settings, KINDS, job)
+        return select(mine, KINDS, job)
 
     run.click(start, [models, tasks, langs, limit], panel["runs"], api_visibility="private")

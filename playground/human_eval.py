@@ -3,18 +3,45 @@ names shown), kept in the judge's SQLite vote store, with the agreement statisti
 
 from __future__ import annotations
 
+import html
 import json
+import threading
+import time
+from collections import defaultdict, deque
 from pathlib import Path
 
 import gradio as gr
 
 from core.errors import ConfigError, PolyglotError
 from eval.human_votes import VoteStore, agreement_report
-from playground.judge import answer_sets
+from playground.judge import answer_sets, answers_dir
+from playground.safe_text import plain
 from playground.settings import Settings
+from playground.visitors import view
 
 VOTES = ("left", "right", "tie", "both_bad")
 LABELS = {"left": "Left is better", "right": "Right is better", "tie": "Tie", "both_bad": "Both are bad"}
+_recent: dict[str, deque] = defaultdict(deque)  # visitor -> times of their votes in the last minute
+_recent_lock = threading.Lock()
+
+
+def annotator_of(settings: Settings, typed: str) -> str:
+    """Who votes: on a public app the visitor's session (a typed name could be anyone's), else the name typed."""
+    return f"visitor-{settings.visitor}" if settings.public else (typed or "").strip()
+
+
+def check_rate(settings: Settings) -> None:
+    """A public visitor casts at most `votes_per_minute` votes a minute."""
+    if not settings.public:
+        return
+    now, cap = time.monotonic(), settings.limits.votes_per_minute
+    with _recent_lock:
+        times = _recent[settings.visitor]
+        while times and now - times[0] > 60:
+            times.popleft()
+        if len(times) >= cap:
+            raise ConfigError(f"{cap} votes a minute is this public app's limit: take a breath, then go on.")
+        times.append(now)
 
 
 def votes_path(settings: Settings) -> Path:
@@ -22,47 +49,51 @@ def votes_path(settings: Settings) -> Path:
 
 
 def judge_runs(settings: Settings) -> list[tuple[str, str]]:
-    """Finished pairwise judge runs, to compare the humans with."""
+    """Finished pairwise judge runs, to compare the humans with, as (label, run name) choices."""
+    if settings.public and not settings.visitor:
+        return []
     found = []
     for card_path in sorted((settings.runs_dir / "judge").glob("*/judgments/card.json")):
         card = json.loads(card_path.read_text())
         if card.get("mode") in ("pairwise", "scores") and card.get("status") == "done":
-            found.append((f"{card['mode']} by {card['judge'].split('@')[0]} ({card_path.parent.parent.name})",
-                          str(card_path.parent)))
+            name = card_path.parent.parent.name
+            found.append((f"{card['mode']} by {card['judge'].split('@')[0]} ({name})", name))
     return found
 
 
 def show_item(item: dict | None) -> tuple[str, str, str, str | None]:
-    """(question, left answer, right answer, item key) as markdown; the last turn is the one voted on."""
+    """(question, left answer, right answer, item key) as escaped HTML; the last turn is the one voted on."""
     if item is None:
-        return "**No items left to vote on** (for this language). Add pairs above.", "", "", None
+        return "<p><b>No items left to vote on</b> (for this language). Add pairs above.</p>", "", "", None
     turns = item["questions"]
-    context = "".join(f"> {t}\n\n" for t in turns[:-1])
-    head = f"**{item['lang']}**, {item['category'] or 'no category'}, turn {item['turn']}\n\n{context}**{turns[-1]}**"
-    return head, item["left"], item["right"], item["item"]
+    head = (f"<p><b>{html.escape(str(item['lang']))}</b>, {html.escape(str(item['category'] or 'no category'))}, "
+            f"turn {int(item['turn'])}</p>" + "".join(plain(t) for t in turns))
+    return head, plain(item["left"]), plain(item["right"]), item["item"]
 
 
 def next_item(settings: Settings, annotator: str, lang: str):
-    if not (annotator or "").strip():
+    annotator = annotator_of(settings, annotator)
+    if not annotator:
         gr.Warning("Type your name first: votes are counted per annotator.")
         return "", "", "", None
     store = VoteStore(votes_path(settings))
     try:
-        return show_item(store.next_item(annotator.strip(), (lang or "").strip() or None))
+        return show_item(store.next_item(annotator, (lang or "").strip() or None))
     finally:
         store.close()
 
 
 def cast(settings: Settings, choice: str, annotator: str, lang: str, item: str | None):
-    """Store the vote, then show the next item."""
+    """Store the vote (one per item and annotator: a second replaces the first), then show the next item."""
     if not item:
         gr.Warning("No item on screen: click Next item.")
         return gr.skip(), gr.skip(), gr.skip(), item
     store = VoteStore(votes_path(settings))
     try:
-        store.vote(annotator.strip(), item, choice)
+        check_rate(settings)
+        store.vote(annotator_of(settings, annotator), item, choice)
     except PolyglotError as exc:
-        gr.Warning(str(exc))
+        gr.Warning(settings.redact(str(exc)))
         return gr.skip(), gr.skip(), gr.skip(), item
     finally:
         store.close()
@@ -70,11 +101,12 @@ def cast(settings: Settings, choice: str, annotator: str, lang: str, item: str |
 
 
 def add_pairs(settings: Settings, a: str | None, b: str | None) -> str:
-    if not a or not b or a == b:
+    dir_a, dir_b = answers_dir(settings, a), answers_dir(settings, b)
+    if dir_a is None or dir_b is None or dir_a == dir_b:
         raise ConfigError("Choose two different finished answer sets (the Language check tab makes them).")
     store = VoteStore(votes_path(settings))
     try:
-        new = store.add_pairs(Path(a), Path(b))
+        new = store.add_pairs(dir_a, dir_b)
         return f"{new} new items; {store.count()} in the store."
     finally:
         store.close()
@@ -90,13 +122,16 @@ def human_eval_tab(settings: Settings) -> dict:
             add = gr.Button("Add pairs", elem_id="he-add")
         added = gr.Markdown()
     with gr.Row():
-        annotator = gr.Textbox(label="Your name", elem_id="he-annotator")
+        annotator = gr.Textbox(label="Your name", elem_id="he-annotator", visible=not settings.public,
+                               info=None if settings.public else "votes are counted per name")
         lang = gr.Textbox(label="Only this language (optional)", placeholder="e.g. de", elem_id="he-lang")
         nxt = gr.Button("Next item", elem_id="he-next")
-    question = gr.Markdown(elem_id="he-question")
+    if settings.public:
+        gr.Markdown("You vote as this browser session: one vote per item (a second replaces the first).")
+    question = gr.HTML(elem_id="he-question")
     with gr.Row():
-        left = gr.Markdown(label="Left", elem_id="he-left-answer", container=True)
-        right = gr.Markdown(label="Right", elem_id="he-right-answer", container=True)
+        left = gr.HTML(label="Left", elem_id="he-left-answer", container=True)
+        right = gr.HTML(label="Right", elem_id="he-right-answer", container=True)
     item = gr.State(None)
     with gr.Row():
         buttons = {v: gr.Button(LABELS[v], elem_id=f"he-{v}") for v in VOTES}
@@ -104,31 +139,42 @@ def human_eval_tab(settings: Settings) -> dict:
         with gr.Row():
             judge_run = gr.Dropdown(judge_runs(settings), label="Compare with a pairwise judge run (optional)")
             stats_btn = gr.Button("Show agreement", elem_id="he-stats")
-        stats = gr.Markdown(elem_id="he-stats-text")
+        stats = gr.HTML(elem_id="he-stats-text")
 
-    def do_add(x, y):
+    def do_add(x, y, request: gr.Request):
+        mine = view(settings, request)
         try:
-            return add_pairs(settings, x, y)
+            return add_pairs(mine, x, y)
         except PolyglotError as exc:
-            gr.Warning(str(exc))
+            gr.Warning(mine.redact(str(exc)))
             return gr.skip()
 
-    def do_stats(run):
+    def do_stats(run, request: gr.Request):
+        mine = view(settings, request)
+        judged = mine.runs_dir / "judge" / run / "judgments" if run in {v for _, v in judge_runs(mine)} else None
         try:
-            return f"```text\n{agreement_report(votes_path(settings), Path(run) if run else None)}\n```"
+            return plain(mine.redact(agreement_report(votes_path(mine), judged)))
         except PolyglotError as exc:
-            return f"{exc}"
+            return plain(mine.redact(str(exc)))
+
+    def do_next(n, lg, request: gr.Request):
+        return next_item(view(settings, request), n, lg)
+
+    def voter(choice: str):
+        def do_vote(n, lg, it, request: gr.Request):
+            return cast(view(settings, request), choice, n, lg, it)
+        return do_vote
 
     shown = [question, left, right, item]
     add.click(do_add, [a, b], added, api_visibility="private")
-    nxt.click(lambda n, lg: next_item(settings, n, lg), [annotator, lang], shown, api_visibility="private")
+    nxt.click(do_next, [annotator, lang], shown, api_visibility="private")
     for choice, button in buttons.items():
-        button.click(lambda n, lg, it, c=choice: cast(settings, c, n, lg, it), [annotator, lang, item], shown,
-                     api_visibility="private")
+        button.click(voter(choice), [annotator, lang, item], shown, api_visibility="private")
     stats_btn.click(do_stats, judge_run, stats, api_visibility="private")
 
-    def refresh():
-        sets = answer_sets(settings)
-        return gr.Dropdown(choices=sets), gr.Dropdown(choices=sets), gr.Dropdown(choices=judge_runs(settings))
+    def refresh(request: gr.Request):
+        mine = view(settings, request)
+        sets = answer_sets(mine)
+        return gr.Dropdown(choices=sets), gr.Dropdown(choices=sets), gr.Dropdown(choices=judge_runs(mine))
 
     return {"refresh": (refresh, [a, b, judge_run])}

@@ -21,6 +21,7 @@ from core.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[1]
 _children: dict[int, subprocess.Popen] = {}  # jobs this app process started (reaped through poll)
+JOB_ID = re.compile(r"^[a-z-]+-[0-9a-f]{10}$")  # what job_id makes: a kind and a digest
 _TQDM = re.compile(r"(?P<desc>[^\r\n|]*?):?\s*(?P<pct>\d+)%\|[^|]*\|\s*(?P<n>\d+)/(?P<total>\d+)")
 
 

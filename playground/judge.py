@@ -14,24 +14,39 @@ from core.engines.spec import DEFAULT_OPENAI_URL, display_name, parse_spec
 from core.errors import ConfigError, PolyglotError
 from eval.results import read_card
 from playground import jobs
-from playground.job_panel import Results, job_panel, select
+from playground.job_panel import Results, job_panel, select, start_job
 from playground.jobs import run_dir, split_list
+from playground.safe_text import plain
 from playground.settings import Settings
+from playground.visitors import view
 
 KINDS = ("judge-estimate", "judge")
 MODES = ("pairwise", "scores", "single", "likert")
 
 
+ANSWERS = "answers:"  # a choice's value that names an answer set: "answers:<run name>", never a path
+
+
 def answer_sets(settings: Settings) -> list[tuple[str, str]]:
-    """Finished `generate` runs under the runs dir, as (label, directory) choices."""
+    """Finished `generate` runs under the (visitor's) runs dir, as (label, "answers:<run name>") choices."""
+    if settings.public and not settings.visitor:
+        return []
     found = []
     for card_path in sorted((settings.runs_dir / "generate").glob("*/card.json")):
         card = json.loads(card_path.read_text())
         if card.get("status") == "done":
             name = display_name(card["model"])
-            found.append((f"answers: {name} on {Path(card['set']).name} ({card_path.parent.name})",
-                          str(card_path.parent)))
+            found.append((settings.redact(f"answers: {name} on {Path(card['set']).name} ({card_path.parent.name})"),
+                          f"{ANSWERS}{card_path.parent.name}"))
     return found
+
+
+def answers_dir(settings: Settings, value: str | None) -> Path | None:
+    """The directory an "answers:<run name>" choice names, if it is one of this view's answer sets."""
+    value = (value or "").strip()
+    if value in {v for _, v in answer_sets(settings)}:
+        return settings.runs_dir / "generate" / value[len(ANSWERS):]
+    return None
 
 
 def _side(settings: Settings, value: str | None, what: str) -> str:
@@ -39,8 +54,11 @@ def _side(settings: Settings, value: str | None, what: str) -> str:
     value = (value or "").strip()
     if not value:
         raise ConfigError(f"Choose {what}: a model, or a finished answer set.")
-    if value in {d for _, d in answer_sets(settings)}:
-        return value
+    found = answers_dir(settings, value)
+    if found is not None:
+        return str(found)
+    if not settings.public and Path(value).is_dir() and (Path(value) / "card.json").is_file():
+        return value  # a local app also takes an answers directory by path
     return settings.check_model(value)
 
 
@@ -65,6 +83,7 @@ def judge_job(settings: Settings, a, b, questions, langs, limit, mode, judge_mod
     url = (base_url or "").strip()
     if not (judge_model or "").strip():
         raise ConfigError("Name the judge model, e.g. gpt-4o-mini (or the model a local server serves).")
+    settings.check_judge_url(url)  # a public app calls only its operator's endpoints: refused before any call
     judge = parse_spec(f"openai:{judge_model.strip()}" + (f"@{url}" if url else ""))
     env = judge_key(settings, key)
     if (judge.base_url or DEFAULT_OPENAI_URL) == DEFAULT_OPENAI_URL and not env.get(
@@ -120,24 +139,24 @@ def render_judge(job: jobs.Job) -> Results:
     out = Path(job.outs[0]) / "judgments"
     if job.kind == "judge-estimate":
         plan = json.loads((out / "estimate.json").read_text())["dry_run"]
-        usd = "unknown price (not in the price table)" if plan["usd"] is None else f"**${plan['usd']}**"
-        text = (f"### Cost estimate\n{plan['calls']} judge calls to make ({plan['already_judged']} already judged): "
-                f"~{plan['prompt_tokens']:,} prompt + ~{plan['completion_tokens']:,} completion tokens, {usd}. "
-                f"Click **Run judge** to make them.")
+        usd = "unknown price (not in the price table)" if plan["usd"] is None else f"<b>${plan['usd']}</b>"
+        text = (f"<h3>Cost estimate</h3><p>{plan['calls']} judge calls to make ({plan['already_judged']} already "
+                f"judged): ~{plan['prompt_tokens']:,} prompt + ~{plan['completion_tokens']:,} completion tokens, "
+                f"{usd}. Click <b>Run judge</b> to make them.</p>")
         return Results([], [], [], text)
     card = read_card(out)
     if card is None or "results" not in card:
         raise ConfigError(f"{out} holds no finished judge run.")
     head, rows = judge_rows(card)
     return Results(head, rows, [str(p) for p in judge_plots(card, job.dir / "plots")],
-                   f"```text\n{format_judge(card)}\n```")
+                   plain(format_judge(card)))
 
 
 def judge_tab(settings: Settings) -> dict:
     """Lay out the Judge tab inside the current Blocks."""
     from eval.prompt_sets import SETS
 
-    sides = settings.model_choices + [d for _, d in answer_sets(settings)]
+    sides = settings.model_choices + answer_sets(settings)
     with gr.Row():
         a = gr.Dropdown(sides, value=settings.default_models[0], allow_custom_value=not settings.public,
                         label="Model A (or answer set)", elem_id="judge-a")
@@ -151,32 +170,45 @@ def judge_tab(settings: Settings) -> dict:
         limit = gr.Number(5, precision=0, minimum=1, label="Questions per language", elem_id="judge-limit")
     with gr.Row():
         judge_model = gr.Textbox("gpt-4o-mini", label="Judge model", elem_id="judge-model")
-        base_url = gr.Textbox(label="Judge base URL", placeholder="empty: OpenAI; or http://127.0.0.1:8000/v1",
-                              elem_id="judge-url")
+        if settings.public:  # only the operator's endpoints (POLYGLOT_JUDGE_URLS)
+            base_url = gr.Dropdown(list(settings.judge_urls), value=next(iter(settings.judge_urls), None),
+                                   label="Judge base URL",
+                                   allow_custom_value=False, elem_id="judge-url")
+        else:
+            base_url = gr.Textbox(label="Judge base URL", placeholder="empty: OpenAI; or http://127.0.0.1:8000/v1",
+                                  elem_id="judge-url")
         key = gr.Textbox(label="API key", type="password", elem_id="judge-key",
                          placeholder="empty: $OPENAI_API_KEY of the app" if not settings.public else "your key")
     with gr.Row():
         estimate = gr.Button("1. Answer and estimate the cost", elem_id="judge-estimate")
         run = gr.Button("2. Run judge (makes the paid calls)", variant="primary", elem_id="judge-run")
     panel = job_panel(settings, KINDS, render_judge, name="judge", resume_env=lambda k: judge_key(settings, k),
-                      env_inputs=[key])
+                      env_input=key)
     inputs = [a, b, questions, langs, limit, mode, judge_model, base_url, key]
 
-    def start(dry_run: bool, *values):
+    def start(dry_run: bool, values: tuple, request: gr.Request | None):
+        mine = view(settings, request)
         try:
-            title, commands, outs, env = judge_job(settings, *values, dry_run=dry_run)
+            title, commands, outs, env = judge_job(mine, *values, dry_run=dry_run)
             if not dry_run and not (Path(outs[0]) / "judgments" / "estimate.json").is_file():
                 raise ConfigError("Estimate the cost first (button 1); then run the judge.")
-            job = jobs.start(settings.runs_dir, "judge-estimate" if dry_run else "judge", title, commands, outs, env)
+            job = start_job(mine, "judge-estimate" if dry_run else "judge", title, commands, outs, env)
         except PolyglotError as exc:
-            gr.Warning(str(exc).splitlines()[0])
+            gr.Warning(mine.redact(str(exc).splitlines()[0]))
             return gr.skip()
-        return select(settings, KINDS, job)
+        return select(mine, KINDS, job)
 
-    def refresh():
-        choices = settings.model_choices + [d for _, d in answer_sets(settings)]
+    def refresh(request: gr.Request):
+        choices = settings.model_choices + answer_sets(view(settings, request))
         return gr.Dropdown(choices=choices), gr.Dropdown(choices=choices)
 
-    estimate.click(lambda *v: start(True, *v), inputs, panel["runs"], api_visibility="private")
-    run.click(lambda *v: start(False, *v), inputs, panel["runs"], api_visibility="private")
+    # gradio passes the request only to a named, positional parameter, hence the spelled-out inputs
+    def estimate_fn(a_v, b_v, questions_v, langs_v, limit_v, mode_v, judge_v, url_v, key_v, request: gr.Request):
+        return start(True, (a_v, b_v, questions_v, langs_v, limit_v, mode_v, judge_v, url_v, key_v), request)
+
+    def run_fn(a_v, b_v, questions_v, langs_v, limit_v, mode_v, judge_v, url_v, key_v, request: gr.Request):
+        return start(False, (a_v, b_v, questions_v, langs_v, limit_v, mode_v, judge_v, url_v, key_v), request)
+
+    estimate.click(estimate_fn, inputs, panel["runs"], api_visibility="private")
+    run.click(run_fn, inputs, panel["runs"], api_visibility="private")
     return {"refresh": (refresh, [a, b])}

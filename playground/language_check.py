@@ -5,6 +5,7 @@ language with 95% intervals (plot and table) and the answers in another language
 from __future__ import annotations
 
 import hashlib
+import html
 import shutil
 from pathlib import Path
 
@@ -15,9 +16,11 @@ from core.errors import ConfigError, DataError, PolyglotError
 from playground import jobs
 from playground.arena import language_name
 from playground.engines import served_env, shared_spec
-from playground.job_panel import Results, job_panel, select
+from playground.job_panel import Results, job_panel, select, start_job
 from playground.jobs import run_dir, split_list
+from playground.safe_text import plain
 from playground.settings import Settings
+from playground.visitors import view
 
 KINDS = ("generate",)
 SOURCES = ("Built-in examples", "Uploaded JSONL", "Dataset")
@@ -49,7 +52,8 @@ def generate_job(settings: Settings, models, source: str, dataset: str, upload: 
     models, lang_list = split_list(models), split_list(langs)
     if not models:
         raise ConfigError("Choose at least one model.")
-    specs = [settings.check_model(m) for m in models]
+    specs = settings.check_models(models)
+    max_tokens = settings.cap_tokens(int(max_tokens or 96))
     prompt_set = {"Built-in examples": "examples", "Dataset": dataset}.get(source) or stage_upload(settings, upload)
     ps = get_set(prompt_set)
     missing = [x for x in lang_list if x not in ps.langs]
@@ -77,20 +81,24 @@ def generate_job(settings: Settings, models, source: str, dataset: str, upload: 
 
 
 def mismatches(cards: list[dict], per_run: int = 20) -> str:
-    """The answers not in the prompt's language, as markdown: model, language expected and found, text."""
+    """The answers not in the prompt's language, as HTML: model, language expected and found, then the prompt
+    and the answer escaped (they are untrusted text)."""
     from eval.results import read_items
 
-    lines = []
+    items = []
     for card in cards:
+        model = html.escape(display_name(card["model"]))
         wrong = [r for r in read_items(Path(card["_dir"])) if r["detected"][0][0] != r["lang"]]
         for r in wrong[:per_run]:
             found, conf = r["detected"][0]
-            answer = " ".join(r["answers"][0].split())[:300] or "(empty)"
-            lines.append(f"- **{display_name(card['model'])}**, {language_name(r['lang'])} prompt → "
-                         f"{language_name(found)} ({conf:.2f}): {r['turns'][0][:120]}\n  > {answer}")
+            head = (f"<b>{model}</b>, {html.escape(language_name(r['lang']))} prompt → "
+                    f"{html.escape(language_name(found))} ({conf:.2f})")
+            items.append(f"<li>{head}{plain(r['turns'][0][:120])}{plain('→ ' + (r['answers'][0][:300] or '(empty)'))}"
+                         "</li>")
         if len(wrong) > per_run:
-            lines.append(f"- ... and {len(wrong) - per_run} more from {display_name(card['model'])}")
-    return "### Answers in another language\n" + ("\n".join(lines) if lines else "None: every answer matched.")
+            items.append(f"<li>... and {len(wrong) - per_run} more from {model}</li>")
+    body = f"<ul>{''.join(items)}</ul>" if items else "<p>None: every answer matched.</p>"
+    return f"<h3>Answers in another language</h3>{body}"
 
 
 def render_generate(job: jobs.Job) -> Results:
@@ -121,14 +129,16 @@ def language_check_tab(settings: Settings) -> None:
         run = gr.Button("Run language check", variant="primary", elem_id="lc-run")
     panel = job_panel(settings, KINDS, render_generate, name="lc")
 
-    def start(*values):
+    def start(models_v, source_v, dataset_v, upload_v, langs_v, limit_v, max_tokens_v, request: gr.Request):
+        mine = view(settings, request)  # (gradio passes the request only to a named, positional parameter)
         try:
-            title, commands, outs = generate_job(settings, *values)
-            job = jobs.start(settings.runs_dir, "generate", title, commands, outs, env=served_env())
+            title, commands, outs = generate_job(mine, models_v, source_v, dataset_v, upload_v, langs_v, limit_v,
+                                                 max_tokens_v)
+            job = start_job(mine, "generate", title, commands, outs, env=served_env())
         except PolyglotError as exc:
-            gr.Warning(str(exc))
+            gr.Warning(mine.redact(str(exc)))
             return gr.skip()
-        return select(settings, KINDS, job)
+        return select(mine, KINDS, job)
 
     run.click(start, [models, source, dataset, upload, langs, limit, max_tokens], panel["runs"],
-              api_visibility="private")
+              api_name="language_check")

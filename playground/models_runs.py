@@ -12,6 +12,7 @@ import gradio as gr
 from core.models import PACKAGED, polyglot_home
 from playground.engines import open_specs
 from playground.settings import Settings
+from playground.visitors import view
 
 _DEPTH = 5  # how deep under the runs dir to look for outputs
 
@@ -79,8 +80,9 @@ def inventory(settings: Settings) -> list[Entry]:
 
 def inventory_rows(settings: Settings, entries: list[Entry]) -> list[list[str]]:
     loaded = set(open_specs())
-    return [[e.kind, e.name, e.spec, "loaded" if e.spec in loaded else "", e.path,
-             _size(Path(e.path)) if Path(e.path).exists() and e.kind != "packaged" else ""] for e in entries]
+    return [[e.kind, settings.redact(e.name), settings.redact(e.spec), "loaded" if e.spec in loaded else "",
+             settings.redact(e.path), _size(Path(e.path)) if Path(e.path).exists() and e.kind != "packaged" else ""]
+            for e in entries]
 
 
 def models_runs_tab(settings: Settings, arena: dict, tabs: gr.Tabs) -> dict:
@@ -96,14 +98,15 @@ def models_runs_tab(settings: Settings, arena: dict, tabs: gr.Tabs) -> dict:
     card = gr.JSON(label="Card", elem_id="mr-card")
     entries = gr.State([])
 
-    def scan():
-        found = [e for e in inventory(settings) if not settings.public or e.spec in settings.model_choices
-                 or not e.spec]
+    def scan(request: gr.Request):
+        mine = view(settings, request)
+        found = [e for e in inventory(mine) if not mine.public or e.spec in mine.model_choices or not e.spec]
         specs = [(f"{e.kind}: {e.name}", e.spec) for e in found if e.spec]
-        return found, inventory_rows(settings, found), gr.Dropdown(choices=specs, value=specs[0][1] if specs else None)
+        return found, inventory_rows(mine, found), gr.Dropdown(choices=specs, value=specs[0][1] if specs else None)
 
-    def show_card(spec, found):
-        return next((e.card for e in found if e.spec == spec), {})
+    def show_card(spec, found, request: gr.Request):
+        card = next((e.card for e in found if e.spec == spec), {})
+        return json.loads(view(settings, request).redact(json.dumps(card)))  # no server path in a public page
 
     def to_arena(spec, n, shown):
         if not spec:
