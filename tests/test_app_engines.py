@@ -191,11 +191,9 @@ def test_real_models_survive_eviction_while_leased(monkeypatch):
             entry.engine.close()
 
 
-def test_chat_once_uses_a_lease(table, monkeypatch):
-    class Settings:
-        def check_model(self, spec):
-            return spec
+def test_chat_once_uses_a_lease(table, tmp_path):
+    from playground.settings import Settings
 
-    out = arena.chat_once(Settings(), "hello", "smollm2-135m", max_tokens=3)
+    out = arena.chat_once(Settings(runs_dir=tmp_path), "hello", "smollm2-135m", max_tokens=3)
     assert out["reply"] == "w0 w1 w2 " and out["tokens_per_s"] > 0
     assert engines._open["smollm2-135m"].leases == 0
