@@ -94,3 +94,12 @@ def test_the_arena_runs_a_base_model_through_the_scaffold(monkeypatch):
     finally:
         for entry in engines._open.values():
             entry.engine.close()
+
+
+def test_picking_a_base_model_labels_its_column():
+    from playground.arena import _picked
+
+    bot, note = _picked(0, "gemma3-270m")
+    assert bot.label == "Model 1 (base model: run as a few-shot completion)" and note.startswith("base model")
+    bot, note = _picked(1, "smollm2-135m")
+    assert bot.label == "Model 2" and note == ""
