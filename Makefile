@@ -19,10 +19,11 @@ $(VENV)/.installed: requirements.txt
 
 $(VENV)/.test-installed: $(VENV)/.installed requirements-test.txt
 	$(PY) -m pip install -r requirements-test.txt
-	@# chromium for the browser tests; the Noto fonts so screenshots show CJK text and the badges' emoji, not boxes
-	@{ command -v chromium >/dev/null && fc-list | grep -qi "Noto Sans CJK"; } || { \
-	  echo "Installing Debian's chromium and CJK fonts for the browser tests"; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk fonts-noto-color-emoji; }
+	@# chromium for the browser tests; the Noto fonts so screenshots show CJK, Indic scripts (Devanagari, Bengali,
+	@# Tamil, Telugu: fonts-noto-core) and the badges' emoji, not boxes
+	@{ command -v chromium >/dev/null && fc-list | grep -qi "Noto Sans CJK" && fc-list | grep -qi "Noto Sans Devanagari"; } || { \
+	  echo "Installing Debian's chromium, CJK and Indic fonts for the browser tests"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk fonts-noto-color-emoji fonts-noto-core; }
 	touch $@
 
 run: install

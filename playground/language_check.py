@@ -135,9 +135,8 @@ def language_check_tab(settings: Settings) -> None:
             title, commands, outs = generate_job(mine, models_v, source_v, dataset_v, upload_v, langs_v, limit_v,
                                                  max_tokens_v)
             job = start_job(mine, "generate", title, commands, outs, env=served_env())
-        except PolyglotError as exc:
-            gr.Warning(mine.redact(str(exc)))
-            return gr.skip()
+        except PolyglotError as exc:  # an error (not a warning) so that an API client hears it too
+            raise gr.Error(mine.redact(str(exc))) from exc
         return select(mine, KINDS, job)
 
     run.click(start, [models, source, dataset, upload, langs, limit, max_tokens], panel["runs"],
