@@ -473,8 +473,9 @@ def readme_table(res: dict) -> str:
     rows += [f"| `{e}` p50 / p95 | {lat[e]['p50']:.2f} / {lat[e]['p95']:.2f} s |"
              for e in ("/chat", "/language_check", "/vote") if e in lat]
     rows += [f"| peak RSS, app tree | {max(res['rss'].values()):.0f} MB |",
-             f"| kill -9 mid-job: jobs resumed to done | {sum(r.get('final') == 'done' for r in res['resumed'])}"
-             f"/{len(res['resumed'])} |",
+             f"| kill -9 mid-job: jobs done after the restart | {sum(r.get('final') == 'done' for r in res['resumed'])}"
+             f"/{len(res['resumed'])} ({sum(r['restarted'] for r in res['resumed'])} crashed and resumed by their "
+             f"visitor, the others outlived the app) |",
              f"| votes databases integrity ok | {sum(x == 'ok' for x in res['integrity'].values())}"
              f"/{len(res['integrity'])} |",
              f"| votes acknowledged / lost | {v['acknowledged']} / {len(v['lost'])} |"]
