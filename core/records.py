@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from pathlib import Path
 
 
@@ -29,8 +30,9 @@ def append_jsonl(path: Path, records: list[dict]) -> None:
 
 
 def write_json(path: Path, obj) -> None:
-    """Write `obj` as JSON atomically (temp file, then rename): a reader never sees half a file."""
-    tmp = path.with_name(path.name + ".tmp")
+    """Write `obj` as JSON atomically (temp file, then rename): a reader never sees half a file, and two
+    writers (the app and a job's runner) never share a temp file."""
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     tmp.write_text(json.dumps(obj, indent=2, ensure_ascii=False, default=str))
     os.replace(tmp, path)
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from core.errors import ConfigError
+from core.records import write_json  # atomic: the app's sessions read job files while the runner writes them
 
 ROOT = Path(__file__).resolve().parents[1]
 _children: dict[int, subprocess.Popen] = {}  # jobs this app process started (reaped through poll)
@@ -70,9 +71,15 @@ def load(path: Path) -> Job:
 
 def list_jobs(runs_dir: Path, kinds: tuple[str, ...] | None = None) -> list[Job]:
     """Jobs under `runs_dir`, newest first."""
-    found = [load(p.parent) for p in jobs_dir(runs_dir).glob("*/job.json")]
-    found = [j for j in found if kinds is None or j.kind in kinds]
-    return sorted(found, key=lambda j: (j.dir / "job.json").stat().st_mtime, reverse=True)
+    found = []
+    for path in jobs_dir(runs_dir).glob("*/job.json"):
+        try:  # a public app's cleanup may delete a visitor's runs while another session lists them
+            job, changed = load(path.parent), path.stat().st_mtime
+        except FileNotFoundError:
+            continue
+        if kinds is None or job.kind in kinds:
+            found.append((changed, job))
+    return [job for _, job in sorted(found, key=lambda x: x[0], reverse=True)]
 
 
 def _state(job: Job) -> dict:
@@ -115,15 +122,14 @@ def start(runs_dir: Path, kind: str, title: str, commands: list[list[str]], outs
     job = Job(jid, kind, title, commands, outs, path)
     if status(job) == "running":
         raise ConfigError(f"{title} is already running; wait for it, or stop it first.")
-    (path / "job.json").write_text(json.dumps({"id": jid, "kind": kind, "title": title, "commands": commands,
-                                               "outs": outs}, indent=2, ensure_ascii=False))
+    write_json(path / "job.json", {"id": jid, "kind": kind, "title": title, "commands": commands, "outs": outs})
     with job.log.open("a") as log:
         log.write(f"\n=== {time.strftime('%Y-%m-%d %H:%M:%S')} started\n")
         proc = subprocess.Popen([sys.executable, "-m", "playground.jobs", str(path)], cwd=ROOT, stdout=log,
                                 stderr=subprocess.STDOUT, start_new_session=True,
                                 env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})})
     _children[proc.pid] = proc
-    (path / "state.json").write_text(json.dumps({"pid": proc.pid, "returncodes": [], "current": 0}))
+    write_json(path / "state.json", {"pid": proc.pid, "returncodes": [], "current": 0})
     return job
 
 
@@ -177,7 +183,7 @@ def _run(path: Path) -> int:
     codes: list[int] = []
     for i, command in enumerate(job.commands):
         state |= {"current": i, "returncodes": codes}
-        (path / "state.json").write_text(json.dumps(state))
+        write_json(path / "state.json", state)
         print(f"$ python {' '.join(command)}", flush=True)
         proc = subprocess.Popen([sys.executable, *command], cwd=ROOT)
         while True:
@@ -190,7 +196,7 @@ def _run(path: Path) -> int:
         if code != 0:
             break
     state |= {"returncodes": codes, "finished": True}
-    (path / "state.json").write_text(json.dumps(state))
+    write_json(path / "state.json", state)
     return 0 if codes and codes[-1] == 0 else 1
 
 
