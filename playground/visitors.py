@@ -6,6 +6,7 @@ The cookie is a secret; only its hash names the directory, so knowing a director
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import secrets
 
@@ -49,8 +50,11 @@ def add_middleware(api, public: bool) -> None:
             return PlainTextResponse("This public app fetches no URL for a visitor.", status_code=403)
         response = await call_next(request)
         if not _TOKEN.match(request.cookies.get(COOKIE, "")):
-            response.set_cookie(COOKIE, secrets.token_urlsafe(24), httponly=True, samesite="lax",
-                                max_age=60 * 60 * 24 * 30)
+            # A Space shows the app in an iframe on huggingface.co: only a SameSite=None (so Secure) cookie is sent
+            # there; where the browser blocks it anyway, the visitor is their Gradio session (one per page load).
+            on_space = bool(os.environ.get("SPACE_ID"))
+            response.set_cookie(COOKIE, secrets.token_urlsafe(24), httponly=True, secure=on_space,
+                                samesite="none" if on_space else "lax", max_age=60 * 60 * 24 * 30)
         if public:  # defence in depth: even an unescaped image could not call another host
             response.headers["Content-Security-Policy"] = "img-src 'self' data: blob:; media-src 'self' data: blob:"
         return response
