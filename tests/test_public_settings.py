@@ -78,3 +78,16 @@ def test_a_full_disk_of_busy_runs_refuses_a_new_job(tmp_path, monkeypatch):
     _visitor(tmp_path, "asking", 1000, age_days=0)
     with pytest.raises(ConfigError, match="disk for runs is full"):
         check_job_quota(app.for_visitor("asking"))
+
+
+def test_a_public_visitor_votes_within_the_rate_limit_only(tmp_path):
+    from playground.human_eval import annotator_of, check_rate
+
+    mine = Settings(public=True, runs_dir=tmp_path, limits=PublicLimits(votes_per_minute=3)).for_visitor("rate1")
+    for _ in range(3):
+        check_rate(mine)
+    with pytest.raises(ConfigError, match="3 votes a minute"):
+        check_rate(mine)
+    check_rate(mine.for_visitor("rate2"))  # another visitor has their own budget
+    assert annotator_of(mine, "someone else's name") == "visitor-rate1"  # a typed name is ignored in public
+    assert annotator_of(Settings(runs_dir=tmp_path), " ana ") == "ana"
