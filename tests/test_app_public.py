@@ -150,11 +150,11 @@ def _wait_done(c, job_id, timeout=300):
     raise AssertionError(f"{job_id} still running after {timeout} s")
 
 
-def _check(c, model, upload=None, langs="de, fr", limit=1):
+def _check(c, model, upload=None, langs="de, fr", limit=1, max_tokens=8):
     from gradio_client import handle_file
 
     source = "Uploaded JSONL" if upload else "Built-in examples"
-    out = c.predict([model], source, "hplt", handle_file(str(upload)) if upload else None, langs, limit, 8,
+    out = c.predict([model], source, "hplt", handle_file(str(upload)) if upload else None, langs, limit, max_tokens,
                     api_name="/language_check")
     return out["value"]
 
@@ -166,7 +166,8 @@ def test_a_second_visitor_cannot_see_the_first_ones_uploads_jobs_or_votes(public
     upload = tmp_path / "holdout.jsonl"
     upload.write_text('{"lang": "de", "prompt": "Wie heißt die Hauptstadt von Frankreich?"}\n'
                       '{"lang": "fr", "prompt": "Quelle est la capitale de l\'Allemagne ?"}\n')
-    jobs = [_check(first, "smollm2-135m", upload), _check(first, "gemma3-270m", upload)]
+    # two answer sets of the same (fast) model: 8 and 12 tokens are two runs
+    jobs = [_check(first, "smollm2-135m", upload), _check(first, "smollm2-135m", upload, max_tokens=12)]
     results = [_wait_done(first, j) for j in jobs]
     assert all(r["status"] == "done" for r in results)
     label = results[0]["rows"][0][0]  # the staged file's name (holdout-<digest>.jsonl), not its server path
