@@ -8,6 +8,7 @@ from pathlib import Path
 import gradio as gr
 
 from core.errors import ConfigError, PolyglotError
+from core.models import DEFAULT_MODEL
 from playground import jobs
 from playground.job_panel import Results, job_panel, select, start_job
 from playground.jobs import run_dir, split_list
@@ -59,7 +60,9 @@ def benchmarks_tab(settings: Settings) -> None:
     from eval.tasks import TASKS
 
     with gr.Row():
-        models = gr.Dropdown(settings.model_choices, value=[settings.default_models[0]], multiselect=True,
+        # Benchmarks score log-likelihoods, where the multilingual base model is the natural first choice.
+        first = DEFAULT_MODEL if DEFAULT_MODEL in settings.model_choices else settings.default_models[0]
+        models = gr.Dropdown(settings.model_choices, value=[first], multiselect=True,
                              allow_custom_value=not settings.public, label="Models", elem_id="bench-models")
         tasks = gr.Dropdown(list(TASKS), value=["xcopa"], multiselect=True, label="Tasks", elem_id="bench-tasks")
     with gr.Row():

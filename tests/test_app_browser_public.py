@@ -82,8 +82,10 @@ def _ask(page, text: str) -> list[str]:
 
 
 def _pick(page, i: int, spec: str) -> None:
-    page.locator(f"#arena-model-{i} input").fill(spec)
-    page.locator(f"#arena-model-{i} input").press("Enter")
+    """Choose `spec` in Arena column i by clicking its option (a public app's picker takes no typed value)."""
+    page.locator(f"#arena-model-{i} input").click()
+    page.get_by_role("option").filter(has_text=spec).first.click()
+    page.wait_for_function(f"document.querySelector('#arena-model-{i} input').value === {spec!r}", timeout=30_000)
 
 
 def test_the_first_screen_pairs_the_instruct_model_with_the_base_model_run_as_a_completion(page, shots):
