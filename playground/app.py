@@ -26,7 +26,8 @@ def build_app(settings: Settings | None = None) -> gr.Blocks:
     """The whole Polyglot Lab UI."""
     settings = settings or Settings.from_env()
     engines.configure(settings.serve)
-    with gr.Blocks(title="Polyglot Lab") as app:
+    # A public app's uploads and cached plots in Gradio's cache are deleted after a day (checked hourly).
+    with gr.Blocks(title="Polyglot Lab", delete_cache=(3600, 86400) if settings.public else None) as app:
         note = PUBLIC_NOTE.format(tokens=settings.limits.max_tokens, days=settings.limits.keep_days)
         gr.Markdown(INTRO + (note if settings.public else ""))
         with gr.Tabs() as tabs:

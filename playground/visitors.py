@@ -46,7 +46,7 @@ def add_middleware(api, public: bool) -> None:
         from starlette.responses import PlainTextResponse
 
         path = request.url.path
-        if public and ("/proxy=" in path or re.search(r"/file[=/]+https?:", path)):
+        if public and ("/proxy=" in path.lower() or re.search(r"/file[=/]+https?:", path, re.IGNORECASE)):
             return PlainTextResponse("This public app fetches no URL for a visitor.", status_code=403)
         response = await call_next(request)
         if not _TOKEN.match(request.cookies.get(COOKIE, "")):

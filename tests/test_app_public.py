@@ -108,7 +108,8 @@ def test_no_url_a_visitor_names_is_fetched(public_url):
     pixel = PixelServer()
     try:
         for route in ("gradio_api/file=http://127.0.0.1:{}/pixel", "gradio_api/proxy=http://127.0.0.1:{}/pixel",
-                      "file=http://127.0.0.1:{}/pixel", "gradio_api/file/http://127.0.0.1:{}/pixel"):
+                      "file=http://127.0.0.1:{}/pixel", "gradio_api/file/http://127.0.0.1:{}/pixel",
+                      "gradio_api/file=HTTP://127.0.0.1:{}/pixel", "gradio_api/file=%68ttp://127.0.0.1:{}/pixel"):
             status, _ = _get(public_url + route.format(pixel.port))
             assert status in (403, 404)
         time.sleep(0.5)
