@@ -93,6 +93,7 @@ OWNER = textwrap.dedent("""
     engine = load("served:smollm2-135m+parallel=1+ctx=256")
     print(engine.server._proc.pid, flush=True)   # the guard; its session holds llama-server too
     if sys.argv[1] == "exit":
+        sys.stdin.readline()  # exit only once the test has seen the server running (else the two race)
         sys.exit(0)          # normal exit without close(): atexit stops it
     time.sleep(600)
 """)
@@ -108,11 +109,15 @@ def _group_alive(pgid: int) -> bool:
 
 @pytest.mark.parametrize("how", ["exit", "ctrl-c", "kill -9"])
 def test_the_server_stops_with_its_owner(how, tmp_path):
-    owner = subprocess.Popen([sys.executable, "-c", OWNER, how], cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    owner = subprocess.Popen([sys.executable, "-c", OWNER, how], cwd=ROOT, stdin=subprocess.PIPE,
+                             stdout=subprocess.PIPE, text=True)
     guard = int(owner.stdout.readline())
     group_has_server = subprocess.run(["pgrep", "-g", str(guard), "llama-server"], capture_output=True)
     assert group_has_server.returncode == 0  # llama-server is running in the guard's process group
-    if how == "ctrl-c":
+    if how == "exit":
+        owner.stdin.write("exit now\n")
+        owner.stdin.flush()
+    elif how == "ctrl-c":
         owner.send_signal(signal.SIGINT)
     elif how == "kill -9":
         owner.send_signal(signal.SIGKILL)
