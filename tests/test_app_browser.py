@@ -5,14 +5,12 @@ Screenshots are saved under the test's temp dir."""
 from __future__ import annotations
 
 import json
-import shutil
 
 import pytest
 
-from tests.servers import free_port, serve
+from tests.servers import chromium_page, free_port, serve
 
 pytestmark = pytest.mark.slow
-CHROMIUM = "/usr/bin/chromium"
 TIMEOUT = 240_000
 
 
@@ -38,18 +36,9 @@ def shots(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def page(app_url, shots):
-    if not shutil.which(CHROMIUM):
-        pytest.fail(f"{CHROMIUM} is missing: `apt-get install chromium` (make test does this).")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                    args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
-        pg = browser.new_page(viewport={"width": 1400, "height": 1100})
-        pg.goto(app_url)
+    with chromium_page(app_url) as pg:
         yield pg
         pg.screenshot(path=str(shots / "last.png"), full_page=True)
-        browser.close()
 
 
 def _ask(page, text: str) -> list[str]:

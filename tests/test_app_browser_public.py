@@ -5,15 +5,12 @@ answers contain exactly the markup sent."""
 
 from __future__ import annotations
 
-import shutil
-
 import pytest
 
 from tests.echo_server import EchoServer, PixelServer
-from tests.servers import free_port, serve
+from tests.servers import chromium_page, free_port, serve
 
 pytestmark = pytest.mark.slow
-CHROMIUM = "/usr/bin/chromium"
 TIMEOUT = 240_000
 SCRIPTS = {"fr": "Pourquoi le ciel est-il bleu ? Réponds en deux phrases.",
            "zh": "天空为什么是蓝色的？请用两句话回答。", "ar": "لماذا السماء زرقاء؟ أجب في جملتين.",
@@ -57,18 +54,9 @@ def shots(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def page(app_url, shots):
-    if not shutil.which(CHROMIUM):
-        pytest.fail(f"{CHROMIUM} is missing: `apt-get install chromium` (make test does this).")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                    args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
-        pg = browser.new_page(viewport={"width": 1400, "height": 1100})
-        pg.goto(app_url)
+    with chromium_page(app_url) as pg:
         pg.wait_for_selector("#arena-send", timeout=60_000)
         yield pg
-        browser.close()
 
 
 def _ask(page, text: str) -> list[str]:
