@@ -59,7 +59,8 @@ def images(paths: list[str]) -> list:
     return out
 
 
-def _job(settings: Settings, job_id: str | None) -> jobs.Job | None:
+def find_job(settings: Settings, job_id: str | None) -> jobs.Job | None:
+    """The job `job_id` names in this view's own jobs dir, or None (an unknown, malformed or other's id)."""
     if not job_id or not jobs.JOB_ID.match(str(job_id)) or (settings.public and not settings.visitor):
         return None  # an id is a name in the visitor's own jobs dir, never a path
     path = jobs.jobs_dir(settings.runs_dir) / job_id
@@ -90,7 +91,7 @@ def job_panel(settings: Settings, kinds: tuple[str, ...], render: Callable[[jobs
 
     def show(job_id, last, request: gr.Request):
         mine = view(settings, request)
-        job = _job(mine, job_id)
+        job = find_job(mine, job_id)
         menu = gr.Dropdown(choices=choices(mine, kinds))
         if job is None:
             return menu, "", "", "", gr.Dataframe(visible=False), "", gr.Gallery(visible=False), None
@@ -122,13 +123,13 @@ def job_panel(settings: Settings, kinds: tuple[str, ...], render: Callable[[jobs
     timer.tick(show, [runs, shown], outputs, api_visibility="private", show_progress="hidden")
 
     def do_stop(job_id, request: gr.Request):
-        job = _job(view(settings, request), job_id)
+        job = find_job(view(settings, request), job_id)
         if job is not None:
             jobs.stop(job)
 
     def do_resume(job_id, env_value, request: gr.Request):
         mine = view(settings, request)  # (gradio passes the request only to a named, positional parameter)
-        job = _job(mine, job_id)
+        job = find_job(mine, job_id)
         if job is None:
             gr.Warning("Choose a run first.")
             return

@@ -7,7 +7,7 @@ import gradio as gr
 
 from core.errors import PolyglotError
 from playground import human_eval, jobs
-from playground.job_panel import _job
+from playground.job_panel import find_job
 from playground.settings import Settings
 from playground.visitors import view
 
@@ -31,7 +31,7 @@ def register(settings: Settings) -> None:
         from playground.language_check import render_generate
 
         mine = view(settings, request)
-        job = _job(mine, job_id)
+        job = find_job(mine, job_id)
         if job is None:
             raise gr.Error(f"You have no run {job_id!r}: /runs lists yours.")
         state = jobs.status(job)
