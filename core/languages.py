@@ -16,31 +16,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import langcodes
+from langcodes.data_dicts import MACROLANGUAGES as _MACRO
 
 from core.errors import UnknownLanguageError
 
-# Which languages each seed dataset covers; the table is their union.
-LANGUAGE_SETS: dict[str, tuple[str, ...]] = {
-    "bactrian-x": tuple(
-        "af ar az bn cs de en es et fa fi fr gl gu he hi hr id it ja ka kk km ko lt lv mk ml mn mr "
-        "my ne nl pl ps pt ro ru si sl sv sw ta te th tl tr uk ur vi xh zh".split()
-    ),
-    "xcopa": tuple("et ht id it qu sw ta th tr vi zh".split()),
-    "xstorycloze": tuple("ar en es eu hi id my ru sw te zh".split()),
-    "xwinograd": tuple("en fr ja pt ru zh".split()),
-    "xnli": tuple("ar bg de el en es fr hi ru sw th tr ur vi zh".split()),
-    "xquad": tuple("ar de el en es hi ro ru th tr vi zh".split()),
-    "x-csqa": tuple("ar de en es fr hi it ja nl pl pt ru sw ur vi zh".split()),
-    "mt-bench-x": tuple("de en es fr it".split()),
-    "x-instruction": tuple("bn sw ta ur".split()),
-    "hplt-alpaca": tuple("bg bn cs en es fi fr hi no ru zh".split()),
-    "mgsm": tuple("bn de en es fr ja ru sw te th zh".split()),
-    "mlqa": tuple("ar de en es hi vi zh".split()),
-    "sentimentx": tuple("ar id ru sw".split()),
-    "nusax": tuple("ace ban bbc bjn bug en id jv mad min nij su".split()),
-    "crossalpaca": tuple("ar de en es it zh".split()),
-    "language-confusion": tuple("ar de en es fr hi id it ja ko pt ru tr vi zh".split()),
-}
+# Which languages each dataset covers, registered by the module that owns the dataset (eval tasks, prompt sets,
+# training seeds): the table is their union, so this floor names no dataset of the floors above.
+LANGUAGE_SETS: dict[str, tuple[str, ...]] = {}
+
+
+def register_languages(dataset: str, codes: Iterable[str]) -> None:
+    """Record that `dataset` covers `codes` (our codes); the table grows to include them."""
+    LANGUAGE_SETS[dataset] = tuple(codes)
+    table.cache_clear()
+
 
 # Labels of fastText lid.176 (the model cannot say any other language, e.g. xh).
 LID176_LABELS = frozenset(
@@ -87,9 +76,23 @@ def _make_language(code: str) -> Language:
 
 @functools.cache
 def table() -> dict[str, Language]:
-    """Every language of the seed datasets, keyed by code, sorted by code."""
+    """Every language of the registered datasets, keyed by code, sorted by code."""
     codes = sorted({c for codes in LANGUAGE_SETS.values() for c in codes})
     return {c: _make_language(c) for c in codes}
+
+
+def _iso_language(query: str) -> str | None:
+    """Our code for any ISO 639 / BCP-47 code that names a real language ("isl", "pt_BR", "arb" -> "ar"), else
+    None. Individual languages fold into their macrolanguage unless lid.176 tells them apart (as from_flores)."""
+    tag = query.replace("_", "-")
+    if not tag or not langcodes.tag_is_valid(tag):
+        return None
+    lang = langcodes.Language.get(tag)
+    if not lang.is_valid() or lang.language in (None, "und", "mul", "mis", "zxx") or \
+            "Unknown language" in lang.language_name():
+        return None
+    base = langcodes.Language.get(lang.language).language  # 639-3 "deu" -> "de"
+    return base if base in LID176_LABELS else _MACRO.get(base, base)
 
 
 def get_language(code_or_name: str) -> Language:
@@ -103,10 +106,9 @@ def get_language(code_or_name: str) -> Language:
                 **{lg.native_name.lower(): lg for lg in langs.values()}}
     if query.lower() in by_lower:
         return by_lower[query.lower()]
-    if query and langcodes.tag_is_valid(query.replace("_", "-")):
-        base = langcodes.Language.get(query.replace("_", "-")).language
-        if base in langs:
-            return langs[base]
+    known = _iso_language(query)
+    if known:
+        return langs.get(known) or _make_language(known)
     candidates = {c.lower(): c for c in list(langs) + [lg.name for lg in langs.values()]}
     cutoff = 0.5 if len(query) <= 3 else 0.6  # short codes differ by one letter at most
     close = [candidates[c] for c in difflib.get_close_matches(query.lower(), list(candidates), n=5, cutoff=cutoff)]
@@ -116,6 +118,15 @@ def get_language(code_or_name: str) -> Language:
         f"such as 'deu', or an English name; the table holds {len(langs)} languages "
         f"(see core.languages.table())."
     )
+
+
+def from_flores(code: str) -> str:
+    """Our code for a FLORES-200 code ("isl_Latn" -> "is", "arb_Arab" -> "ar", "quy_Latn" -> "qu"). FLORES names
+    individual languages; we use the macrolanguage unless lid.176 tells the individual one apart (yue)."""
+    code_ = _iso_language(code)
+    if code_ is None:
+        raise UnknownLanguageError(f"{code!r} is not a FLORES-200 code such as 'isl_Latn'.")
+    return code_
 
 
 @functools.cache

@@ -12,7 +12,7 @@ from pathlib import Path
 import langcodes
 
 from core.errors import ConfigError, DataError, UnknownLanguageError
-from core.languages import get_language, table
+from core.languages import get_language, register_languages, table
 from core.readers import Unparsable, read_local
 from eval.prompt_files import MAX_LANG_CHARS, MAX_PROMPT_CHARS, ROW_HINT, nested_too_deeply, read_rows
 
@@ -80,6 +80,8 @@ SETS = {s.name: s for s in (
     PromptSet("alpaca_eval", ("en",), lambda lang: "alpaca_eval/alpaca_eval_instructions_example_outputs.json",
               "AlpacaEval, 805 instructions"),
 )}
+for _set in SETS.values():
+    register_languages(_set.name, _set.langs)
 
 
 def get_set(name: str) -> PromptSet:

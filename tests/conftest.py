@@ -7,6 +7,11 @@ from pathlib import Path
 
 import pytest
 
+# The language table is the union of what the imported packages register; import both floors that register
+# datasets before any test module is collected, so the table is the same whatever order tests run in.
+import eval  # noqa: E402,F401
+import trainer  # noqa: E402,F401
+
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("POLYGLOT_SHARED_DATA", ROOT.parent / "shared" / "data"))
 

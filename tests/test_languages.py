@@ -9,18 +9,57 @@ from collections import defaultdict
 
 import pytest
 
+import eval  # noqa: F401  (registers the tasks' and prompt sets' languages)
+import trainer  # noqa: F401  (registers the training seeds' languages)
 from core.errors import UnknownLanguageError
-from core.languages import LANGUAGE_SETS, agreement, detect, detect_batch, get_language, table, wilson
+from core.languages import (
+    LANGUAGE_SETS,
+    agreement,
+    detect,
+    detect_batch,
+    from_flores,
+    get_language,
+    table,
+    wilson,
+)
+from eval.tasks import TASKS
 
 
-def test_table_covers_bactrian_x_and_every_seed_benchmark():
+def test_table_is_the_union_of_the_languages_the_registered_datasets_cover():
     langs = table()
     assert len(LANGUAGE_SETS["bactrian-x"]) == 52
+    for task in TASKS.values():  # every task registers its languages when eval.tasks finds it
+        assert LANGUAGE_SETS[task.name] == task.langs
     for name, codes in LANGUAGE_SETS.items():
         missing = set(codes) - set(langs)
         assert not missing, f"{name} languages missing from the table: {missing}"
-    for must in ("ht", "qu", "my", "eu", "te", "bn", "ur", "ta", "sw"):
+    for must in ("ht", "qu", "my", "eu", "te", "bn", "ur", "ta", "sw", "is"):
         assert must in langs
+    assert "sib200" in get_language("is").sets and "xcopa" in get_language("qu").sets
+
+
+def test_core_names_no_dataset_and_imports_no_floor_above():
+    """core/ is the bottom floor: the language table learns datasets from the floors above, not by name."""
+    import ast
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    for path in (root / "core").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            upper = [n for n in names if n.split(".")[0] in ("eval", "trainer", "quantize", "experiments",
+                                                              "playground")]
+            assert not upper, f"{path.name} imports {upper}"
+    assert "xcopa" not in (root / "core" / "languages.py").read_text()
+
+
+@pytest.mark.parametrize("query,code", [("isl_Latn", "is"), ("arb_Arab", "ar"), ("quy_Latn", "qu"),
+                                        ("zho_Hans", "zh"), ("isl", "is"), ("tlh", "tlh")])
+def test_any_iso_code_resolves_and_flores_codes_fold_to_the_macrolanguage(query, code):
+    assert get_language(query).code == code
+    if "_" in query:
+        assert from_flores(query) == code
 
 
 @pytest.mark.parametrize("code,iso3,name,native,script", [

@@ -1,31 +1,35 @@
-"""The benchmark tasks by name."""
+"""The benchmark tasks by name: every module in this package is imported and each `Task` it defines at module
+level is registered under its name, so a new task is one new module (see README.md here)."""
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
+
 from core.errors import ConfigError
-from eval.tasks import (
-    belebele,
-    crossalpaca,
-    mgsm,
-    mlqa,
-    pawsx,
-    sentiment,
-    xcopa,
-    xcsqa,
-    xnli,
-    xquad,
-    xstorycloze,
-    xwinograd,
-)
+from core.languages import register_languages
 from eval.tasks.base import Item, Task
 
-TASKS: dict[str, Task] = {t.name: t for t in (
-    xcopa.TASK, xstorycloze.TASK, xwinograd.TASK, xnli.TASK, pawsx.TASK, belebele.TASK,  # lm-eval log-likelihood
-    sentiment.SENTIMENTX, sentiment.NUSAX_TASK,  # log-likelihood of label words, F1
-    xquad.TASK, xquad.TASK_EN, mlqa.TASK, mlqa.TASK_EN, mgsm.TASK, xcsqa.TASK, crossalpaca.MMLU, crossalpaca.BBH,
-)}
-
 __all__ = ["TASKS", "Item", "Task", "get_task", "task_langs"]
+
+
+def _discover() -> dict[str, Task]:
+    """Every module-level Task in this package's modules, in module order, then definition order."""
+    found: dict[str, Task] = {}
+    for module in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
+        for value in vars(importlib.import_module(f"{__name__}.{module.name}")).values():
+            if not isinstance(value, Task) or found.get(value.name) is value:
+                continue
+            if value.name in found:
+                raise ConfigError(f"Two tasks are called {value.name!r} (eval/tasks/{module.name}.py and another "
+                                  f"module); give one of them another name.")
+            found[value.name] = value
+    return found
+
+
+TASKS: dict[str, Task] = _discover()
+for _task in TASKS.values():
+    register_languages(_task.name, _task.langs)
 
 
 def get_task(name: str) -> Task:

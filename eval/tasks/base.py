@@ -44,6 +44,8 @@ class Task:
     # Where the hub copy of one language lives when languages come from different datasets: (id, config, split).
     hub_source: Callable[[str], tuple[str, str | None, str]] | None = None
     class_names: bool = False  # the hub dataset stores labels as ClassLabel ints: read them as their names
+    # A tiny row in the hub schema and its language: the contract test builds and scores requests from it.
+    example: tuple[str, dict] | None = None
 
     def hub_of(self, lang: str) -> tuple[str, str | None, str]:
         """(dataset id, config, split) of `lang` on the hub; "" as the id means the task has no hub copy."""

@@ -3,15 +3,14 @@ scored on the answer letter."""
 
 from __future__ import annotations
 
+from core.languages import from_flores
 from eval.tasks.base import Item, Task
 
 # Our code -> FLORES code, for the languages the packaged models and the seeds cover.
-CONFIGS = {"en": "eng_Latn", "de": "deu_Latn", "fr": "fra_Latn", "es": "spa_Latn", "it": "ita_Latn",
-           "pt": "por_Latn", "ru": "rus_Cyrl", "zh": "zho_Hans", "ja": "jpn_Jpan", "ko": "kor_Hang",
-           "ar": "arb_Arab", "hi": "hin_Deva", "sw": "swh_Latn", "id": "ind_Latn", "vi": "vie_Latn",
-           "th": "tha_Thai", "tr": "tur_Latn", "bn": "ben_Beng", "ur": "urd_Arab", "ta": "tam_Taml",
-           "te": "tel_Telu", "fi": "fin_Latn", "et": "est_Latn", "cs": "ces_Latn", "pl": "pol_Latn",
-           "nl": "nld_Latn", "el": "ell_Grek", "bg": "bul_Cyrl", "uk": "ukr_Cyrl", "he": "heb_Hebr"}
+CONFIGS = {from_flores(code): code for code in (
+    "eng_Latn deu_Latn fra_Latn spa_Latn ita_Latn por_Latn rus_Cyrl zho_Hans jpn_Jpan kor_Hang arb_Arab hin_Deva "
+    "swh_Latn ind_Latn vie_Latn tha_Thai tur_Latn ben_Beng urd_Arab tam_Taml tel_Telu fin_Latn est_Latn ces_Latn "
+    "pol_Latn nld_Latn ell_Grek bul_Cyrl ukr_Cyrl heb_Hebr").split()}
 
 
 def to_item(row: dict, lang: str, id: str) -> Item:
@@ -23,4 +22,7 @@ def to_item(row: dict, lang: str, id: str) -> Item:
 
 TASK = Task("belebele", tuple(CONFIGS), "facebook/belebele", "test",
             ("flores_passage", "question", "mc_answer1", "mc_answer2", "mc_answer3", "mc_answer4",
-             "correct_answer_num"), to_item, hub_config=CONFIGS.__getitem__)
+             "correct_answer_num"), to_item, hub_config=CONFIGS.__getitem__,
+            example=("sw", {"flores_passage": "Mto Nile ni mrefu.", "question": "Nini ni mrefu?", "mc_answer1": "Mto",
+                            "mc_answer2": "Mlima", "mc_answer3": "Ziwa", "mc_answer4": "Bahari",
+                            "correct_answer_num": "1"}))

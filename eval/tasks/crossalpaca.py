@@ -74,7 +74,10 @@ _COMMON = dict(hub="", split="test", local_note=NOTE, id_field="id")
 MMLU = Task("crossalpaca_mmlu", tuple(FOLDERS), fields=("question", "options", "answer"),
             to_item=lambda row, lang, id: lettered_item(id, row["question"], row["options"], row["answer"]),
             local=lambda data_dir, lang: _interleaved(data_dir, lang, "MMLU", False, _mmlu_row),
-            score=letter_scorer(4), max_tokens=24, stop=lambda lang: ["\n\n"], **_COMMON)
+            score=letter_scorer(4), max_tokens=24, stop=lambda lang: ["\n\n"], **_COMMON,
+            example=("it", {"id": "math/1", "question": "Quanto fa 2 + 2?", "options": ["3", "4", "5", "6"],
+                            "answer": "B"}))
 BBH = Task("crossalpaca_bbh", tuple(FOLDERS), fields=("input", "target"), to_item=bbh_item,
            local=lambda data_dir, lang: _interleaved(data_dir, lang, "BBH", True, _bbh_row),
-           score=bbh_score, max_tokens=64, stop=lambda lang: ["\n\n", "Q:"], **_COMMON)
+           score=bbh_score, max_tokens=64, stop=lambda lang: ["\n\n", "Q:"], **_COMMON,
+           example=("de", {"id": "logic/1", "input": "Ist 3 größer als 2? Antworte mit Ja oder Nein.", "target": "Ja"}))

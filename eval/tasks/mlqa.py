@@ -48,9 +48,13 @@ def _hub(lang: str) -> tuple[str, str | None, str]:
     return ("", None, "test") if lang == "it" else ("facebook/mlqa", f"mlqa.{lang}.{lang}", "test")
 
 
+EXAMPLE = {"id": "q1", "context": "Der Rhein fließt durch Basel und Köln.",
+           "question": "Durch welche Stadt fließt der Rhein?", "answers": {"text": ["Basel", "Köln"]}}
+
+
 def _task(name: str, to_item) -> Task:
     return Task(name, tuple(MLQA_TEMPLATES), "facebook/mlqa", "test", ("context", "question", "answers"), to_item,
-                hub_source=_hub, local=local, id_field="id", score=score, max_tokens=48,
+                hub_source=_hub, local=local, id_field="id", score=score, max_tokens=48, example=("de", EXAMPLE),
                 local_note="it: CrossAlpaca's translation (github.com/lranaldii/CrossAlpaca data/Italian/MLQA)")
 
 

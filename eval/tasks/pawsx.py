@@ -48,4 +48,6 @@ def local(data_dir: Path, lang: str):
 
 TASK = Task("pawsx", tuple(WORDS), "google-research-datasets/paws-x", "test",
             ("sentence1", "sentence2", "label"), to_item,
-            local=lambda data_dir, lang: local(data_dir, lang) if lang == "de" else None, id_field="id")
+            local=lambda data_dir, lang: local(data_dir, lang) if lang == "de" else None, id_field="id",
+            example=("de", {"id": 1, "sentence1": "Er wohnt in Berlin.", "sentence2": "In Berlin wohnt er.",
+                            "label": 1}))

@@ -11,7 +11,7 @@ import csv
 from pathlib import Path
 
 from core.readers import read_local
-from eval.tasks.base import Item, Task
+from eval.tasks.classification import class_f1, classification
 
 LABELS = ("positive", "neutral", "negative")
 QUESTION = "Question: Is the sentiment of this text positive, neutral or negative?\nAnswer:"
@@ -22,25 +22,16 @@ ALIASES = {"positive": "positive", "neutral": "neutral", "negative": "negative"}
 ASTD = {"pos": "positive", "neg": "negative", "obj": "neutral"}
 
 
-def to_item(row: dict, lang: str, id: str) -> Item | None:
-    label = (ASTD if lang == "ar" else ALIASES).get(str(row["label"]).strip().lower())
-    if label is None:
-        return None  # not one of the three classes
-    text = " ".join(row["text"].split())  # tweets carry newlines and runs of spaces
-    ctx = f"{text}\n{QUESTION}"
-    return Item(id, tuple((ctx, " " + word) for word in LABELS), LABELS.index(label))
+def _label(row: dict, lang: str) -> str | None:
+    return (ASTD if lang == "ar" else ALIASES).get(str(row["label"]).strip().lower())  # None: not a class
 
 
-def f1_scores(records: list[dict]) -> dict:
-    """Weighted and macro F1 over the three classes, from each record's gold and predicted option."""
-    from sklearn.metrics import f1_score
+def _context(row: dict, lang: str) -> str:
+    text = row["text"] if "text" in row else row.get("tweet")  # AfriSenti calls it "tweet"
+    return f"{' '.join(text.split())}\n{QUESTION}"  # tweets carry newlines and runs of spaces
 
-    if not records:
-        return {}
-    gold, pred = [r["gold"] for r in records], [r["pred"] for r in records]
-    kw = dict(labels=list(range(len(LABELS))), zero_division=0)
-    return {"f1_weighted": round(float(f1_score(gold, pred, average="weighted", **kw)), 4),
-            "f1_macro": round(float(f1_score(gold, pred, average="macro", **kw)), 4)}
+
+f1_scores = class_f1(len(LABELS))
 
 
 def _smsa_rows(path: Path):
@@ -91,15 +82,13 @@ def local_nusax(data_dir: Path, lang: str):
     return path, read_local(path)
 
 
-def _text(row: dict) -> dict:
-    return row if "text" in row else {**row, "text": row.get("tweet")}  # AfriSenti calls it "tweet"
-
-
-SENTIMENTX = Task("sentimentx", tuple(HUB_X), "", "test", ("label",),
-                  lambda row, lang, id: to_item(_text(row), lang, id), local=local_x, corpus=f1_scores,
-                  hub_source=HUB_X.__getitem__, class_names=True, id_field="id",
-                  local_note="ar: ASTD's unbalanced test split, OBJ as neutral, without NEUTRAL (mixed); ru: "
-                             "RuSentiTweet's test without speech and skip")
-NUSAX_TASK = Task("nusax", tuple(NUSAX), "indonlp/NusaX-senti", "test", ("text", "label"), to_item,
-                  hub_config=lambda lang: NUSAX[lang][1], local=local_nusax, corpus=f1_scores, class_names=True,
-                  id_field="id")
+SENTIMENTX = classification(
+    "sentimentx", tuple(HUB_X), LABELS, _context, _label, hub="", split="test", fields=("label",),
+    local=local_x, hub_source=HUB_X.__getitem__, class_names=True, id_field="id",
+    local_note="ar: ASTD's unbalanced test split, OBJ as neutral, without NEUTRAL (mixed); ru: RuSentiTweet's test "
+               "without speech and skip", example=("sw", {"id": "1", "tweet": "Mbaya sana leo", "label": "negative"}))
+NUSAX_TASK = classification(
+    "nusax", tuple(NUSAX), LABELS, _context, _label, hub="indonlp/NusaX-senti", split="test",
+    fields=("text", "label"), hub_config=lambda lang: NUSAX[lang][1], local=local_nusax, class_names=True,
+    id_field="id", example=("jv", {"id": "1", "text": "Panganane enak banget", "label": "positive"}))
+to_item = NUSAX_TASK.to_item  # (row, lang, id) -> Item; the label mapping depends on the language, not the task

@@ -31,4 +31,6 @@ def local(data_dir: Path, lang: str):
 
 
 TASK = Task("xcopa", tuple(CONNECTORS), "cambridgeltl/xcopa", "test",
-            ("premise", "choice1", "choice2", "question", "label"), to_item, local=local, id_field="idx")
+            ("premise", "choice1", "choice2", "question", "label"), to_item, local=local, id_field="idx",
+            example=("it", {"idx": 1, "premise": "La porta era chiusa.", "choice1": "Ho bussato.",
+                            "choice2": "Ho dormito.", "question": "effect", "label": 0}))

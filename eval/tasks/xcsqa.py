@@ -31,4 +31,6 @@ def local(data_dir: Path, lang: str):
 
 TASK = Task("xcsqa", LANGS, "INK-USC/xcsr", "validation", ("question", "answerKey"), to_item,
             hub_config=lambda lang: f"X-CSQA-{lang}", local=local, id_field="id", score=letter_scorer(5),
-            max_tokens=24, stop=lambda lang: ["\n\n"])
+            max_tokens=24, stop=lambda lang: ["\n\n"],
+            example=("de", {"id": "q1", "answerKey": "B", "question": {"stem": "Wo schläft ein Hund?",
+                            "choices": {"label": list("ABCDE"), "text": ["Baum", "Korb", "Wolke", "Meer", "Mond"]}}}))

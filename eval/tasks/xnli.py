@@ -43,4 +43,5 @@ def local(data_dir: Path, lang: str):
 
 TASK = Task("xnli", tuple(WORDS), "facebook/xnli", "validation", ("premise", "hypothesis", "label"), to_item,
             local=lambda data_dir, lang: local(data_dir, lang) if lang == "de" else None,
-            local_note="de: the local copy is XNLI's test split (5,010); lm-eval scores validation (2,490)")
+            local_note="de: the local copy is XNLI's test split (5,010); lm-eval scores validation (2,490)",
+            example=("de", {"premise": "Der Hund schläft.", "hypothesis": "Ein Tier ruht.", "label": 0}))

@@ -117,6 +117,7 @@ def local(data_dir: Path, lang: str):
 
 
 _COMMON = dict(hub="google/xquad", split="validation", fields=("context", "question", "answers"),
-               hub_config=lambda lang: f"xquad.{lang}", local=local, id_field="id", score=score, max_tokens=48)
+               hub_config=lambda lang: f"xquad.{lang}", local=local, id_field="id", score=score, max_tokens=48,
+               example=("de", {"id": "q1", "context": "Der Rhein fließt durch Basel und Köln.", "question": "Durch welche Stadt fließt der Rhein?", "answers": {"text": ["Basel", "Köln"]}}))
 TASK = Task("xquad", tuple(TEMPLATES), to_item=lambda row, lang, id: qa_item(TEMPLATES[lang], row, id), **_COMMON)
 TASK_EN = Task("xquad_en", XQUAD_LANGS, to_item=lambda row, lang, id: qa_item(EN, row, id), **_COMMON)

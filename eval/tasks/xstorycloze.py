@@ -14,4 +14,6 @@ def to_item(row: dict, lang: str, id: str) -> Item:
 TASK = Task("xstorycloze", ("ar", "en", "es", "eu", "hi", "id", "my", "ru", "sw", "te", "zh"),
             "juletxara/xstory_cloze", "eval",
             ("input_sentence_1", "input_sentence_2", "input_sentence_3", "input_sentence_4", "sentence_quiz1",
-             "sentence_quiz2", "answer_right_ending"), to_item, id_field="story_id")
+             "sentence_quiz2", "answer_right_ending"), to_item, id_field="story_id",
+            example=("en", {"story_id": "s1", **{f"input_sentence_{i}": f"Sentence {i}." for i in range(1, 5)},
+                            "sentence_quiz1": "It rained.", "sentence_quiz2": "It snowed.", "answer_right_ending": 1}))

@@ -51,4 +51,6 @@ def local(data_dir: Path, lang: str):
 
 TASK = Task("xwinograd", LANGS, "Muennighoff/xwinograd", "test", ("sentence", "option1", "option2", "answer"),
             to_item, hub_config=lambda lang: CONFIG.get(lang, lang), local=local,
-            local_note="zh: the original 16 schemas only (the hub adds 488 from CLUEWSC2020)")
+            local_note="zh: the original 16 schemas only (the hub adds 488 from CLUEWSC2020)",
+            example=("fr", {"sentence": "Le trophée ne rentre pas dans la valise car _ est trop grand.",
+                            "option1": "le trophée", "option2": "la valise", "answer": "1"}))
