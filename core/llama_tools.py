@@ -28,6 +28,7 @@ from pathlib import Path
 from core.errors import EngineError
 from core.models import polyglot_home
 from core.readers import file_sha256
+from core.run_dir import atomic_dir
 
 TOOLS = ("llama-server", "llama-batched-bench", "llama-imatrix", "llama-perplexity", "llama-quantize")
 # Offline and self-contained: no curl/openssl (the server only listens on loopback), no web UI download,
@@ -159,16 +160,14 @@ def _build(sdist: Path, home: Path) -> None:
                 if subprocess.run(cmd, stdout=out, stderr=subprocess.STDOUT).returncode:
                     raise EngineError(f"Building llama.cpp failed at `{' '.join(cmd[:4])} ...`; the log {log} ends "
                                       f"with:\n{log.read_text()[-2500:]}")
-        staged = Path(tmp) / "out"
-        (staged / "bin").mkdir(parents=True)
-        for name in TOOLS:
-            shutil.copy2(build / "bin" / name, staged / "bin" / name)
-        card = {"sdist": sdist.name, "sdist_sha256": file_sha256(sdist), "cmake": cmake_options(),
-                "seconds": round(time.perf_counter() - started, 1), "jobs": int(jobs), "tools": list(TOOLS),
-                "built_at": time.strftime("%Y-%m-%dT%H:%M:%S")}
-        (staged / "build.json").write_text(json.dumps(card, indent=2))
-        shutil.rmtree(home, ignore_errors=True)
-        staged.rename(home)
+        with atomic_dir(home) as staged:
+            (staged / "bin").mkdir()
+            for name in TOOLS:
+                shutil.copy2(build / "bin" / name, staged / "bin" / name)
+            card = {"sdist": sdist.name, "sdist_sha256": file_sha256(sdist), "cmake": cmake_options(),
+                    "seconds": round(time.perf_counter() - started, 1), "jobs": int(jobs), "tools": list(TOOLS),
+                    "built_at": time.strftime("%Y-%m-%dT%H:%M:%S")}
+            (staged / "build.json").write_text(json.dumps(card, indent=2))
     print(f"Built llama.cpp tools in {card['seconds']:.0f} s -> {home / 'bin'}", file=sys.stderr, flush=True)
 
 

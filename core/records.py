@@ -1,12 +1,13 @@
-"""Crash-safe run files shared by the long jobs (benchmarks, the X-Instruction pipeline): JSONL appended and
-fsynced as results arrive, JSON written atomically."""
+"""Crash-safe JSONL run files shared by the long jobs (benchmarks, the X-Instruction pipeline): appended and
+fsynced as results arrive, or written whole atomically. (JSON cards: core/run_dir.py.)"""
 
 from __future__ import annotations
 
 import json
 import os
-import threading
 from pathlib import Path
+
+from core.run_dir import atomic_file
 
 
 def read_jsonl(path: Path) -> list[dict]:
@@ -29,16 +30,7 @@ def append_jsonl(path: Path, records: list[dict]) -> None:
         os.fsync(f.fileno())
 
 
-def write_json(path: Path, obj) -> None:
-    """Write `obj` as JSON atomically (temp file, then rename): a reader never sees half a file, and two
-    writers (the app and a job's runner) never share a temp file."""
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    tmp.write_text(json.dumps(obj, indent=2, ensure_ascii=False, default=str))
-    os.replace(tmp, path)
-
-
 def write_jsonl(path: Path, records: list[dict]) -> None:
     """Write `records` as JSON Lines atomically (temp file, then rename)."""
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8")
-    os.replace(tmp, path)
+    with atomic_file(path) as tmp:
+        tmp.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8")

@@ -3,14 +3,12 @@ as it is scored, so a killed run resumes where it stopped and scores no item twi
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
-from core.errors import ConfigError
-from core.records import append_jsonl, read_jsonl, write_json
+from core.records import append_jsonl, read_jsonl
+from core.run_dir import RunDir
 
 ITEMS = "items.jsonl"
-CARD = "card.json"
 
 
 def read_items(out: Path) -> list[dict]:
@@ -24,21 +22,15 @@ def append_items(out: Path, records: list[dict]) -> None:
 
 
 def read_card(out: Path) -> dict | None:
-    path = out / CARD
-    return json.loads(path.read_text()) if path.is_file() else None
+    """The run's card, or None if it has none yet."""
+    return RunDir(out).read_card()
 
 
 def write_card(out: Path, card: dict) -> None:
-    """Write card.json atomically (temp file, then rename)."""
-    write_json(out / CARD, card)
+    """Write the run's card atomically."""
+    RunDir(out).write_card(card)
 
 
 def check_same_run(out: Path, identity: dict) -> None:
     """Refuse to resume into a directory that holds another run (other model or limit)."""
-    card = read_card(out)
-    if card is None:
-        return
-    for key, value in identity.items():
-        if card.get(key) != value:
-            raise ConfigError(f"{out} holds a run with {key}={card.get(key)!r}, not {value!r}; resuming would mix "
-                              f"two runs. Pass another --out, or the same settings to resume it.")
+    RunDir(out).refuse_other_run(identity)

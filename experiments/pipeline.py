@@ -182,5 +182,5 @@ def run_experiment(name: str, scale: str, out: Path, data_dir: Path, until: str 
 
     r.record_invocation()
     r.card["report"] = write_report(exp, scale, r, out, log)
-    r._save()
+    r.run_dir.write_card()
     return r.card

@@ -7,7 +7,9 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from core.errors import ConfigError
 from core.records import read_jsonl
+from core.run_dir import CARD, RunDir
 from experiments.stages import wall_minutes
 
 
@@ -36,8 +38,7 @@ def rate_cell(r: dict | None) -> str:
 
 
 def stage_card(run_dir: Path, stage: str) -> dict:
-    path = run_dir / stage / "card.json"
-    return json.loads(path.read_text()) if path.is_file() else {}
+    return RunDir(run_dir / stage).read_card() or {}
 
 
 def stage_items(run_dir: Path, stage: str) -> list[dict]:
@@ -135,7 +136,10 @@ def collect(run_dirs: list[Path], out: Path) -> Path:
              "Collected from the experiment runs' `report.md` by `python -m experiments collect RUN_DIR... --out "
              f"{out}`. Each section was produced by the command it names, on the machine it names.", ""]
     for run_dir in run_dirs:
-        card = json.loads((run_dir / "card.json").read_text())
+        card = RunDir(run_dir).read_card()
+        if card is None or not (run_dir / "report.md").is_file():
+            raise ConfigError(f"{run_dir} is not a finished experiment run (no {CARD} and report.md); run it with "
+                              f"`python -m experiments run` first, or leave it out.")
         text = (run_dir / "report.md").read_text(encoding="utf-8")
         name = f"{card['experiment']}-{card['scale']}"
         results = text.split("## Results", 1)[1].split("## Stages", 1)[0].strip()

@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from core.records import write_json
+from core.run_dir import RunDir
 from core.versions import versions
 
 
@@ -38,47 +38,50 @@ def wall_minutes(card: dict) -> float | None:
 
 
 class Run:
-    """The run dir `out` and its card: which stages are done, with which inputs, and their results."""
+    """The run dir `out` and its card (a `RunDir`): which stages are done, with which inputs, and their results."""
 
     def __init__(self, out: Path, identity: dict, log=print):
         self.out, self.log = out, log
         out.mkdir(parents=True, exist_ok=True)
-        path = out / "card.json"
-        self.card = json.loads(path.read_text()) if path.is_file() else {}
+        self.run_dir = RunDir(out)
         self.card.update({**identity, "versions": versions(), "machine": machine()})
         self.card.setdefault("stages", {})
         self.keys: dict[str, str] = {}  # stage -> key, this process
         self.ran: list[str] = []  # the stages this process ran (not skipped)
         self.started = time.time()
 
+    @property
+    def card(self) -> dict:
+        """The run's card, in memory (saved by the run dir at every stage change)."""
+        return self.run_dir.card
+
     def done(self, name: str) -> bool:
-        return self.card["stages"].get(name, {}).get("status") == "done"
+        return self.run_dir.done(name)
 
     def stage(self, name: str, inputs: dict, fn: Callable[[Path], dict]) -> dict:
         """Run `fn(stage_dir)` (returns the stage's results) unless it is done with the same inputs."""
         key = inputs_key(inputs)
         self.keys[name] = key
         stage_dir = self.out / name
-        old = self.card["stages"].get(name)
-        if old and old["key"] == key and old["status"] == "done":
+        old = self.run_dir.stages.get(name)
+        if self.run_dir.done(name, key):
             self.log(f"{name}: done before, skipped")
             return old["results"]
         if old and old["key"] != key and stage_dir.exists():
             self.log(f"{name}: its inputs changed since the last run; redoing it")
             shutil.rmtree(stage_dir)
         stage_dir.mkdir(parents=True, exist_ok=True)
-        self.card["stages"][name] = {"key": key, "status": "running", "inputs": inputs}
-        self._save()
+        self.run_dir.mark_running(name, key=key, inputs=inputs)
         self.log(f"{name}: running")
         self.ran.append(name)
         started = time.time()
         results = fn(stage_dir)
         entry = {"key": key, "status": "done", "inputs": inputs, "results": results,
                  "seconds": round(time.time() - started, 1)}
-        self.card["stages"][name] = entry
-        if not (stage_dir / "card.json").is_file():  # the tools that write no card of their own (train, merge)
-            write_json(stage_dir / "card.json", {"stage": name, **entry})
-        self._save()
+        stage_card = RunDir(stage_dir)
+        if not stage_card.card_path.is_file():  # the tools that write no card of their own (train, merge)
+            stage_card.write_card({"stage": name, **entry})
+        self.run_dir.mark_done(name, entry)
         return results
 
     def record_invocation(self) -> None:
@@ -88,6 +91,3 @@ class Run:
             self.card.setdefault("invocations", []).append(
                 {"finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                  "seconds": round(time.time() - self.started, 1), "stages_run": len(self.ran)})
-
-    def _save(self) -> None:
-        write_json(self.out / "card.json", self.card)

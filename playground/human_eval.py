@@ -13,6 +13,7 @@ from pathlib import Path
 import gradio as gr
 
 from core.errors import ConfigError, PolyglotError
+from core.run_dir import CARD
 from eval.human_votes import VoteStore, agreement_report
 from playground.judge import answer_sets, answers_dir
 from playground.safe_text import plain
@@ -53,7 +54,7 @@ def judge_runs(settings: Settings) -> list[tuple[str, str]]:
     if settings.public and not settings.visitor:
         return []
     found = []
-    for card_path in sorted((settings.runs_dir / "judge").glob("*/judgments/card.json")):
+    for card_path in sorted((settings.runs_dir / "judge").glob(f"*/judgments/{CARD}")):
         card = json.loads(card_path.read_text())
         if card.get("mode") in ("pairwise", "scores") and card.get("status") == "done":
             name = card_path.parent.parent.name

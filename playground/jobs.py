@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from core.errors import ConfigError
-from core.records import write_json  # atomic: the app's sessions read job files while the runner writes them
+from core.run_dir import write_json  # atomic: the app's sessions read job files while the runner writes them
 
 ROOT = Path(__file__).resolve().parents[1]
 _children: dict[int, subprocess.Popen] = {}  # jobs this app process started (reaped through poll)

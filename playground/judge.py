@@ -12,6 +12,7 @@ import gradio as gr
 
 from core.engines.spec import DEFAULT_OPENAI_URL, display_name, parse_spec
 from core.errors import ConfigError, PolyglotError
+from core.run_dir import CARD
 from eval.results import read_card
 from playground import jobs
 from playground.job_panel import Results, job_panel, select, start_job
@@ -32,7 +33,7 @@ def answer_sets(settings: Settings) -> list[tuple[str, str]]:
     if settings.public and not settings.visitor:
         return []
     found = []
-    for card_path in sorted((settings.runs_dir / "generate").glob("*/card.json")):
+    for card_path in sorted((settings.runs_dir / "generate").glob(f"*/{CARD}")):
         card = json.loads(card_path.read_text())
         if card.get("status") == "done":
             name = display_name(card["model"])
@@ -57,7 +58,7 @@ def _side(settings: Settings, value: str | None, what: str) -> str:
     found = answers_dir(settings, value)
     if found is not None:
         return str(found)
-    if not settings.public and Path(value).is_dir() and (Path(value) / "card.json").is_file():
+    if not settings.public and Path(value).is_dir() and (Path(value) / CARD).is_file():
         return value  # a local app also takes an answers directory by path
     return settings.check_model(value)
 

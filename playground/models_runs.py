@@ -10,6 +10,7 @@ from pathlib import Path
 import gradio as gr
 
 from core.models import PACKAGED, polyglot_home
+from core.run_dir import CARD
 from playground.engines import open_specs
 from playground.settings import Settings
 from playground.visitors import view
@@ -66,9 +67,9 @@ def inventory(settings: Settings) -> list[Entry]:
         out.append(Entry("merged", card_path.parent.name, f"hf:{card_path.parent}", str(card_path.parent),
                          _read(card_path)))
     for gguf in _walk(runs, "*.gguf"):
-        card = _read(gguf.parent / "card.json")
+        card = _read(gguf.parent / CARD)
         out.append(Entry("gguf", gguf.name, f"gguf:{gguf}", str(gguf), card.get("files", {}).get(gguf.stem, card)))
-    for card_path in _walk(runs, "card.json"):
+    for card_path in _walk(runs, CARD):
         card = _read(card_path)
         kind = ("judge run" if "mode" in card else "answers" if "set" in card else
                 "benchmark run" if "tasks" in card else "")

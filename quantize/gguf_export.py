@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,6 +19,7 @@ import numpy as np
 from tqdm import tqdm
 
 from core.errors import ModelFileError
+from core.run_dir import atomic_file
 from quantize.gguf_hparams import add_hparams, extra_tensors
 from quantize.gguf_vocab import copy_fields, source_template, write_vocab
 
@@ -55,19 +55,15 @@ def gguf_file(out: Path, arch: str):
     import gguf
 
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".tmp")
-    writer = gguf.GGUFWriter(str(tmp), arch)
-    try:
-        yield writer
-        writer.write_header_to_file()
-        writer.write_kv_data_to_file()
-        writer.write_tensors_to_file(progress=True)
-        writer.close()
-        os.replace(tmp, out)
-    except BaseException:
-        writer.close()
-        tmp.unlink(missing_ok=True)
-        raise
+    with atomic_file(out) as tmp:
+        writer = gguf.GGUFWriter(str(tmp), arch)
+        try:
+            yield writer
+            writer.write_header_to_file()
+            writer.write_kv_data_to_file()
+            writer.write_tensors_to_file(progress=True)
+        finally:
+            writer.close()
 
 
 def _permute(w: np.ndarray, n_head: int) -> np.ndarray:

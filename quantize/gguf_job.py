@@ -3,10 +3,10 @@ each file against the transformers model and write `card.json` with a per-langua
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
+from core.run_dir import RunDir
 from quantize.gguf_export import FLOAT_TYPES, export_gguf
 from quantize.llama_quant import quant_types, quantize_gguf, tensor_types
 from quantize.verify import _hf, verify
@@ -65,7 +65,7 @@ def run(model: str, types: list[str], out: Path, check: bool = True, log=print,
                 continue
             log(f"verifying {t} ...")
             info["verify"] = verify(src, out / info["path"], hf=hf)
-    (out / "card.json").write_text(json.dumps(card, indent=2, ensure_ascii=False))
+    RunDir(out).write_card(card)
     return card
 
 

@@ -9,6 +9,7 @@ from collections import Counter
 from pathlib import Path
 
 from core.errors import ModelFileError
+from core.run_dir import atomic_file
 
 
 def quant_types() -> dict[str, int]:
@@ -29,18 +30,14 @@ def quantize_gguf(src: Path, out: Path, qtype: str, threads: int | None = None) 
     types = quant_types()
     if qtype not in types:
         raise ModelFileError(f"Unknown quant type {qtype!r}; llama.cpp knows: {', '.join(sorted(types))}.")
-    tmp = out.with_name(out.name + ".tmp")
     params = llama_cpp.llama_model_quantize_default_params()
     params.ftype = types[qtype]
     params.nthread = threads or os.cpu_count() or 1
-    try:
+    with atomic_file(out) as tmp:
         rc = llama_cpp.llama_model_quantize(str(src).encode(), str(tmp).encode(), params)
         if rc != 0 or not tmp.is_file():
             raise ModelFileError(f"llama.cpp could not quantize {src} to {qtype} (code {rc}); is it a f16/f32 GGUF "
                                  f"and is there space left in {out.parent}?")
-        os.replace(tmp, out)
-    finally:
-        tmp.unlink(missing_ok=True)
     return out
 
 

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from core.errors import ModelFileError
+from core.run_dir import CARD, atomic_dir
 from quantize.verify import _hf, compare
 
 REQUIREMENTS = Path(__file__).with_name("onnx-requirements.txt")
@@ -136,36 +137,36 @@ def export_onnx(model_dir: Path, out: Path, check: bool = True, log=print) -> di
     if not (model_dir / "config.json").is_file():
         raise ModelFileError(f"{model_dir} has no config.json, so it is not a transformers model directory.")
     python = ensure_env(log)
-    tmp = out.with_name(out.name + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    staging = tmp / "staged-model"
-    _stage(model_dir, staging)
-    log("exporting with optimum-onnx ...")
-    started = time.perf_counter()
-    done = subprocess.run([str(python.parent / "optimum-cli"), "export", "onnx", "-m", str(staging), "--task",
-                           "text-generation-with-past", "--dtype", "fp32", str(tmp)], capture_output=True, text=True)
-    seconds = round(time.perf_counter() - started, 1)
-    shutil.rmtree(staging)
-    (tmp / "export.log").write_text(done.stdout + done.stderr)
-    if done.returncode or not (tmp / "model.onnx").is_file():
-        tail = (done.stdout + done.stderr).strip().splitlines()[-15:]
-        raise ModelFileError("optimum-onnx could not export " + str(model_dir) + ":\n" + "\n".join(tail) +
-                             f"\n(full log: {tmp / 'export.log'})")
-    for name in TOKENIZER_FILES:  # the tokenizer exactly as the model directory has it
-        if (model_dir / name).is_file():
-            shutil.copy2(model_dir / name, tmp / name)
-    card = {"model": str(model_dir), "format": "onnx", "task": "text-generation-with-past", "seconds": seconds,
-            "bytes": sum(f.stat().st_size for f in tmp.glob("model.onnx*")),
-            "exporter": _versions(python)}
-    if check:
-        log("verifying in onnxruntime ...")
-        tok, model = _hf(model_dir)
-        runner = OnnxRunner(tmp / "model.onnx", tok.eos_token_id)
-        card["verify"] = compare((tok, model), runner)
-        runner.close()
-    (tmp / "card.json").write_text(json.dumps(card, indent=2, ensure_ascii=False))
-    shutil.rmtree(out, ignore_errors=True)
-    tmp.rename(out)
+    with atomic_dir(out) as tmp:
+        staging = tmp / "staged-model"
+        _stage(model_dir, staging)
+        log("exporting with optimum-onnx ...")
+        started = time.perf_counter()
+        cmd = [str(python.parent / "optimum-cli"), "export", "onnx", "-m", str(staging), "--task",
+               "text-generation-with-past", "--dtype", "fp32", str(tmp)]
+        done = subprocess.run(cmd, capture_output=True, text=True)
+        seconds = round(time.perf_counter() - started, 1)
+        shutil.rmtree(staging)
+        (tmp / "export.log").write_text(done.stdout + done.stderr)
+        if done.returncode or not (tmp / "model.onnx").is_file():
+            failed_log = out.with_name(out.name + ".export.log")  # beside `out`: the temp dir goes with the failure
+            failed_log.write_text(done.stdout + done.stderr)
+            tail = (done.stdout + done.stderr).strip().splitlines()[-15:]
+            raise ModelFileError("optimum-onnx could not export " + str(model_dir) + ":\n" + "\n".join(tail) +
+                                 f"\n(full log: {failed_log})")
+        for name in TOKENIZER_FILES:  # the tokenizer exactly as the model directory has it
+            if (model_dir / name).is_file():
+                shutil.copy2(model_dir / name, tmp / name)
+        card = {"model": str(model_dir), "format": "onnx", "task": "text-generation-with-past", "seconds": seconds,
+                "bytes": sum(f.stat().st_size for f in tmp.glob("model.onnx*")),
+                "exporter": _versions(python)}
+        if check:
+            log("verifying in onnxruntime ...")
+            tok, model = _hf(model_dir)
+            runner = OnnxRunner(tmp / "model.onnx", tok.eos_token_id)
+            card["verify"] = compare((tok, model), runner)
+            runner.close()
+        (tmp / CARD).write_text(json.dumps(card, indent=2, ensure_ascii=False))
     return card
 
 

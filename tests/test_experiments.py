@@ -110,7 +110,8 @@ def test_judge_and_teacher_specs_and_until_are_checked(tmp_path):
 
 def _fake_generate(run_dir: Path, arm: str, hits: dict[str, list[bool]]):
     """A generate stage whose answers were detected in the prompt's language where hits[lang][i] is True."""
-    from core.records import write_json, write_jsonl
+    from core.records import write_jsonl
+    from core.run_dir import write_json
     from eval.generate import agreement_table
 
     records = [{"lang": lang, "id": str(i), "detected": [[lang if ok else "en", 0.9]]}
@@ -122,7 +123,7 @@ def _fake_generate(run_dir: Path, arm: str, hits: dict[str, list[bool]]):
 
 
 def _fake_mix(run_dir: Path, arm: str, langs: list[str]):
-    from core.records import write_json
+    from core.run_dir import write_json
 
     (run_dir / "data" / arm).mkdir(parents=True)
     write_json(run_dir / "data" / arm / "card.json", {"stats": {lang: {"rows": 10} for lang in langs}})
@@ -183,7 +184,7 @@ def test_report_and_results_page_from_a_run(tmp_path):
     r.record_invocation()
     verdict = write_report(exp, "cpu", r, run_dir, log=lambda *_: None)
     r.card["report"] = verdict
-    r._save()
+    r.run_dir.write_card()
     text = (run_dir / "report.md").read_text()
     assert verdict["reproduced"] == "yes" and "**Reproduced at this scale:** yes." in text
     assert "| Mono | configs/recipes/polyglots.yaml |" in text and "| 36 | 1.500 | en 1.250 |" in text
@@ -199,7 +200,8 @@ def test_report_and_results_page_from_a_run(tmp_path):
 
 
 def test_bench_analysis_pairs_items(tmp_path):
-    from core.records import write_json, write_jsonl
+    from core.records import write_jsonl
+    from core.run_dir import write_json
     from experiments.analyses import bench_before_after
 
     exp = load_experiment("crossalpaca", "cpu")

@@ -1,8 +1,8 @@
 """Training checkpoints that hold only what training changes: the trainable (adapter) weights, the
 optimizer and scheduler states, the RNG states and the step. A 7B base is never copied into a checkpoint.
 
-Each checkpoint is written to `step-N.tmp` and renamed, so a kill during the write leaves the previous
-checkpoint as the latest one.
+Each checkpoint is written to a temp dir and renamed (`core.run_dir.atomic_dir`), so a kill during the
+write leaves the previous checkpoint as the latest one.
 """
 
 from __future__ import annotations
@@ -11,6 +11,8 @@ import json
 import random
 import shutil
 from pathlib import Path
+
+from core.run_dir import atomic_dir
 
 STATE = "trainer_state.json"
 
@@ -27,22 +29,16 @@ def save(accelerator, model, optimizer, scheduler, out: Path, step: int, keep: i
     from safetensors.torch import save_file
 
     final = out / "checkpoints" / f"step-{step}"
-    tmp = final.with_name(final.name + ".tmp")
     if accelerator.is_main_process:
-        if tmp.exists():
-            shutil.rmtree(tmp)
-        tmp.mkdir(parents=True)
-        unwrapped = accelerator.unwrap_model(model)
-        trainable = {n: p.detach().cpu().contiguous() for n, p in unwrapped.named_parameters() if p.requires_grad}
-        save_file(trainable, str(tmp / "trainable.safetensors"))
-        torch.save({"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict()}, tmp / "optim.pt")
-        rng = {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state(),
-               "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None}
-        torch.save(rng, tmp / "rng.pt")
-        (tmp / STATE).write_text(json.dumps({"step": step}))
-        if final.exists():  # left by a run that died after this step's rename
-            shutil.rmtree(final)
-        tmp.rename(final)
+        with atomic_dir(final) as tmp:  # replaces a `final` left by a run that died after this step's rename
+            unwrapped = accelerator.unwrap_model(model)
+            trainable = {n: p.detach().cpu().contiguous() for n, p in unwrapped.named_parameters() if p.requires_grad}
+            save_file(trainable, str(tmp / "trainable.safetensors"))
+            torch.save({"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict()}, tmp / "optim.pt")
+            rng = {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state(),
+                   "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None}
+            torch.save(rng, tmp / "rng.pt")
+            (tmp / STATE).write_text(json.dumps({"step": step}))
         for old in sorted(final.parent.glob("step-*[0-9]"), key=lambda p: int(p.name.split("-")[1]))[:-keep]:
             shutil.rmtree(old)
     accelerator.wait_for_everyone()

@@ -4,10 +4,10 @@ chat template, and check that the merged model's logits equal base+adapter logit
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 from core.errors import ConfigError, ModelFileError
+from core.run_dir import atomic_dir
 
 DTYPES = {"fp32": "float32", "bf16": "bfloat16", "fp16": "float16"}
 PROBES = ["The capital of France is", "Der Hund läuft schnell über die Wiese und",
@@ -41,18 +41,13 @@ def merge(base: str, adapter: Path, out: Path, dtype: str = "fp32", prompts: lis
         got = [merged(**x).logits.float() for x in inputs]
     diffs = [float((a - b).abs().max()) for a, b in zip(expected, got)]
 
-    tmp = out.with_name(out.name + ".tmp")
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    merged.save_pretrained(tmp)
-    tokenizer.save_pretrained(tmp)
     report = {"base": base, "adapter": str(adapter), "dtype": dtype, "prompts": prompts,
               "max_abs_logit_diff": diffs, "max": max(diffs)}
     card = adapter / "polyglot_card.json"
     if card.is_file():
         report["adapter_card"] = json.loads(card.read_text())
-    (tmp / "merge_card.json").write_text(json.dumps(report, indent=2, default=str))
-    if out.exists():
-        shutil.rmtree(out)
-    tmp.rename(out)
+    with atomic_dir(out) as tmp:
+        merged.save_pretrained(tmp)
+        tokenizer.save_pretrained(tmp)
+        (tmp / "merge_card.json").write_text(json.dumps(report, indent=2, default=str))
     return report

@@ -9,13 +9,12 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
-import shutil
 import time
 from pathlib import Path
 
 from core.errors import ModelFileError
 from core.models import check_gguf_header, damaged_gguf_error, polyglot_home
+from core.run_dir import atomic_dir
 
 log = logging.getLogger(__name__)
 _SAMPLE = 8 << 20  # bytes hashed from each end of the file
@@ -39,16 +38,8 @@ def converted_dir(gguf_path: str | Path) -> Path:
     if (target / "polyglot.json").exists():
         return target
     log.warning("Converting %s to a transformers model (once; cached in %s)...", path.name, target)
-    tmp = target.with_name(f"{target.name}.tmp-{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True)
-    try:
+    with atomic_dir(target, keep_existing=True) as tmp:  # another process (an app session) may finish first
         _convert(path, tmp)
-        if target.exists():  # another process finished first
-            shutil.rmtree(tmp)
-        else:
-            tmp.rename(target)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
     return target
 
 
@@ -68,7 +59,7 @@ def _convert(path: Path, out: Path) -> None:
     model.config.quantization_config = None
     del model.config.quantization_config
     model.hf_quantizer = None
-    out.mkdir(parents=True)
+    out.mkdir(parents=True, exist_ok=True)  # atomic_dir made it
     model.save_pretrained(out)
     tokenizer.save_pretrained(out)
     card = {"source": str(path), "fingerprint": gguf_fingerprint(path),

@@ -3,8 +3,6 @@ demos -> shuffle -> stats. Writes `mix.jsonl`, `card.json`, `stats.txt` and `bad
 
 from __future__ import annotations
 
-import json
-import os
 import random
 import time
 from dataclasses import dataclass
@@ -14,6 +12,7 @@ from tqdm import tqdm
 
 from core.config import to_dict
 from core.engines.openai_api import public_url
+from core.run_dir import RunDir, atomic_file
 from core.versions import versions
 from trainer.data.demos import mix_in, translation_demos
 from trainer.data.lid_filter import lid_filter
@@ -118,19 +117,16 @@ def _token_counter(spec: str | None):
 
 
 def _write(out: Path, rows: list[Row], card: dict, table: str, ledger: BadRows) -> None:
-    """Write to temp names, then rename, so an interrupted build never leaves a half mix beside a card."""
+    """Write atomically, card last, so an interrupted build never leaves a half mix beside a card."""
+    run_dir = RunDir(out)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "card.json").unlink(missing_ok=True)  # no old card beside a new mix if we die in between
-    tmp = out / "mix.jsonl.tmp"
-    with tmp.open("w", encoding="utf-8") as f:
+    run_dir.card_path.unlink(missing_ok=True)  # no old card beside a new mix if we die in between
+    with atomic_file(out / "mix.jsonl") as tmp, tmp.open("w", encoding="utf-8") as f:
         for row in rows:
             f.write(row.to_json() + "\n")
-    os.replace(tmp, out / "mix.jsonl")
     ledger.write(out / "bad_rows.jsonl")
     (out / "stats.txt").write_text(table + "\n", encoding="utf-8")
-    tmp = out / "card.json.tmp"
-    tmp.write_text(json.dumps(card, indent=2, ensure_ascii=False, default=str), encoding="utf-8")
-    os.replace(tmp, out / "card.json")
+    run_dir.write_card(card)
 
 
 def _describe_plan(report: dict) -> str:

@@ -17,7 +17,8 @@ from pathlib import Path
 from core.config import to_dict
 from core.errors import ConfigError
 from core.languages import detect_batch, wilson
-from core.records import read_jsonl, write_json, write_jsonl
+from core.records import read_jsonl, write_jsonl
+from core.run_dir import RunDir
 from core.versions import versions
 from trainer.data.schema import Row
 from trainer.data.stats import format_table, mix_stats
@@ -42,30 +43,32 @@ def _write_once(path: Path, records: list[dict]) -> list[dict]:
 
 
 class Run:
-    """The out dir and its card: which stages are done, with their stats."""
+    """The out dir and its card (a `RunDir`): which stages are done, with their stats."""
 
     def __init__(self, recipe: XInstructRecipe, out: Path, data_dir: Path, log=print):
         self.recipe, self.out, self.data_dir, self.log = recipe, out, data_dir, log
         out.mkdir(parents=True, exist_ok=True)
         identity = hashlib.sha256(json.dumps(to_dict(recipe), sort_keys=True, default=str).encode()).hexdigest()[:16]
-        self.card = json.loads((out / "card.json").read_text()) if (out / "card.json").is_file() else {}
-        if self.card and self.card.get("identity") != identity:
-            raise ConfigError(f"{out} holds an X-Instruction run of another recipe; pass a new --out (or delete "
-                              f"{out} to start over).")
+        self.run_dir = RunDir(out)
+        self.run_dir.refuse_other_run({"identity": identity}, "an X-Instruction run of another recipe")
         self.card.update({"identity": identity, "recipe": to_dict(recipe), "versions": versions()})
         self.card.setdefault("stages", {})
 
+    @property
+    def card(self) -> dict:
+        """The run's card, in memory (saved by the run dir at every stage change)."""
+        return self.run_dir.card
+
     def stage(self, name: str, fn) -> dict:
         """Run `fn()` (returns the stage's stats) unless the card says `name` is done."""
-        if name in self.card["stages"]:
+        if self.run_dir.done(name):
             self.log(f"{name}: done before, skipped")
             return self.card["stages"][name]
         started = time.time()
         stats = fn()
-        self.card["stages"][name] = {**stats, "seconds": round(time.time() - started, 1)}
-        write_json(self.out / "card.json", self.card)
+        entry = self.run_dir.mark_done(name, {**stats, "seconds": round(time.time() - started, 1)})
         self.log(f"{name}: {json.dumps(stats, ensure_ascii=False)}")
-        return self.card["stages"][name]
+        return entry
 
 
 def run(recipe: XInstructRecipe, out: Path, data_dir: Path, log=print, until: str | None = None) -> dict:
@@ -94,7 +97,7 @@ def run(recipe: XInstructRecipe, out: Path, data_dir: Path, log=print, until: st
         return stats
 
     def done(name: str) -> bool:
-        return name in r.card["stages"] and (out / f"{name}.jsonl").is_file()
+        return r.run_dir.done(name) and (out / f"{name}.jsonl").is_file()
 
     def reverse_train():
         rows = [_row(f"rev-{p['id']}", lang, reverse_messages(p["response"]), p["instruction"], "xinstruct:reverse")
@@ -126,8 +129,7 @@ def run(recipe: XInstructRecipe, out: Path, data_dir: Path, log=print, until: st
         return {"texts": len(corpus), "candidates": len(kept), "dropped": dict(why)}
 
     for name, fn in (("seeds", seeds), ("corpus", texts)):  # the later stages need them in memory: a rerun
-        r.card["stages"][name] = fn()                        # reads the files written the first time
-        write_json(out / "card.json", r.card)
+        r.run_dir.mark_done(name, fn())                      # reads the files written the first time
         if name == until:
             return r.card
     steps = [("reverse-train", reverse_train), ("candidates", candidates)]
