@@ -21,7 +21,9 @@ KINDS = ("bench",)
 
 def bench_job(settings: Settings, models: list[str], tasks: list[str], langs: str, limit) -> tuple:
     """(title, commands, outs) for the request; bad input raises before anything starts."""
+    from core.job_config import build_job, to_argv
     from eval.bench import plan
+    from eval.jobs import BenchJob
 
     models, tasks, lang_list = split_list(models), split_list(tasks), split_list(langs) or None
     if not models:
@@ -34,11 +36,9 @@ def bench_job(settings: Settings, models: list[str], tasks: list[str], langs: st
     commands, outs = [], []
     for spec in specs:
         out = run_dir(settings.runs_dir, "bench", spec, ",".join(tasks), ",".join(lang_list or []), str(limit))
-        cmd = ["-m", "eval", "bench", "--model", spec, "--tasks", ",".join(tasks), "--out", str(out)]
-        cmd += ["--langs", ",".join(lang_list)] if lang_list else []
-        cmd += ["--limit", str(limit)] if limit else []
-        cmd += ["--data-dir", str(settings.data_dir)] if settings.data_dir else []
-        commands.append(cmd)
+        job = build_job(BenchJob, {"model": spec, "tasks": tasks, "out": out, "langs": lang_list, "limit": limit,
+                                   "data_dir": settings.data_dir})
+        commands.append(["-m", "eval", "bench", *to_argv(job)])
         outs.append(str(out))
     where = ", ".join(lang_list) if lang_list else "all languages"
     return f"{' + '.join(tasks)} ({where}, limit {limit or 'none'}): {' vs '.join(specs)}", commands, outs

@@ -47,6 +47,8 @@ def stage_upload(settings: Settings, upload: str | None) -> str:
 def generate_job(settings: Settings, models, source: str, dataset: str, upload: str | None, langs: str, limit,
                  max_tokens) -> tuple:
     """(title, commands, outs): one `eval generate` per model; bad input raises before anything starts."""
+    from core.job_config import build_job, to_argv
+    from eval.jobs import GenerateJob
     from eval.prompt_sets import get_set
 
     models, lang_list = split_list(models), split_list(langs)
@@ -68,13 +70,10 @@ def generate_job(settings: Settings, models, source: str, dataset: str, upload: 
         out = run_dir(settings.runs_dir, "generate", spec, prompt_set, ",".join(lang_list), str(limit), str(max_tokens))
         # A served model answers 8 prompts at once, on the app's own server when it runs one (served_env).
         served = shared_spec(spec)
-        cmd = ["-m", "eval", "generate", "--model", served, "--set", prompt_set, "--out", str(out),
-               "--max-tokens", str(int(max_tokens))]
-        cmd += ["--concurrency", "8"] if served != spec else []
-        cmd += ["--langs", ",".join(lang_list)] if lang_list else []
-        cmd += ["--limit", str(limit)] if limit else []
-        cmd += ["--data-dir", str(settings.data_dir)] if settings.data_dir else []
-        commands.append(cmd)
+        job = build_job(GenerateJob, {"model": served, "set": prompt_set, "out": out, "max_tokens": int(max_tokens),
+                                      "concurrency": 8 if served != spec else 1, "langs": lang_list or None,
+                                      "limit": limit, "data_dir": settings.data_dir})
+        commands.append(["-m", "eval", "generate", *to_argv(job)])
         outs.append(str(out))
     title = f"language check, {Path(prompt_set).name} ({limit or 'all'} per language): {' vs '.join(specs)}"
     return title, commands, outs

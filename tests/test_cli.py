@@ -21,12 +21,19 @@ def run_cli(*args: str) -> subprocess.CompletedProcess:
     (("chat", "smollm2-135m", "   "), "prompt is empty"),
     (("language", "xx"), "Did you mean: xh"),
     (("generate", "smollm2-135m", "Hi", "--temperature", "5"), "temperature must be between 0 and 2"),
+    (("generate", "smollm2-135m", "Hi", "--max-tokens", "many"), "error: --max-tokens: "),  # checked before loading
 ])
 def test_user_errors_are_one_clear_message(args, message):
     result = run_cli(*args)
     assert result.returncode == 2
     assert message in result.stderr
     assert "Traceback" not in result.stderr + result.stdout
+
+
+def test_unknown_command_names_the_valid_ones():
+    result = run_cli("translate", "Hallo")
+    assert result.returncode == 2 and "invalid choice: 'translate'" in result.stderr
+    assert "'generate', 'chat', 'detect', 'language', 'info', 'build-llama'" in result.stderr
 
 
 def test_corrupt_gguf_is_reported(tmp_path):
