@@ -106,18 +106,38 @@ def get_language(code_or_name: str) -> Language:
                 **{lg.native_name.lower(): lg for lg in langs.values()}}
     if query.lower() in by_lower:
         return by_lower[query.lower()]
-    known = _iso_language(query)
+    known = _iso_language(query) or _named_language(query)
     if known:
         return langs.get(known) or _make_language(known)
-    candidates = {c.lower(): c for c in list(langs) + [lg.name for lg in langs.values()]}
+    candidates = {c.lower(): c for c in _suggestions(langs)}
     cutoff = 0.5 if len(query) <= 3 else 0.6  # short codes differ by one letter at most
     close = [candidates[c] for c in difflib.get_close_matches(query.lower(), list(candidates), n=5, cutoff=cutoff)]
     hint = f" Did you mean: {', '.join(dict.fromkeys(close))}?" if close else ""
     raise UnknownLanguageError(
         f"Unknown language {code_or_name!r}.{hint} Use an ISO 639-1 code such as 'de', a 639-3 code "
-        f"such as 'deu', or an English name; the table holds {len(langs)} languages "
-        f"(see core.languages.table())."
+        f"such as 'deu', a FLORES code such as 'isl_Latn', or an English name."
     )
+
+
+def _named_language(query: str) -> str | None:
+    """Our code for a language's exact English or native name ("Icelandic", "Deutsch"), else None. langcodes'
+    `find` also matches prefixes ("english-ish" -> en), so the name must be the language's own."""
+    try:
+        found = langcodes.find(query)
+    except LookupError:
+        return None
+    names = {found.display_name().lower(), found.autonym().lower()}
+    return _iso_language(found.language or "") if query.lower() in names else None
+
+
+@functools.cache
+def _lid176_names() -> tuple[str, ...]:
+    return tuple(langcodes.Language.get(code).display_name() for code in sorted(LID176_LABELS))
+
+
+def _suggestions(langs: dict[str, Language]) -> list[str]:
+    """Codes and names to suggest for a typo: the table's and the language-ID model's."""
+    return [*langs, *(lg.name for lg in langs.values()), *sorted(LID176_LABELS), *_lid176_names()]
 
 
 def from_flores(code: str) -> str:

@@ -9,8 +9,6 @@ from dataclasses import dataclass
 from itertools import zip_longest
 from pathlib import Path
 
-import langcodes
-
 from core.errors import ConfigError, DataError, UnknownLanguageError
 from core.languages import get_language, register_languages, table
 from core.readers import Unparsable, read_local
@@ -189,18 +187,8 @@ def _row_lang(where: str, row: dict) -> str:
 
 
 def _unknown_lang(where: str, code: str, exc: UnknownLanguageError) -> str:
-    """Why `code` is refused: a language the table lacks (named), or no language at all (with suggestions)."""
-    codes = ", ".join(table())
-    query = code.replace("_", "-")
-    try:  # a code (tlh, i-klingon) or, through language_data, an English name (Klingon)
-        tag = langcodes.Language.get(query) if langcodes.tag_is_valid(query) else langcodes.find(code)
-    except LookupError:
-        tag = None
-    if tag is None or tag.language is None:  # `und` is valid yet names no language
-        return f"{where}: {exc} Its codes: {codes}."
-    named = f"{code!r} is {tag.display_name()}" + (f" ({tag.language})" if tag.language != code else "")
-    return (f"{where}: {named}, a language Polyglot Lab's table does not hold; give `lang` one of its "
-            f"{len(table())} languages, or leave these rows out: {codes}.")
+    """Why `code` is refused (it names no language langcodes knows), with the codes the table lists."""
+    return f"{where}: {exc} Its codes: {', '.join(table())}."
 
 
 def _prompt(where: str, row: dict, n: int, source: str | None) -> Prompt:

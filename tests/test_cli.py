@@ -19,7 +19,7 @@ def run_cli(*args: str) -> subprocess.CompletedProcess:
     (("generate", "gguf:/no/such/model.gguf", "Hallo"), "Model file not found"),
     (("generate", "hf:/no/such/dir", "Hallo"), "Model directory not found"),
     (("chat", "smollm2-135m", "   "), "prompt is empty"),
-    (("language", "xx"), "Did you mean: xh"),
+    (("language", "germn"), "Did you mean: German"),
     (("generate", "smollm2-135m", "Hi", "--temperature", "5"), "temperature must be between 0 and 2"),
     (("generate", "smollm2-135m", "Hi", "--max-tokens", "many"), "error: --max-tokens: "),  # checked before loading
 ])

@@ -68,13 +68,13 @@ def test_unknown_language_in_lang_field_is_a_bad_row(tmp_path):
     write_jsonl(tmp_path / "langs.jsonl", [
         {"instruction": "Hallo", "input": "", "output": "Hallo!", "language": "German"},
         {"instruction": "Bonjour", "input": "", "output": "Salut !", "language": "fr"},
-        {"instruction": "nuqneH", "input": "", "output": "Qapla'", "language": "Klingon"},
+        {"instruction": "nuqneH", "input": "", "output": "Qapla'", "language": "Elvish"},
         {"instruction": "?", "input": "", "output": "!"},
     ])
     loaded, ledger = load({"l": Source(format="alpaca", path="langs.jsonl", lang_field="language")}, tmp_path,
                           max_fraction=0.5)
     assert [(r.id, r.lang) for r in loaded.rows] == [("l-0", "de"), ("l-1", "fr")]
-    assert bad(ledger) == [("l", "langs.jsonl:3", "unknown language 'Klingon'"),
+    assert bad(ledger) == [("l", "langs.jsonl:3", "unknown language 'Elvish'"),
                            ("l", "langs.jsonl:4", "missing language field 'language'")]
 
 

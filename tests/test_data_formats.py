@@ -89,8 +89,8 @@ def test_oasst_message_tree_follows_best_ranked_path(tmp_path):
         msg("q1", None, "prompter", "Quelle est la capitale de la France ?", tree="t2", lang="fr"),  # line 9
         msg("b1", "q1", "assistant", "Paris.", rank=0, tree="t2", lang="fr"),
         msg("q2", "b1", "prompter", "Et de l'Italie ?", rank=0, tree="t2", lang="fr"),  # unanswered: dropped
-        msg("k1", None, "prompter", "nuqneH", tree="t3", lang="Klingon"),  # line 12
-        msg("k2", "k1", "assistant", "Qapla'", rank=0, tree="t3", lang="Klingon"),
+        msg("k1", None, "prompter", "nuqneH", tree="t3", lang="Elvish"),  # line 12
+        msg("k2", "k1", "assistant", "Qapla'", rank=0, tree="t3", lang="Elvish"),
     ]
     path = write_jsonl(tmp_path / "oasst.jsonl", records)
     with path.open("a", encoding="utf-8") as f:
@@ -107,7 +107,7 @@ def test_oasst_message_tree_follows_best_ranked_path(tmp_path):
                            {"role": "assistant", "content": "Paris."}]
     assert bad(ledger) == [
         ("oa", "oasst.jsonl:14", "broken JSON line (Expecting value at column 39)"),
-        ("oa", "oasst.jsonl:12", "unknown language 'Klingon'"),
+        ("oa", "oasst.jsonl:12", "unknown language 'Elvish'"),
     ]
 
 

@@ -137,6 +137,6 @@ def test_mixture_validation_names_the_problem():
                              ({"kind": "multi_i", "languages": ["en", "de"]}, "needs `size`"),
                              ({"kind": "weighted", "size": 3}, "exactly one of `temperature` or `weights`"),
                              ({"kind": "parallel", "languages": ["en", "en"]}, "listed twice: en"),
-                             ({"kind": "parallel", "languages": ["en", "klingon"]}, "Unknown language 'klingon'")]:
+                             ({"kind": "parallel", "languages": ["en", "elvish"]}, "Unknown language 'elvish'")]:
         with pytest.raises(ConfigError, match=message):
             load_config(Recipe, {**base, "mixture": mixture})
