@@ -61,7 +61,7 @@ def test_local_xwinograd_matches_the_hub_sizes(shared_data):
 
 
 def test_bad_input_is_one_clear_message(tmp_path, offline_hub):
-    with pytest.raises(ConfigError, match="Unknown task 'xcopaa'.*the tasks are: .*sib200, .*xcopa, ")
+    with pytest.raises(ConfigError, match="Unknown task 'xcopaa'.*the tasks are: .*sib200, .*xcopa, "):
         get_task("xcopaa")
     with pytest.raises(ConfigError, match="xcopa has no language 'de'.*et, ht, id"):
         task_langs(get_task("xcopa"), ["de"])
