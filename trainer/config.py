@@ -6,6 +6,8 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
+import pydantic
+
 from core.config import config_dataclass, language_codes, load_config
 
 
@@ -50,6 +52,16 @@ class TrainConfig:
     languages: list[str] | None = None  # train on these languages of the mix only
     per_language: list[list[str]] | None = None  # one adapter per group: [[de], [fr, it]]
     tensorboard: bool = False
+    recipe: str = "sft_lora"  # the training method registered in trainer/recipes/ (not a data recipe)
+
+    @pydantic.field_validator("recipe")
+    @classmethod
+    def _known_recipe(cls, name: str) -> str:
+        from trainer.recipes import names  # lazily: recipe modules import this one
+
+        if name not in names():
+            raise ValueError(f"unknown recipe {name!r}; registered: {', '.join(names())}")
+        return name
 
     def __post_init__(self):
         if self.max_length < 16 or self.batch_size < 1 or self.grad_accum < 1 or self.max_steps < 1:
