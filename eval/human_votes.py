@@ -162,11 +162,11 @@ def human_judge_agreement(votes: dict[str, dict[str, str]], judge: dict[str, str
 
 def judge_outcomes(judge_run: Path) -> dict[str, str]:
     """A pairwise judge run's outcome per item ("a", "b", "tie", "both_bad"; FastChat's rule for the orders)."""
+    from eval.judge_protocols import get_protocol, is_pairwise
     from eval.judge_stats import combine
-    from eval.judge_summary import outcome
 
     card = read_card(judge_run)
-    if not card or card.get("mode") not in ("pairwise", "scores"):
+    if not card or not is_pairwise(card.get("mode")):
         raise ConfigError(f"{judge_run} is not a finished pairwise judge run.")
     sides: dict = defaultdict(dict)
     for r in read_items(judge_run):
@@ -174,10 +174,10 @@ def judge_outcomes(judge_run: Path) -> dict[str, str]:
             sides[r["lang"], r["id"], r["turn"]][r["side"]] = r
     names = {"win": "a", "loss": "b", "tie": "tie", "both_bad": "both_bad"}
     swapped = {"a": "b", "b": "a", "tie": "tie", "both_bad": "both_bad"}
-    out = {}
+    outcome, out = get_protocol(card["mode"]).outcome, {}
     for (lang, qid, turn), s in sides.items():
         if "ab" in s and "ba" in s:
-            said = names[combine(outcome(card["mode"], s["ab"], True), outcome(card["mode"], s["ba"], False))]
+            said = names[combine(outcome(s["ab"]["value"], True), outcome(s["ba"]["value"], False))]
             out[item_key(card["a"], card["b"], card["set"], lang, qid, turn)] = said
             # the same pair stored the other way round (B as "a"): the same verdict, from the other side
             out[item_key(card["b"], card["a"], card["set"], lang, qid, turn)] = swapped[said]
@@ -186,13 +186,15 @@ def judge_outcomes(judge_run: Path) -> dict[str, str]:
 
 def run_labels(judge_run: Path) -> dict[str, object]:
     """What a judge run said per item: the pairwise outcome, or the rating / Likert score per answer."""
+    from eval.judge_protocols import get_protocol
+
     card = read_card(judge_run)
     if not card or "mode" not in card:
         raise ConfigError(f"{judge_run} is not a judge run (no card.json with a mode).")
-    if card["mode"] in ("pairwise", "scores"):
+    protocol = get_protocol(card["mode"])
+    if protocol.pairwise:
         return judge_outcomes(judge_run)
-    return {f"{r['lang']}/{r['id']}/{r['turn']}/{r['side']}": (r["value"][0] if card["mode"] == "likert"
-                                                               else r["value"])
+    return {f"{r['lang']}/{r['id']}/{r['turn']}/{r['side']}": protocol.score(r["value"])
             for r in read_items(judge_run) if r["value"] is not None}
 
 

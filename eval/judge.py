@@ -1,8 +1,7 @@
 """`python -m eval judge`: an OpenAI-compatible model judges the answers of `python -m eval generate` runs.
 
-Modes: `pairwise` (MT-Bench, [[A]]/[[B]]/[[C]] and MT-Bench-X's [[D]], both turns, both orders), `scores`
-(Vicuna / Bactrian-X 0-10 <score1>/<score2>, both orders), `single` (MT-Bench [[rating]] per turn) and `likert`
-(Polyglots' 1-6 helpfulness JSON; an answer not in the expected language gets 1 without a call).
+The mode names a protocol of `eval.judge_protocols` (`pairwise`, `scores`, `single`, `likert`, ...): its
+prompts, its verdict parser, the calls a question needs and the statistics of the card are the protocol's.
 
 Every judgment is appended to judgments.jsonl with its key (judge model + the exact messages, hashed) as it
 arrives, so a rerun after a kill makes only the calls that are missing. Unparseable replies are kept with the
@@ -14,7 +13,6 @@ import asyncio
 import json
 import os
 import time
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -24,29 +22,10 @@ from core.api_cache import call_key, cost, estimate_tokens, price_for
 from core.api_calls import ApiRefused, EmptyReply, async_client, chat
 from core.engines.openai_api import public_url
 from core.engines.spec import parse_spec
-from core.errors import ConfigError, DataError
-from core.languages import get_language
-from eval.judge_prompts import LIKERT, PAIR_SCORES, JudgePrompt, fastchat_name, fastchat_prompts
+from core.errors import ConfigError
+from eval.judge_plan import Job, plan_jobs, prompt_chooser
+from eval.judge_protocols import Protocol, get_protocol
 from eval.results import append_items, check_same_run, read_card, read_items, write_card
-from eval.verdicts import neutralize, parse_ab, parse_likert, parse_pair_scores, parse_rating, verdict_grammar
-
-MODES = ("pairwise", "scores", "single", "likert")
-TYPICAL_REPLY_TOKENS = {"pairwise": 300, "scores": 250, "single": 250, "likert": 80}  # for --dry-run estimates
-
-
-@dataclass(frozen=True)
-class Job:
-    """One judge call: which question, turn and side (order "ab"/"ba" for pairs, model "a"/"b" otherwise)."""
-
-    lang: str
-    id: str
-    category: str
-    turn: int
-    side: str
-    prompt: JudgePrompt
-    messages: list = field(hash=False)
-    lengths: tuple[int, int] = (0, 0)  # answer lengths (A, B) in characters, for the length-bias statistic
-    forced: dict | None = field(default=None, hash=False)  # a verdict decided without calling (wrong language)
 
 
 def _answers(run: Path) -> tuple[dict, dict]:
@@ -87,89 +66,16 @@ def _references(data_dir: Path | None, prompt_set: str, lang: str) -> dict[str, 
     return {str(r["question_id"]): r["choices"][0]["turns"] for _, r in read_local(path) if isinstance(r, dict)}
 
 
-def _pair_fields(rec_a: dict, rec_b: dict, turn: int, a_first: bool, refs: list[str]) -> dict:
-    first, second = (rec_a, rec_b) if a_first else (rec_b, rec_a)
-    ans = lambda rec, t: neutralize(rec["answers"][t - 1])  # noqa: E731
-    fields = {"answer_a": ans(first, 1), "answer_b": ans(second, 1), "answer_a_1": ans(first, 1),
-              "answer_b_1": ans(second, 1)}
-    if turn == 2:
-        fields |= {"answer_a_2": ans(first, 2), "answer_b_2": ans(second, 2)}
-    return fields | _question_fields(rec_a, turn, refs)
-
-
-def _question_fields(rec: dict, turn: int, refs: list[str]) -> dict:
-    """The question(s) and reference answers, defused like the answers (they are text from a file too)."""
-    q = [neutralize(t) for t in rec["turns"]]
-    return {"question": q[0], "question_1": q[0], **({"question_2": q[1]} if turn == 2 else {}),
-            **{f"ref_answer_{i + 1}": neutralize(r) for i, r in enumerate(refs)}}
-
-
-def plan_jobs(mode: str, a: dict, b: dict | None, langs: list[str], turns: int, prompt_for, refs: dict) -> list[Job]:
-    """Every judge call the run needs, in a stable order."""
-    jobs = []
-    turns = 1 if mode in ("scores", "likert") else turns  # the Vicuna and Polyglots protocols are single-turn
-    for (lang, qid), rec_a in sorted(a.items()):
-        if lang not in langs or (b is not None and (lang, qid) not in b):
-            continue
-        rec_b = b[lang, qid] if b is not None else None
-        category = rec_a.get("category", "")
-        language = get_language(lang).name
-        for turn in range(1, min(turns, len(rec_a["answers"]), len(rec_b["answers"]) if rec_b else 9) + 1):
-            ref = refs.get(lang, {}).get(qid, [])
-            prompt = prompt_for(lang, category, turn, bool(ref))
-            if mode in ("pairwise", "scores"):
-                lengths = (len(rec_a["answers"][turn - 1]), len(rec_b["answers"][turn - 1]))
-                for side in ("ab", "ba"):
-                    fields = _pair_fields(rec_a, rec_b, turn, side == "ab", ref)
-                    jobs.append(Job(lang, qid, category, turn, side, prompt, prompt.messages(language, **fields),
-                                    lengths))
-                continue
-            for side, rec in (("a", rec_a), ("b", rec_b)) if rec_b else (("a", rec_a),):
-                answers = [neutralize(x) for x in rec["answers"]]
-                fields = {"answer": answers[0], "answer_1": answers[0],
-                          **({"answer_2": answers[1]} if turn == 2 else {}), **_question_fields(rec, turn, ref)}
-                forced = None
-                detected = rec.get("detected", [[None]])[turn - 1][0]
-                # only a real other language: "und" (code, numbers, no letters) is left to the judge
-                if mode == "likert" and detected not in (lang, "und", None):
-                    forced = {"value": [1, f"answer detected as {detected}, not {lang}"], "problem": ""}
-                jobs.append(Job(lang, qid, category, turn, side, prompt, prompt.messages(language, **fields),
-                                forced=forced))
-    return jobs
-
-
-def _prompt_chooser(mode: str, data_dir: Path | None, english_prompts: bool):
-    cache: dict = {}
-
-    def choose(lang: str, category: str, turn: int, has_ref: bool) -> JudgePrompt:
-        if mode == "scores":
-            return PAIR_SCORES
-        if mode == "likert":
-            return LIKERT
-        if lang not in cache:
-            cache[lang] = fastchat_prompts(data_dir, lang, english_prompts)
-        name = fastchat_name(mode, category if has_ref else "", turn)  # no reference: the general prompt
-        if name not in cache[lang]:
-            raise DataError(f"the judge prompts for {lang} have no {name!r}; they have {', '.join(cache[lang])}.")
-        return cache[lang][name]
-
-    return choose
-
-
-def parse(mode: str, job: Job, reply: str) -> tuple[object, str]:
-    """(value, problem) of one reply, reading only the judge's own words."""
-    d = job.prompt.delimiters()
-    out = {"pairwise": lambda: parse_ab(reply, job.prompt.verdicts, delimiters=d),
-           "scores": lambda: parse_pair_scores(reply, delimiters=d),
-           "single": lambda: parse_rating(reply, delimiters=d),
-           "likert": lambda: parse_likert(reply, delimiters=d)}[mode]()
+def _parse(protocol: Protocol, job: Job, reply: str) -> tuple[object, str]:
+    """(value, problem) of one reply; a pair of scores is stored as a JSON list."""
+    out = protocol.parse(reply, job.prompt)
     value = list(out.value) if isinstance(out.value, tuple) else out.value
     return value, out.problem
 
 
-def _grammar(mode: str, job: Job, constrain: bool) -> dict:
+def _grammar(protocol: Protocol, job: Job, constrain: bool) -> dict:
     """The request's llama.cpp grammar field (empty unless the verdict is constrained)."""
-    return {"grammar": verdict_grammar(mode, job.prompt.verdicts)} if constrain else {}
+    return {"grammar": protocol.grammar(job.prompt.verdicts)} if constrain else {}
 
 
 def _key(judge_model: str, job: Job, max_tokens: int, grammar: dict | None = None) -> str:
@@ -180,13 +86,13 @@ def estimate(mode: str, jobs: list[Job], judge_model: str, base_url: str | None,
              prices: dict | None = None) -> dict:
     """Calls still to make, their estimated tokens and dollars (local servers cost nothing)."""
     prompt_tokens = sum(estimate_tokens(m["content"]) for j in jobs for m in j.messages)
-    completion = len(jobs) * min(max_tokens, TYPICAL_REPLY_TOKENS[mode])
+    completion = len(jobs) * min(max_tokens, get_protocol(mode).reply_tokens)
     usd = cost(prompt_tokens, completion, price_for(judge_model, base_url, prices or {}))
     return {"calls": len(jobs), "prompt_tokens": prompt_tokens, "completion_tokens": completion,
             "usd": None if usd is None else round(usd, 4)}
 
 
-async def _judge_all(groups: list[list[Job]], mode: str, spec, out: Path, concurrency: int, max_tokens: int,
+async def _judge_all(groups: list[list[Job]], protocol: Protocol, spec, out: Path, concurrency: int, max_tokens: int,
                      timeout: float, max_retries: int, key_env: str, bar, constrain: bool = False) -> list[dict]:
     """One call per group (jobs whose messages are identical, e.g. two models' identical answers), a record
     per job, appended as each reply arrives."""
@@ -204,15 +110,15 @@ async def _judge_all(groups: list[list[Job]], mode: str, spec, out: Path, concur
             group = queue.get_nowait()
             job = group[0]
             try:
-                grammar = _grammar(mode, job, constrain)
+                grammar = _grammar(protocol, job, constrain)
                 params = {"temperature": 0.0, "max_tokens": max_tokens} | ({"extra_body": grammar} if grammar else {})
                 reply = await chat(client, spec.model, job.messages, params, slots, key_env)
             except (openai.APIError, EmptyReply) as exc:  # not written: the next run asks again
                 failures.append({"lang": job.lang, "id": job.id, "turn": job.turn, "side": job.side,
                                  "error": f"{type(exc).__name__}: {str(exc)[:200]}"})
             else:
-                value, problem = parse(mode, job, reply.text)
-                append_items(out, [_record(mode, j, spec.model, max_tokens, reply.text, value, problem,
+                value, problem = _parse(protocol, job, reply.text)
+                append_items(out, [_record(protocol.name, j, spec.model, max_tokens, reply.text, value, problem,
                                            reply.prompt_tokens if j is job else 0,
                                            reply.completion_tokens if j is job else 0, grammar) for j in group])
             bar.update(1)
@@ -281,17 +187,14 @@ def _run_judge(mode: str, a: Path, judge: str, out: Path, b: Path | None = None,
               max_tokens: int = 1024, english_prompts: bool = False, dry_run: bool = False, timeout: float = 120.0,
               max_retries: int = 5, key_env: str = "OPENAI_API_KEY", prices: dict | None = None,
               log=print, judge_label: str | None = None, constrain: bool = False) -> dict:
-    """Judge the answers in generate run `a` (against `b` in pairwise/scores modes); resumes in `out`.
+    """Judge the answers in generate run `a` (against `b` for a pairwise protocol); resumes in `out`.
     `prices` maps a judge model to its (input, output) USD per million tokens, over the built-in table.
     `judge_label` names the judge in the run's identity instead of its URL (a judge served on a new port each
     time, as the experiments do, is still the same judge when the run resumes). `constrain` sends a llama.cpp
     grammar that lets the judge write only the verdict (llama.cpp servers only; for small local judges)."""
     from core.versions import versions
-    from eval.judge_summary import summarize
-
-    if mode not in MODES:
-        raise ConfigError(f"Unknown judge mode {mode!r}; the modes are: {', '.join(MODES)}.")
-    if mode in ("pairwise", "scores") and b is None:
+    protocol = get_protocol(mode)
+    if protocol.pairwise and b is None:
         raise ConfigError(f"--mode {mode} compares two answer sets: pass --b too.")
     spec = parse_spec(judge)
     if spec.backend != "openai":
@@ -299,14 +202,14 @@ def _run_judge(mode: str, a: Path, judge: str, out: Path, b: Path | None = None,
                           f"local model served here (served:MODEL), not {judge!r}.")
     card_a, rec_a, card_b, rec_b, langs = _answer_sets(a, b, langs, limit)
     refs = {lang: _references(data_dir, card_a["set"], lang) for lang in langs}
-    jobs = plan_jobs(mode, rec_a, rec_b, langs, turns, _prompt_chooser(mode, data_dir, english_prompts), refs)
+    jobs = plan_jobs(mode, rec_a, rec_b, langs, turns, prompt_chooser(mode, data_dir, english_prompts), refs)
     identity = {"mode": mode,
                 "judge": judge_label or f"{spec.model}@{public_url(spec.base_url or 'https://api.openai.com/v1')}",
                 "a": card_a["model"], "b": card_b["model"] if card_b else None, "set": card_a["set"],
                 "turns": turns, "max_tokens": max_tokens, "english_prompts": english_prompts} | \
         ({"constrained": True} if constrain else {})  # absent when off, so earlier runs still resume
     _check_resumable(out, identity, constrain)
-    key = lambda j: _key(spec.model, j, max_tokens, _grammar(mode, j, constrain))  # noqa: E731
+    key = lambda j: _key(spec.model, j, max_tokens, _grammar(protocol, j, constrain))  # noqa: E731
     slot = lambda j: (key(j), j.lang, j.id, j.turn, j.side)  # noqa: E731
     existing = read_items(out)
     done = {(r["key"], r["lang"], r["id"], r["turn"], r["side"]) for r in existing}
@@ -324,7 +227,7 @@ def _run_judge(mode: str, a: Path, judge: str, out: Path, b: Path | None = None,
         (out / "estimate.json").write_text(json.dumps({**identity, "dry_run": plan}, indent=2, ensure_ascii=False))
         return {**identity, "dry_run": plan}
     # decided without a call: a forced score, or the same messages already judged for another job
-    grammar = lambda j: _grammar(mode, j, constrain)  # noqa: E731
+    grammar = lambda j: _grammar(protocol, j, constrain)  # noqa: E731
     free = [_record(mode, j, spec.model, max_tokens, None, j.forced["value"], "", grammar=grammar(j))
             for j in todo if j.forced] + \
         [_record(mode, j, spec.model, max_tokens, replies[key(j)]["reply"], replies[key(j)]["value"],
@@ -338,7 +241,7 @@ def _run_judge(mode: str, a: Path, judge: str, out: Path, b: Path | None = None,
     write_card(out, card)
     started = time.perf_counter()
     with tqdm(total=len(calls), desc=f"judge {mode}", unit="call") as bar:
-        failures = asyncio.run(_judge_all(calls, mode, spec, out, concurrency, max_tokens, timeout, max_retries,
+        failures = asyncio.run(_judge_all(calls, protocol, spec, out, concurrency, max_tokens, timeout, max_retries,
                                           key_env, bar, constrain)) if calls else []
     seconds = time.perf_counter() - started
     slots = {slot(j) for j in jobs}
@@ -350,7 +253,7 @@ def _run_judge(mode: str, a: Path, judge: str, out: Path, b: Path | None = None,
              "judgments_per_s": round((len(calls) - len(failures)) / seconds, 3) if calls and seconds else None,
              "usage": {"prompt_tokens": usage[0], "completion_tokens": usage[1],
                        "usd": None if usd is None else round(usd, 4)},
-             "results": summarize(mode, records), "finished_at": datetime.now(UTC).isoformat(timespec="seconds")}
+             "results": protocol.summarize(records), "finished_at": datetime.now(UTC).isoformat(timespec="seconds")}
     write_card(out, card)
     if failures:
         log(f"{len(failures)} calls failed (listed in the card); run the same command again to retry them.")

@@ -12,12 +12,15 @@ def judge_plots(card: dict, out: Path) -> list[Path]:
     """Write the run's plots into `out`; returns their paths."""
     import matplotlib
 
+    from eval.judge_protocols import get_protocol
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     import numpy as np
 
     out.mkdir(parents=True, exist_ok=True)
     res, mode, written = card["results"], card["mode"], []
+    protocol = get_protocol(mode)
     name = f"judge_{mode}"
     for group in ("by_lang", "by_category"):
         rows = res.get(group, {})
@@ -25,7 +28,7 @@ def judge_plots(card: dict, out: Path) -> list[Path]:
             continue
         keys = list(rows)
         fig, ax = plt.subplots(figsize=(7, max(3, 0.45 * len(keys) + 1.8)))
-        if mode in ("pairwise", "scores"):
+        if protocol.pairwise:
             left = np.zeros(len(keys))
             for outcome, color in OUTCOME_COLORS.items():
                 share = np.array([rows[k]["fastchat"][outcome] / max(1, rows[k]["fastchat"]["n"]) for k in keys])
@@ -44,7 +47,7 @@ def judge_plots(card: dict, out: Path) -> list[Path]:
                 ax.barh(np.arange(len(keys)) + s * height - 0.4 + height / 2, values, height,
                         label=card[side] if card.get(side) else side.upper())
             ax.set_yticks(np.arange(len(keys)), keys)
-            ax.set_xlabel("mean rating (1-10)" if mode == "single" else "mean helpfulness (1-6)")
+            ax.set_xlabel(protocol.scale)
         ax.set_title(f"{mode} judged by {card['judge'].split('@')[0]}, {group.removeprefix('by_')}")
         ax.legend(fontsize="small", loc="upper center", bbox_to_anchor=(0.5, -0.25), ncol=4, frameon=False)
         fig.tight_layout()

@@ -1,4 +1,4 @@
-"""The judge's prompts per protocol and language.
+"""The judge's prompts per language, which the protocols (`eval.judge_protocols`) choose from.
 
 - MT-Bench pairwise and single: FastChat's judge prompts (`judge_prompts.jsonl`), read from --data-dir:
   MT-Bench-X's translations for de/es/fr/it (German's v2 file adds the "[[D]]" both-bad verdict), else for
@@ -83,12 +83,12 @@ def fastchat_prompts(data_dir: Path | None, lang: str, english: bool = False) ->
     return _read_prompts(english_file)
 
 
-def fastchat_name(mode: str, category: str, turn: int) -> str:
-    """FastChat's choice of prompt: the -math variant (with a reference) for math/reasoning/coding, the
-    -multi-turn variant for the second turn."""
+def fastchat_name(family: str, category: str, turn: int) -> str:
+    """FastChat's choice of prompt in a family ("pairwise" or "single"): the -math variant (with a reference)
+    for math/reasoning/coding, the -multi-turn variant for the second turn."""
     math = category in NEED_REFERENCE
     base = {"pairwise": "pair-math-v1" if math else "pair-v2", "single": "single-math-v1" if math else "single-v1"}
-    return base[mode] + ("-multi-turn" if turn == 2 else "")
+    return base[family] + ("-multi-turn" if turn == 2 else "")
 
 
 PAIR_SCORES = JudgePrompt(

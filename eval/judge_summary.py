@@ -1,90 +1,16 @@
-"""A judge run's judgments -> the card's results: outcomes under FastChat's and X-Instruction's rules with win
-rates, position and length bias (overall, per language, per category), mean scores and ratings, and every
-unparseable reply listed."""
+"""A judge run's judgments -> the card's results (each protocol makes its own, see `eval.judge_protocols`),
+and those results as rows and as text for the terminal."""
 
 from __future__ import annotations
 
-from collections import defaultdict
 from typing import NamedTuple
 
-import numpy as np
-
-from eval.judge_stats import ab_outcome, combine, length_bias, position_bias, score_outcome, win_rates
-
-
-def outcome(mode: str, record: dict, a_first: bool) -> str:
-    """One judgment as model A's outcome."""
-    if mode == "pairwise":
-        return ab_outcome(record["value"], a_first)
-    first, second = record["value"]
-    return score_outcome(first, second, a_first)
-
-
-def _mean(values: list[float]) -> float | None:
-    return round(float(np.mean(values)), 3) if values else None
-
-
-def _unparseable(records: list[dict]) -> dict:
-    # sorted: judgments arrive in any order from a concurrent run, the card must not depend on it
-    bad = sorted((r for r in records if r["value"] is None), key=lambda r: (r["lang"], str(r["id"]), r["turn"],
-                                                                            r["side"]))
-    return {"n": len(bad), "of": len(records),
-            "items": [{"lang": r["lang"], "id": r["id"], "turn": r["turn"], "side": r["side"],
-                       "problem": r["problem"], "reply": (r["reply"] or "")[:300]} for r in bad]}
-
-
-def _pairs_summary(mode: str, records: list[dict]) -> dict:
-    by_q: dict = defaultdict(dict)
-    for r in records:
-        by_q[r["lang"], r["id"], r["turn"], r["category"]][r["side"]] = r
-    rows = []  # (lang, category, o_ab, o_ba, lengths)
-    for (lang, _, _, category), sides in sorted(by_q.items()):
-        ab, ba = sides.get("ab"), sides.get("ba")
-        if ab and ba and ab["value"] is not None and ba["value"] is not None:
-            rows.append((lang, category, outcome(mode, ab, True), outcome(mode, ba, False), ab["lengths"]))
-
-    def table(subset):
-        fastchat = [combine(o1, o2, "fastchat") for _, _, o1, o2, _ in subset]
-        return {"fastchat": win_rates(fastchat),
-                "x_instruction": win_rates(combine(o1, o2, "x-instruction") for _, _, o1, o2, _ in subset),
-                "position_bias": position_bias((o1, o2) for _, _, o1, o2, _ in subset),
-                "length_bias": length_bias((o, *lengths) for o, (*_, lengths) in zip(fastchat, subset))}
-
-    out = {"overall": table(rows),
-           "by_lang": {lang: table([r for r in rows if r[0] == lang]) for lang in sorted({r[0] for r in rows})},
-           "by_category": {c: table([r for r in rows if r[1] == c]) for c in sorted({r[1] for r in rows})},
-           "questions_judged": len(rows), "unparseable": _unparseable(records)}
-    if mode == "scores":  # each model's mean 0-10 score over both orders
-        a_scores = [r["value"][0 if r["side"] == "ab" else 1] for r in records if r["value"] is not None]
-        b_scores = [r["value"][1 if r["side"] == "ab" else 0] for r in records if r["value"] is not None]
-        out["mean_scores"] = {"a": _mean(a_scores), "b": _mean(b_scores)}
-    return out
-
-
-def _ratings_summary(mode: str, records: list[dict]) -> dict:
-    def score(r):
-        return r["value"][0] if mode == "likert" else r["value"]
-
-    ok = [r for r in records if r["value"] is not None]
-    sides = sorted({r["side"] for r in records})
-
-    def means(subset):
-        return {side: _mean([score(r) for r in subset if r["side"] == side]) for side in sides}
-
-    def grouped(key):
-        return {v: means([r for r in ok if r[key] == v]) for v in sorted({r[key] for r in ok})}
-
-    # per-category means are the data of MT-Bench's radar plot
-    out = {"overall": means(ok), "by_turn": grouped("turn"), "by_lang": grouped("lang"),
-           "by_category": grouped("category"), "unparseable": _unparseable(records)}
-    if mode == "likert":
-        out["forced_wrong_language"] = {side: sum(r["forced"] for r in records if r["side"] == side) for side in sides}
-    return out
+from eval.judge_protocols import get_protocol
 
 
 def summarize(mode: str, records: list[dict]) -> dict:
-    """The results block of a judge card."""
-    return _pairs_summary(mode, records) if mode in ("pairwise", "scores") else _ratings_summary(mode, records)
+    """The results block of a judge card: what protocol `mode` makes of its judgments."""
+    return get_protocol(mode).summarize(records)
 
 
 class PairwiseRow(NamedTuple):
@@ -115,9 +41,9 @@ def pairwise_rows(results: dict) -> list[PairwiseRow]:
 
 def format_judge(card: dict) -> str:
     """The card's results as a table per language (and overall) for the terminal."""
-    res, mode = card["results"], card["mode"]
+    res = card["results"]
     lines = [f"{card['mode']} judged by {card['judge']}: A = {card['a']}" + (f", B = {card['b']}" if card["b"] else "")]
-    if mode in ("pairwise", "scores"):
+    if get_protocol(card["mode"]).pairwise:
         lines.append(f"{'lang':8} {'n':>4}  {'FastChat W/T/L':>15}  {'X-Instr. W/T/L':>15}  {'win rate [95%]':20} "
                      f"{'flips':>6}  {'longer wins':>11}")
         for r in pairwise_rows(res):

@@ -1,4 +1,4 @@
-"""Reading a judge's verdict out of its reply, per protocol, and never guessing: a reply with no verdict, two
+"""Reading a judge's verdict out of its reply, per verdict format, and never guessing: a reply with no verdict, two
 different verdicts or a value out of range is `Parsed(None, problem)`, counted and listed by the reports.
 
 Only the judge's own words are read: blocks the judge echoes between the prompt's answer delimiters are cut
@@ -121,12 +121,3 @@ def parse_likert(reply: str, low: int = 1, high: int = 6, delimiters=()) -> Pars
         return Parsed(None, f'"score" {out.value:g} is not an integer from {low} to {high}')
     return Parsed((int(out.value), str(objects[0].get("reasoning") or "")))
 
-
-def verdict_grammar(mode: str, allowed: str = "ABC") -> str:
-    """A llama.cpp GBNF grammar that lets the judge write only the verdict in the form its parser reads: a small
-    local judge rarely keeps to the format on its own (a served 135M model: ~90% unparseable replies)."""
-    digit10 = '("10" | [0-9])'
-    return {"pairwise": f'root ::= "[[" [{allowed}] "]]"',
-            "single": 'root ::= "Rating: [[" ("10" | [1-9]) "]]"',
-            "scores": f'root ::= "<score1>" {digit10} "</score1> <score2>" {digit10} "</score2>"',
-            "likert": 'root ::= "{\\"score\\": " [1-6] "}"'}[mode]

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from core.languages import wilson
+from eval.judge_protocols import get_protocol
 from eval.judge_summary import pairwise_rows
 from eval.report import save_figure
 from experiments.report import Section, md_table, rate_cell, stage_card, stage_items
@@ -200,7 +201,7 @@ def bench_before_after(exp, scale: str, run_dir: Path, plots: Path) -> Section:
         reproduced += " (not significant)"
         verdict += " The difference is within chance at this size."
     numbers: dict = {}
-    j = next((j for j in exp.judge if j.mode in ("pairwise", "scores")), None)
+    j = next((j for j in exp.judge if get_protocol(j.mode).pairwise), None)
     if j:  # the judge's view, reported beside the benchmarks (the verdict above stays the benchmarks')
         pair_md, res = _pair_section(exp, run_dir, j)
         md += pair_md
@@ -269,7 +270,7 @@ def pairwise_claim(exp, scale: str, run_dir: Path, plots: Path) -> Section:
     """A pairwise judge decides the claim: the first arm of the (first) pairwise judging should win. Agreement
     is reported too, since a model answering in the wrong language loses whatever the judge says."""
     section = agreement_only(exp, scale, run_dir, plots)
-    j = next(j for j in exp.judge if j.mode in ("pairwise", "scores"))
+    j = next(j for j in exp.judge if get_protocol(j.mode).pairwise)
     md, res = _pair_section(exp, run_dir, j)
     reproduced, verdict, numbers = _pair_verdict(exp, res, j)
     return Section(section.markdown + "\n" + "\n".join(md), section.plots, reproduced, verdict, numbers)

@@ -11,10 +11,10 @@ from typing import Literal
 
 from core.config import config_dataclass, language_codes, load_config
 from core.errors import ConfigError
+from eval.judge_protocols import get_protocol
 
 ROOT = Path(__file__).resolve().parents[1]
 EXPERIMENTS_DIR = ROOT / "configs" / "experiments"
-JUDGE_MODES = ("likert", "single", "pairwise", "scores")
 
 
 @config_dataclass
@@ -63,13 +63,13 @@ class Bench:
 class Judging:
     """One judge run over the generated answers: a mode, and the arms it judges (`a` vs `b` for pairs)."""
 
-    mode: Literal[JUDGE_MODES]
+    mode: str  # a judge protocol's name (eval.judge_protocols), checked below
     arms: list[str] | None = None  # likert/single: each of these arms (default: all); pairs: exactly two
     langs: list[str] | None = None
     turns: int = 1
 
     def __post_init__(self):
-        if self.mode in ("pairwise", "scores") and (not self.arms or len(self.arms) != 2):
+        if get_protocol(self.mode).pairwise and (not self.arms or len(self.arms) != 2):
             raise ValueError(f"judge mode {self.mode} compares two arms: set `arms: [A, B]`")
 
 

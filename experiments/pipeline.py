@@ -113,11 +113,12 @@ def _export_stages(r: Run, exp: Experiment, s, out: Path, log) -> tuple[dict[str
 def _judge_stages(r: Run, exp: Experiment, s, models: dict[str, str], answers: dict[str, Path],
                   endpoints: Endpoints, data_dir: Path, log) -> None:
     """judge/MODE-ARMS for every judge section: the pair, or each rated arm alone."""
+    from eval.judge_protocols import get_protocol
     from experiments import steps
 
     for j in exp.judge:
         rated = [x for x in (j.arms or models) if s.judge_arms is None or x in s.judge_arms]
-        targets = [tuple(j.arms)] if j.mode in ("pairwise", "scores") else [(x,) for x in rated]
+        targets = [tuple(j.arms)] if get_protocol(j.mode).pairwise else [(x,) for x in rated]
         for arms in targets:
             inputs = {"answers": [r.keys[f"generate/{x}"] for x in arms], "mode": j.mode, "judge": s.judge,
                       "max_tokens": s.judge_max_tokens,

@@ -15,6 +15,7 @@ import gradio as gr
 from core.errors import ConfigError, PolyglotError
 from core.run_dir import CARD
 from eval.human_votes import VoteStore, agreement_report
+from eval.judge_protocols import is_pairwise
 from playground.judge import answer_sets, answers_dir
 from playground.safe_text import plain
 from playground.settings import Settings
@@ -56,7 +57,7 @@ def judge_runs(settings: Settings) -> list[tuple[str, str]]:
     found = []
     for card_path in sorted((settings.runs_dir / "judge").glob(f"*/judgments/{CARD}")):
         card = json.loads(card_path.read_text())
-        if card.get("mode") in ("pairwise", "scores") and card.get("status") == "done":
+        if is_pairwise(card.get("mode")) and card.get("status") == "done":
             name = card_path.parent.parent.name
             found.append((f"{card['mode']} by {card['judge'].split('@')[0]} ({name})", name))
     return found

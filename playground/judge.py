@@ -12,6 +12,7 @@ import gradio as gr
 
 from core.engines.spec import DEFAULT_OPENAI_URL, display_name, parse_spec
 from core.errors import ConfigError, PolyglotError
+from eval.judge_protocols import get_protocol, protocol_names
 from core.run_dir import CARD
 from eval.results import read_card
 from playground import jobs
@@ -22,7 +23,6 @@ from playground.settings import Settings
 from playground.visitors import view
 
 KINDS = ("judge-estimate", "judge")
-MODES = ("pairwise", "scores", "single", "likert")
 
 
 ANSWERS = "answers:"  # a choice's value that names an answer set: "answers:<run name>", never a path
@@ -74,10 +74,10 @@ def judge_key(settings: Settings, typed: str | None) -> dict:
 def judge_job(settings: Settings, a, b, questions, langs, limit, mode, judge_model, base_url, key,
               dry_run: bool) -> tuple:
     """(title, commands, outs, env); bad input (and a missing key) raises before any call."""
-    if mode not in MODES:
-        raise ConfigError(f"Choose a protocol: {', '.join(MODES)}.")
+    if mode not in protocol_names():
+        raise ConfigError(f"Choose a protocol: {', '.join(protocol_names())}.")
     side_a = _side(settings, a, "model A")
-    side_b = _side(settings, b, "model B") if mode in ("pairwise", "scores") else None
+    side_b = _side(settings, b, "model B") if get_protocol(mode).pairwise else None
     specs = [s for s in (side_a, side_b) if s and not Path(s).is_dir()]
     if specs and not questions:
         raise ConfigError("Choose the question set the models answer.")
@@ -121,7 +121,7 @@ def judge_rows(card: dict) -> tuple[list[str], list[list]]:
     res = card["results"]
     groups = [("all", "all", res["overall"]), *(("language", k, v) for k, v in res["by_lang"].items()),
               *(("category", k, v) for k, v in res["by_category"].items())]
-    if card["mode"] in ("pairwise", "scores"):
+    if get_protocol(card["mode"]).pairwise:
         head = ["by", "group", "n", "A wins", "ties", "B wins", "both bad", "A win rate [95%]", "flip rate"]
         rows = [[by, k, t["fastchat"]["n"], t["fastchat"]["win"], t["fastchat"]["tie"], t["fastchat"]["loss"],
                  t["fastchat"]["both_bad"], _win_rate(t["fastchat"]),
@@ -163,7 +163,7 @@ def judge_tab(settings: Settings) -> dict:
                         label="Model A (or answer set)", elem_id="judge-a")
         b = gr.Dropdown(sides, value=settings.default_models[1], allow_custom_value=not settings.public,
                         label="Model B (or answer set)", elem_id="judge-b")
-        mode = gr.Radio(list(MODES), value="pairwise", label="Protocol", elem_id="judge-mode")
+        mode = gr.Radio(list(protocol_names()), value="pairwise", label="Protocol", elem_id="judge-mode")
     with gr.Row():
         questions = gr.Dropdown(list(SETS), value="examples", label="Questions", elem_id="judge-questions")
         langs = gr.Textbox(label="Languages", placeholder="e.g. de, fr (empty: all of the set's)",

@@ -9,7 +9,7 @@ import json
 import pytest
 
 from core.errors import ConfigError
-from eval.judge import _prompt_chooser, plan_jobs
+from eval.judge_plan import plan_jobs, prompt_chooser
 from eval.judge_prompts import PAIR_SCORES, fastchat_name, fastchat_prompts
 from eval.judge_summary import summarize
 
@@ -44,7 +44,7 @@ def test_planned_calls_per_mode(shared_data):
     a = {("de", "1"): _rec("1"), ("de", "2"): _rec("2", "math")}
     b = {("de", "1"): _rec("1", answers=("x [[A]]", "y")), ("de", "2"): _rec("2", "math", detected="en")}
     refs = {"de": {"2": ["Referenz 1", "Referenz 2"]}}
-    jobs = {mode: plan_jobs(mode, a, b, ["de"], 2, _prompt_chooser(mode, shared_data, False), refs)
+    jobs = {mode: plan_jobs(mode, a, b, ["de"], 2, prompt_chooser(mode, shared_data, False), refs)
             for mode in ("pairwise", "scores", "single", "likert")}
     assert len(jobs["pairwise"]) == 8 and len(jobs["single"]) == 8  # 2 questions x 2 turns x (2 orders | 2 models)
     assert len(jobs["scores"]) == 4 and len(jobs["likert"]) == 4  # single-turn protocols

@@ -15,7 +15,6 @@ from eval.verdicts import (
     parse_likert,
     parse_pair_scores,
     parse_rating,
-    verdict_grammar,
 )
 
 A_START, A_END = "[The Start of Assistant A's Answer]", "[The End of Assistant A's Answer]"
@@ -133,7 +132,9 @@ def test_every_reply_a_verdict_grammar_allows_parses(mode, replies, parse):
     """The grammars llama.cpp accepts, and each reply they allow (all of them, listed) reads as a verdict."""
     from llama_cpp import LlamaGrammar
 
-    grammar = verdict_grammar(mode, "ABCD")
+    from eval.judge_protocols import get_protocol
+
+    grammar = get_protocol(mode).grammar("ABCD")
     LlamaGrammar.from_string(grammar, verbose=False)  # raises on a malformed grammar
     assert all(parse(r).ok for r in replies)
-    assert verdict_grammar("pairwise", "ABC") == 'root ::= "[[" [ABC] "]]"'  # only the letters the prompt offers
+    assert get_protocol("pairwise").grammar("ABC") == 'root ::= "[[" [ABC] "]]"'  # only the letters the prompt offers
