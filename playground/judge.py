@@ -12,8 +12,8 @@ import gradio as gr
 
 from core.engines.spec import DEFAULT_OPENAI_URL, display_name, parse_spec
 from core.errors import ConfigError, PolyglotError
-from eval.judge_protocols import get_protocol, protocol_names
 from core.run_dir import CARD
+from eval.judge_protocols import get_protocol, protocol_names
 from eval.results import read_card
 from playground import jobs
 from playground.job_panel import Results, job_panel, select, start_job
