@@ -4,10 +4,10 @@ and the adapter directory with its `polyglot_card.json`. Only the main process w
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 from core.errors import ConfigError
+from core.run_dir import atomic_dir
 
 
 def peak_memory_gb() -> float:
@@ -122,13 +122,8 @@ class RunLog:
 
 
 def save_adapter(model, tokenizer, path: Path, card: dict) -> None:
-    """Write the adapter, tokenizer and `polyglot_card.json` to `path` (via path.tmp, so it is whole or absent)."""
-    tmp = path.with_name(path.name + ".tmp")
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    model.save_pretrained(tmp)
-    tokenizer.save_pretrained(tmp)
-    (tmp / "polyglot_card.json").write_text(json.dumps(card, indent=2, default=str))
-    if path.exists():
-        shutil.rmtree(path)
-    tmp.rename(path)
+    """Write the adapter, tokenizer and `polyglot_card.json` to `path` (whole or absent: `atomic_dir`)."""
+    with atomic_dir(path) as tmp:
+        model.save_pretrained(tmp)
+        tokenizer.save_pretrained(tmp)
+        (tmp / "polyglot_card.json").write_text(json.dumps(card, indent=2, default=str))
