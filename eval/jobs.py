@@ -11,7 +11,6 @@ import pydantic
 from core.config import language_codes
 from core.job_config import arg, config_dataclass
 
-JUDGE_MODES = ("pairwise", "scores", "single", "likert")
 _SPEC = "an engine spec: hf:..., gguf:..., openai:..., served:..., or a packaged name"
 
 
@@ -122,13 +121,8 @@ class JudgeJob:
     @classmethod
     def _known_mode(cls, mode: str) -> str:
         from core.errors import ConfigError
+        from eval.judge_protocols import get_protocol  # the one list of modes
 
-        try:  # the judge's registry of modes, once it has one; until then the four built in
-            from eval.judge_protocols import get_protocol
-        except ImportError:
-            if mode not in JUDGE_MODES:
-                raise ValueError(f"unknown judge mode {mode!r}; the modes are: {', '.join(JUDGE_MODES)}") from None
-            return mode
         try:
             get_protocol(mode)
         except ConfigError as exc:
