@@ -23,6 +23,7 @@ from core.api_calls import ApiRefused, EmptyReply, async_client, chat
 from core.engines.openai_api import public_url
 from core.engines.spec import parse_spec
 from core.errors import ConfigError
+from core.run_dir import CARD
 from eval.judge_plan import Job, plan_jobs, prompt_chooser
 from eval.judge_protocols import Protocol, get_protocol
 from eval.results import append_items, check_same_run, read_card, read_items, write_card
@@ -41,7 +42,7 @@ def answers_for(source: str | Path, out: Path, questions: str | None, langs: lis
                 data_dir: Path | None, turns: int) -> Path:
     """A generate run dir: `source` itself when it is one, else `source` is a model spec whose answers to
     `questions` are generated (resumably) into `out` first."""
-    if (Path(source) / "card.json").is_file():
+    if (Path(source) / CARD).is_file():
         return Path(source)
     if not questions:
         raise ConfigError(f"{source} is not an answers directory; to answer with it as a model spec, pass "

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from core.job_config import build_job, identity, section_job
 from core.records import read_jsonl
+from core.run_dir import CARD
 
 
 def build_mix(recipe, d: Path, data_dir: Path, log=print) -> dict:
@@ -72,7 +73,7 @@ def export_arm(base: str, adapter: Path | None, qtype: str, d: Path, log=print) 
 
 
 def exported_spec(d: Path, qtype: str) -> str:
-    card = json.loads((d / "gguf" / "card.json").read_text())
+    card = json.loads((d / "gguf" / CARD).read_text())
     return f"gguf:{d / 'gguf' / card['files'][qtype]['path']}"
 
 

@@ -33,6 +33,7 @@ def test_prompts_as_lm_eval_builds_them(shared_data):
     assert len(items) == 250 and items[0].golds == ("18",)
     assert items[0].prompt["raw"].startswith("Frage: Janets Enten legen 16 Eier pro Tag.")
     assert items[0].prompt["raw"].endswith("\nAntwort:")
-    assert get_task("mgsm").stop("de")[0] == "Frage"
+    assert get_task("mgsm").stop("de")[0] == "Frage:"  # lm-eval's `until`: the question word with its colon
+    assert get_task("mgsm").stop("ja")[0] == "問題："
     fr, _ = load_items(get_task("mgsm"), "fr", shared_data, limit=1)
     assert fr[0].prompt["raw"].startswith("Question : ") and fr[0].prompt["raw"].endswith("\nRéponse :")

@@ -55,4 +55,4 @@ def local(data_dir: Path, lang: str):
 TASK = Task("mgsm", tuple(WORDS), "juletxara/mgsm", "test", ("question", "answer_number"), to_item,
             local=local, score=score, max_tokens=256,
             example=("de", {"question": "Anna hat 3 Äpfel und kauft 2 dazu. Wie viele hat sie?", "answer_number": 5}),
-            stop=lambda lang: [WORDS[lang][0].strip(" :："), "</s>", "<|im_end|>"])  # lm-eval's `until`
+            stop=lambda lang: [WORDS[lang][0].rstrip(), "</s>", "<|im_end|>"])  # lm-eval's `until`
