@@ -22,12 +22,12 @@ from bench.run_cards import read_card, update_readme, write_card  # noqa: E402
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 
-def majority_share(data_dir: Path, lang: str) -> float:
-    """Accuracy of always answering the test split's most frequent topic (the same in every language)."""
+def majority_share(data_dir: Path, lang: str, limit: int | None) -> float:
+    """Accuracy of always answering the most frequent topic of the items scored (the same in every language)."""
     from eval.data import load_items
     from eval.tasks import get_task
 
-    items, _ = load_items(get_task("sib200"), lang, data_dir)
+    items, _ = load_items(get_task("sib200"), lang, data_dir, limit)
     return Counter(item.gold for item in items).most_common(1)[0][1] / len(items)
 
 
@@ -58,7 +58,7 @@ def run(models: list[str], runs_dir: Path, data_dir: Path, limit: int | None) ->
                           "sources": card["sources"], "versions": card["versions"]}
     langs = [k for k in next(iter(results.values()))["results"] if not k.startswith("_")]
     return {"task": "sib200", "split": "test", "limit": limit, "prompt": _prompt(),
-            "majority_baseline": round(majority_share(data_dir, "en"), 4), "langs": langs, "models": results}
+            "majority_baseline": round(majority_share(data_dir, "en", limit), 4), "langs": langs, "models": results}
 
 
 def _prompt() -> str:
@@ -79,8 +79,10 @@ def table(card: dict) -> str:
             cells += [f"{row['acc']:.3f}", f"{row['f1_macro']:.3f}"]
         lines.append(f"| {'**mean**' if lang == '_mean' else lang} | " + " | ".join(cells) + " |")
     n = card["models"][models[0]]["results"][card["langs"][0]]["n"]
-    lines.append(f"\n{n} items per language ({card['split']} split); 7 topics, chance 0.143, always answering the "
-                 f"most frequent topic {card['majority_baseline']:.3f}. Prompt: `{card['prompt']}`.")
+    scope = f"the first {n} of the {card['split']} split's 204 items per language in FLORES order" \
+        if card.get("limit") else f"all {n} {card['split']} items per language"
+    lines.append(f"\n{scope}; 7 topics, chance 0.143, always answering the "
+                 f"most frequent of these topics {card['majority_baseline']:.3f}. Prompt: `{card['prompt']}`.")
     return "\n".join(lines) + "\n"
 
 
