@@ -28,7 +28,6 @@ import argparse
 import collections
 import contextlib
 import inspect
-import itertools
 import json
 import logging
 import re
@@ -41,83 +40,25 @@ from unittest import mock
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import eval.bench as our_bench  # noqa: E402
+from bench.parity_rows import (  # noqa: E402
+    DATA_DIR,
+    ROOT,
+    lm_eval_configs,
+    parse_pairs,
+    write_rows,
+)
 from bench.run_cards import fmt, median_spread, read_card, update_readme, write_card  # noqa: E402
-from core.readers import file_sha256  # noqa: E402
 from eval.results import read_items  # noqa: E402
 from eval.tasks import get_task  # noqa: E402
 from quantize.gguf_job import model_dir_of  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[1]
-DATA_DIR = ROOT.parent / "shared" / "data"
-FIXTURES = ROOT / "bench" / "fixtures"
-# Our task -> lm-eval's stock YAML ({lang}: our code, {cfg}: the task's hub config name).
-LM_EVAL_YAML = {"xcopa": "xcopa/default_{lang}.yaml", "xwinograd": "xwinograd/xwinograd_{cfg}.yaml",
-                "xnli": "xnli/xnli_{lang}.yaml", "pawsx": "paws-x/paws_{lang}.yaml",
-                "xstorycloze": "xstorycloze/default_{lang}.yaml", "belebele": "belebele/belebele_{cfg}.yaml",
-                "mgsm": "mgsm/direct/mgsm_direct_{lang}.yaml"}
 # lm-eval's metric key, and ours, per task (MGSM: flexible-extract is what our scorer implements).
 METRIC = {"mgsm": ("exact_match,flexible-extract", "em")}
 DEFAULT_METRIC = ("acc,none", "acc")
-# Column types of the hub datasets, which lm-eval's YAML relies on (PAWS-X's `label` must be an int to index
-# the choices; the local TSV gives strings); extra columns the YAML reads that the local copy lacks.
-HUB_TYPES = {"xnli": {"label": int}, "pawsx": {"label": int}, "xcopa": {"label": int},
-             "xwinograd": {"answer": str}, "mgsm": {"answer_number": lambda v: int(v) if re.fullmatch(
-                 r"-?\d+", str(v)) else v}}
-HUB_EXTRA = {"mgsm": {"answer": None}}  # the test split has no worked answer: lm-eval then prompts "Frage: "
 # lm-eval warnings that mean it scored something other than the rows we gave it.
 BAD_WARNINGS = re.compile(r"not in within range|out of range|label|empty|could not|failed|no docs", re.I)
 DEFAULT_LIMITS = "xnli=300,pawsx=300,xcopa=100,xwinograd=100,xstorycloze=20,belebele=20,mgsm=8"
 DEFAULT_PAIRS = "xnli:de,pawsx:de,xcopa,xwinograd,xstorycloze:en,belebele:en,mgsm:de"
-
-
-def source_rows(task: str, lang: str, data_dir: Path) -> tuple[Path, object]:
-    """(file, rows) of the local copy, else of our fixture; a pair with neither is an error."""
-    t = get_task(task)
-    fixture = FIXTURES / f"{task}_{t.hub_config(lang)}.jsonl"
-    if fixture.is_file():
-        return fixture, ((f"{fixture.name}:{i}", json.loads(line)) for i, line in
-                         enumerate(fixture.read_text().splitlines(), 1))
-    local = t.local(data_dir, lang) if t.local else None
-    if local is None or not local[0].exists():
-        raise SystemExit(f"{task}/{lang}: no local copy under {data_dir} and no fixture {fixture}")
-    return local
-
-
-def hub_row(task: str, row: dict) -> dict:
-    types = HUB_TYPES.get(task, {})
-    return {**HUB_EXTRA.get(task, {}), **{k: types[k](v) if k in types and v is not None else v
-                                          for k, v in row.items()}}
-
-
-def write_rows(pairs, data_dir: Path, limits: dict, tmp: Path) -> dict:
-    """{pair: {"file", "rows", "source", "sha256"}}: the first `limit` rows of each pair in the hub schema,
-    written as the jsonl lm-eval reads (ours reads the same list). Empty PAWS-X rows stay: both sides drop them."""
-    out = {}
-    for task, lang in pairs:
-        path, rows = source_rows(task, lang, data_dir)
-        rows = [(where, hub_row(task, row)) for where, row in itertools.islice(rows, limits[task])]
-        file = tmp / f"{task}_{lang}.jsonl"
-        file.write_text("".join(json.dumps(row, ensure_ascii=False) + "\n" for _, row in rows))
-        out[task, lang] = {"file": file, "rows": rows, "source": str(path.relative_to(ROOT) if path.is_relative_to(
-            ROOT) else path), "sha256": file_sha256(path) if path.is_file() else None}
-    return out
-
-
-def lm_eval_configs(written: dict) -> dict:
-    """lm-eval's stock task config per pair, reading our jsonl as its test split (no few-shot split)."""
-    import lm_eval
-    from lm_eval.tasks._yaml_loader import load_yaml
-
-    base = Path(lm_eval.__file__).parent / "tasks"
-    configs = {}
-    for (task, lang), w in written.items():
-        yaml = LM_EVAL_YAML[task].format(lang=lang, cfg=get_task(task).hub_config(lang))
-        cfg = load_yaml(str(base / yaml))
-        cfg.update(task=f"{task}_{lang}_parity", dataset_path="json", dataset_name=None, training_split=None,
-                   validation_split=None, fewshot_split=None, test_split="test",
-                   dataset_kwargs={"data_files": {"test": str(w["file"])}})
-        configs[task, lang] = (yaml, cfg)
-    return configs
 
 
 class Window:
@@ -249,24 +190,6 @@ def run_ours(spec: str, written: dict, out: Path, batch_size: int) -> dict:
         result["pairs"][task, lang] = {"score": card["results"][task][lang][key], "n": len(mine),
                                        "answers": [r["output"] if task in METRIC else r["pred"] for r in mine]}
     return result
-
-
-def parse_pairs(spec: str, data_dir: Path) -> list[tuple[str, str]]:
-    """"xnli:de,xcopa" -> pairs; a task without languages means all its languages with rows here."""
-    pairs = []
-    for part in spec.split(","):
-        task, _, lang = part.partition(":")
-        t = get_task(task)
-        pairs += [(task, lang)] if lang else [(task, code) for code in t.langs if _has_rows(task, code, data_dir)]
-    return pairs
-
-
-def _has_rows(task: str, lang: str, data_dir: Path) -> bool:
-    t = get_task(task)
-    if (FIXTURES / f"{task}_{t.hub_config(lang)}.jsonl").is_file():
-        return True
-    local = t.local(data_dir, lang) if t.local else None
-    return local is not None and local[0].exists()
 
 
 def compare(pairs, configs: dict, written: dict, theirs: list[dict], ours: list[dict]) -> tuple[list, list]:
