@@ -29,7 +29,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.run_cards import fmt, median_spread, read_card, update_readme, write_card  # noqa: E402
+from bench.run_cards import fmt, median_spread, read_card, released_together, update_readme, write_card  # noqa: E402
 from eval.prompt_sets import get_set, load_prompts  # noqa: E402
 from tests.servers import free_port, serve  # noqa: E402
 
@@ -74,13 +74,7 @@ def phase(url: str, sessions: list[list[str]], args, errors: list) -> dict:
     barrier = threading.Barrier(len(sessions) + 1)  # +1: this thread starts the clock when all are connected
     threads = [threading.Thread(target=run_session, args=(url, p, args, results, errors, f"session {i}", barrier))
                for i, p in enumerate(sessions)]
-    for th in threads:
-        th.start()
-    barrier.wait()
-    start = time.perf_counter()
-    for th in threads:
-        th.join()
-    wall = time.perf_counter() - start
+    wall = released_together(threads, barrier)
     lat = np.array([r[0] for r in results] or [np.nan])
     return {"p50": float(np.percentile(lat, 50)), "p95": float(np.percentile(lat, 95)),
             "rps": len(results) / wall, "ok": len(results), "n": sum(map(len, sessions)), "wall": wall,

@@ -9,6 +9,7 @@ import threading
 import time
 from pathlib import Path
 
+from bench.run_cards import released_together
 from playground import jobs
 
 COOKIE = "polyglot_visitor"  # playground.visitors.COOKIE (not imported: that would load gradio here)
@@ -204,10 +205,4 @@ def load_phase(url: str, args, ledger: Ledger) -> tuple[dict, float]:
     deadline = time.time() + args.session_timeout
     threads = [threading.Thread(target=load_session, args=(i, url, ledger, visitors, barrier, deadline))
                for i in range(args.sessions)]
-    for th in threads:
-        th.start()
-    barrier.wait()
-    start = time.perf_counter()
-    for th in threads:
-        th.join()
-    return visitors, time.perf_counter() - start
+    return visitors, released_together(threads, barrier)

@@ -24,6 +24,18 @@ def fmt(m: dict, digits: int = 2, unit: str = "") -> str:
     return f"{m['median']:.{digits}f}{unit} ({m['min']:.{digits}f}-{m['max']:.{digits}f})"
 
 
+def released_together(threads: list, barrier) -> float:
+    """Start `threads`, release them together through `barrier` (sized len(threads) + 1) and return the wall
+    seconds from the release until the last one ends."""
+    for th in threads:
+        th.start()
+    barrier.wait()
+    start = time.perf_counter()
+    for th in threads:
+        th.join()
+    return time.perf_counter() - start
+
+
 def write_card(name: str, card: dict) -> Path:
     """bench/results/NAME.json with the machine and the date added."""
     RESULTS.mkdir(parents=True, exist_ok=True)
