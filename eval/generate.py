@@ -1,30 +1,31 @@
 """`python -m eval generate`: answers of a model to an open-ended prompt set per language, appended as they
-are written (a stopped run resumes), and the run's input/output language agreement: the share of answers in
-the prompt's language with a Wilson 95% interval, and which language it answered in instead."""
+are written (a stopped run resumes), and the run's input/output language agreement: the share of answers whose
+own text (the echoed prompt removed) is in the prompt's language, over all and over healthy answers, with Wilson
+95% intervals; the answers' health flags (echo, loop, empty, truncated); the LCB line/word pass rates; and
+which language it answered in instead."""
 
 from __future__ import annotations
 
-from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 
 from tqdm import tqdm
 
+from core.answer_health import check_answer
+from core.confusion import words_or_none
 from core.errors import ConfigError
-from core.languages import detect, wilson
+from core.languages import detect_batch
+from eval.answer_checks import check_records, language_summary
 from eval.prompt_sets import get_set, load_prompts
 from eval.results import append_items, check_same_run, read_items, write_card
 
 
-def agreement_table(records: list[dict], langs: list[str]) -> dict:
-    """Per expected language: n, the share of first-turn answers detected in it (95% interval), confusion."""
-    out = {}
-    for lang in langs:
-        got = [r["detected"][0][0] for r in records if r["lang"] == lang]
-        rate = wilson(sum(g == lang for g in got), len(got))
-        out[lang] = {"n": rate.n, "agreement": round(rate.rate, 4), "ci95": [round(rate.low, 4), round(rate.high, 4)],
-                     "answered_in": dict(Counter(got).most_common())}
-    return out
+def agreement_table(records: list[dict], langs: list[str], max_tokens: int | None = None,
+                    words: frozenset[str] | None = None) -> dict:
+    """Per expected language (eval.answer_checks.language_summary): agreement of the first answers' own text
+    over all and over healthy answers, health flag shares, LCB line/word pass rates."""
+    checked = check_records(records, max_tokens, words)
+    return {lang: language_summary(checked, lang) for lang in langs}
 
 
 def run_generate(model: str, prompt_set: str, out: Path, langs: list[str] | None = None, limit: int | None = None,
@@ -57,9 +58,11 @@ def run_generate(model: str, prompt_set: str, out: Path, langs: list[str] | None
 
     def write(i: int, answered) -> None:
         lang, p = todo[i]
+        health = [check_answer(q, a, n, max_tokens) for q, a, n in zip(p.turns, answered.answers, answered.tokens)]
         append_items(out, [{"set": prompt_set, "lang": lang, "id": p.id, "category": p.category,
                             "turns": list(p.turns[:turns]), "answers": answered.answers,
-                            "detected": [list(detect(a)) for a in answered.answers],
+                            "detected": [list(d) for d in detect_batch([h.own_text for h in health])],
+                            "health": [list(h.flags) for h in health],
                             "seconds": [round(x, 3) for x in answered.seconds], "tokens": answered.tokens}])
 
     try:
@@ -71,7 +74,8 @@ def run_generate(model: str, prompt_set: str, out: Path, langs: list[str] | None
         engine.close()
     asked = {(lang, p.id) for lang in langs for p in prompts[lang]}
     records = [r for r in read_items(out) if (r["lang"], r["id"]) in asked]
-    card |= {"agreement": agreement_table(records, langs), "status": "done", "answered_this_run": len(todo),
+    agreement = agreement_table(records, langs, max_tokens, words_or_none(data_dir))
+    card |= {"agreement": agreement, "status": "done", "answered_this_run": len(todo),
              "throughput": stats.summary(), "seconds": round(stats.seconds, 1),
              "finished_at": datetime.now(UTC).isoformat(timespec="seconds")}
     write_card(out, card)
@@ -90,9 +94,29 @@ def format_throughput(card: dict) -> str:
 
 
 def format_agreement(card: dict) -> str:
-    """The agreement card as a table: language, n, agreement [95% interval], what it answered in."""
-    lines = [f"{'lang':5} {'n':>4} {'agreement':>9}  {'95% interval':15} answered in"]
+    """The agreement card as a table: language, n, agreement [95% interval] over all and over healthy answers,
+    LCB line/word pass rates, health flags, what it answered in."""
+    lines = [f"{'lang':5} {'n':>4} {'agreement':>9}  {'95% interval':15} {'healthy':>12}  {'LPR':>5} {'WPR':>5}  "
+             f"{'flags':28} answered in"]
     for lang, r in card["agreement"].items():
         langs = ", ".join(f"{k} {v}" for k, v in r["answered_in"].items())
-        lines.append(f"{lang:5} {r['n']:4d} {r['agreement']:9.3f}  [{r['ci95'][0]:.3f}, {r['ci95'][1]:.3f}]  {langs}")
+        lines.append(f"{lang:5} {r['n']:4d} {_agreement_cells(r)}  {_share(r.get('confusion', {}).get('lpr')):>5} "
+                     f"{_share(r.get('confusion', {}).get('wpr')):>5}  {flag_text(r.get('flags', {})):28} {langs}")
     return "\n".join(lines)
+
+
+def _share(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}"
+
+
+def _agreement_cells(r: dict) -> str:
+    if r["agreement"] is None:
+        return f"{r.get('note', 'no answers'):>40}"
+    h = r.get("healthy") or {}
+    healthy = f"{h['agreement']:.3f} (n={h['n']})" if h.get("agreement") is not None else "- (n=0)"
+    return f"{r['agreement']:9.3f}  [{r['ci95'][0]:.3f}, {r['ci95'][1]:.3f}]  {healthy:>12}"
+
+
+def flag_text(flags: dict) -> str:
+    """"echo 0.60, loop 0.40": the flags some answers carry, with their share; "healthy" if none."""
+    return ", ".join(f"{f} {v:.2f}" for f, v in flags.items() if v) or "healthy"

@@ -138,6 +138,17 @@ class JudgeJob:
 
 
 @config_dataclass
+class ConfusionJob:
+    """the Language Confusion Benchmark's line/word pass rates of a completions CSV or a generate run"""
+
+    input: Path = arg(help="a CSV in the LCB output format (completion, task, source, language[, model]) or an "
+                           "`eval generate` run directory", positional=True)
+    out: Path = arg(help="write card.json and confusion.png here")
+    data_dir: Path | None = arg(None, help="the directory holding language_confusion_lcb/en_words.txt (the "
+                                           "word-level rate is left out without it)")
+
+
+@config_dataclass
 class JudgeAgreementJob:
     """Cohen's kappa between two judge runs of the same answers"""
 
