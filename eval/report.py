@@ -18,8 +18,21 @@ def load_runs(runs: list[Path]) -> list[dict]:
         if card is None or ("results" not in card and "agreement" not in card):
             raise ConfigError(f"{run} holds no finished run (no card.json with results); run `python -m eval "
                               f"bench ... --out {run}` first (it resumes if it was stopped).")
-        cards.append(card | {"_dir": str(run)})
+        cards.append(_with_checks(card, run) | {"_dir": str(run)})
     return cards
+
+
+def _with_checks(card: dict, run: Path) -> dict:
+    """A generate card written before answers got health flags, with its agreement table recomputed from its
+    answers (flags, agreement of the answers' own text, LCB rates; the word list is not at hand here)."""
+    if "agreement" not in card or all("flags" in r for r in card["agreement"].values()):
+        return card
+    from eval.generate import agreement_table
+    from eval.results import read_items
+
+    langs = list(card["agreement"])
+    records = [r for r in read_items(run) if r["lang"] in card["agreement"]]
+    return card | {"agreement": agreement_table(records, langs, card.get("max_tokens"))}
 
 
 def split_judge_runs(cards: list[dict]) -> tuple[list[dict], list[dict]]:
@@ -33,17 +46,37 @@ def _label(card: dict, cards: list[dict]) -> str:
     return name if len(same) == 1 else f"{name} ({Path(card['_dir']).name})"
 
 
-def _agreement_rows(cards: list[dict]) -> list[list[str]]:
+GENERATION_HEAD = ["set", "lang", "model", "n", "agreement [95%]", "healthy only", "LPR", "WPR", "line acc",
+                   "echo", "loop", "empty", "truncated", "answered in"]
+
+
+def _share(value: float | None, digits: int = 2) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
+def generation_rows(cards: list[dict]) -> tuple[list[str], list[list[str]]]:
+    """(header, rows) of the generate runs: per prompt set, language and run, agreement over all answers and over
+    healthy ones, the LCB line/word pass rates, each health flag's share and what it answered in."""
     rows = []
     for prompt_set in dict.fromkeys(c["set"] for c in cards if "agreement" in c):
-        langs = dict.fromkeys(lang for c in cards if c.get("set") == prompt_set for lang in c["agreement"])
-        for lang in langs:
-            cells = []
-            for c in cards:
-                r = c.get("agreement", {}).get(lang) if c.get("set") == prompt_set else None
-                cells.append(f"{r['agreement']:.3f} [{r['ci95'][0]:.3f}, {r['ci95'][1]:.3f}] n={r['n']}" if r else "-")
-            rows.append([f"{Path(prompt_set).name} (same language)", lang, *cells])  # a file's name, not its path
-    return rows
+        runs = [c for c in cards if c.get("set") == prompt_set and "agreement" in c]
+        for lang in dict.fromkeys(lang for c in runs for lang in c["agreement"]):
+            for c in runs:
+                r = c["agreement"].get(lang)
+                if r is None:
+                    continue
+                if r.get("agreement") is None:
+                    agreement = healthy = r.get("note", "-")
+                else:
+                    agreement = f"{r['agreement']:.3f} [{r['ci95'][0]:.3f}, {r['ci95'][1]:.3f}]"
+                    h = r.get("healthy") or {}
+                    healthy = f"{_share(h.get('agreement'), 3)} (n={h.get('n', 0)})" if h else "-"
+                lcb, flags = r.get("confusion") or {}, r.get("flags") or {}
+                rows.append([Path(prompt_set).name, lang, _label(c, cards), str(r["n"]), agreement, healthy,
+                             _share(lcb.get("lpr")), _share(lcb.get("wpr")), _share(lcb.get("acc")),
+                             *(_share(flags.get(f)) for f in ("echo", "loop", "empty", "truncated")),
+                             ", ".join(f"{k} {v}" for k, v in r.get("answered_in", {}).items())])
+    return list(GENERATION_HEAD), rows
 
 
 def _cell(r: dict | None) -> str:
@@ -57,9 +90,8 @@ def _cell(r: dict | None) -> str:
 
 
 def table_rows(cards: list[dict]) -> tuple[list[str], list[list[str]]]:
-    """(header, rows): accuracy (or EM/F1, or language agreement) [95% interval] per task and language, one
-    column per run."""
-    rows = _agreement_rows(cards)
+    """(header, rows): accuracy (or EM/F1) [95% interval] per task and language, one column per run."""
+    rows = []
     for task in dict.fromkeys(t for c in cards for t in c.get("results", {})):
         langs = dict.fromkeys(lang for c in cards for lang in c.get("results", {}).get(task, {}) if lang != "_mean")
         for lang in [*langs, "_mean"]:
@@ -69,8 +101,14 @@ def table_rows(cards: list[dict]) -> tuple[list[str], list[list[str]]]:
 
 
 def table(cards: list[dict]) -> str:
-    """The table of `table_rows` as aligned text."""
-    head, rows = table_rows(cards)
+    """The benchmark table (`table_rows`) and the generation table (`generation_rows`) as aligned text."""
+    parts = [text_table(*table_rows(c)) for c in ([x for x in cards if "results" in x],) if c]
+    parts += [text_table(*generation_rows(c)) for c in ([x for x in cards if "agreement" in x],) if c]
+    return "\n\n".join(parts)
+
+
+def text_table(head: list[str], rows: list[list[str]]) -> str:
+    """Rows under a header, as aligned text."""
     widths = [max(len(str(x)) for x in col) for col in zip(head, *rows)]
     line = lambda cells: "  ".join(str(x).ljust(w) for x, w in zip(cells, widths))  # noqa: E731
     return "\n".join([line(head), line(["-" * w for w in widths]), *map(line, rows)])
