@@ -67,9 +67,15 @@ def test_generate_resumes_and_answers_both_turns(tmp_path, shared_data):
     from eval.report import load_runs, plots, table
 
     text = table(load_runs([out]))
-    assert "mt_bench_x (same language)  de" in text and "n=2" in text
+    head, de = text.splitlines()[0].split(), next(x for x in text.splitlines() if x.startswith("mt_bench_x  de "))
+    assert {"LPR", "WPR", "echo", "loop", "empty", "truncated"} <= set(head)
+    row = again["agreement"]["de"]
+    assert f"{row['agreement']:.3f} [{row['ci95'][0]:.3f}" in de and f"(n={row['healthy']['n']})" in de
+    assert f"{row['flags']['truncated']:.2f}" in de.split()
     written = plots(load_runs([out]), tmp_path / "plots")
-    assert [p.name for p in written] == ["mt_bench_x_agreement.png"] and written[0].stat().st_size > 5000
+    assert [p.name for p in written] == ["mt_bench_x_agreement.png", "mt_bench_x_confusion.png",
+                                         "mt_bench_x_health.png"]
+    assert all(p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and p.stat().st_size > 10_000 for p in written)
 
 
 def test_concurrency_batches_hf_and_keeps_the_sequential_answers(tmp_path, shared_data):
