@@ -96,10 +96,12 @@ def check_answer(prompt: str, answer: str, tokens: int | None = None, max_tokens
     flags = []
     if starts_with_prompt or copied >= ECHO_SHARE:
         flags.append("echo")
-    if rep_n(answer) >= LOOP_SHARE or _line_loop(answer):
+    own = _without_copied(answer, mask)
+    # the answer's own part may loop under an echo that dilutes it, or the echo itself may repeat
+    if max(rep_n(answer), rep_n(own)) >= LOOP_SHARE or _line_loop(answer):
         flags.append("loop")
     if not has_letters(answer):
         flags.append("empty")
     if tokens is not None and max_tokens and tokens >= max_tokens:
         flags.append("truncated")
-    return Health(tuple(flags), _without_copied(answer, mask), round(copied, 4))
+    return Health(tuple(flags), own, round(copied, 4))

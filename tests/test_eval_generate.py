@@ -38,11 +38,15 @@ def test_language_confusion_sets_take_sources_in_turn(shared_data):
 
 
 def test_agreement_table_counts_and_confusion():
-    records = [{"lang": "fr", "detected": [["fr", 0.9]]}] * 7 + [{"lang": "fr", "detected": [["en", 0.8]]}] * 3
-    table = agreement_table(records, ["fr"])["fr"]
+    fr, en = "Le chat dort sur le canapé depuis ce matin.", "The cat has been sleeping on the sofa since morning."
+    records = [{"lang": "fr", "id": str(i), "turns": ["Que fait le chat ?"], "answers": [fr if i < 7 else en],
+                "tokens": [12]} for i in range(10)]
+    table = agreement_table(records, ["fr"], max_tokens=64)["fr"]
     assert table["n"] == 10 and table["agreement"] == 0.7 and table["answered_in"] == {"fr": 7, "en": 3}
     assert table["ci95"][0] == pytest.approx(0.3968, abs=1e-3) and table["ci95"][1] == pytest.approx(0.8922, abs=1e-3)
-    assert "fr      10     0.700  [0.397, 0.892]  fr 7, en 3" in format_agreement({"agreement": {"fr": table}})
+    assert table["healthy"]["n"] == 10 and table["confusion"]["lpr"] == 0.7
+    text = format_agreement({"agreement": {"fr": table}})
+    assert "fr      10     0.700  [0.397, 0.892]  0.700 (n=10)   0.70" in text and "healthy" in text, text
 
 
 def test_generate_resumes_and_answers_both_turns(tmp_path, shared_data):
