@@ -7,16 +7,19 @@ import json
 import queue
 import threading
 import time
+from collections import Counter
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
 import gradio as gr
 
+from core.answer_health import UNHEALTHY, check_answer
+from core.confusion import NOT_IDENTIFIABLE, UNKNOWN, score
 from core.engines.spec import parse_spec
 from core.errors import PolyglotError
 from core.fewshot_scaffold import STOP, is_base_model, scaffold
-from core.languages import detect, detect_batch, get_language
+from core.languages import LID176_LABELS, detect, detect_batch, get_language
 from playground.engines import lease
 from playground.safe_text import CHATBOT_SAFE, from_chat, plain, to_chat
 from playground.settings import Settings
@@ -40,22 +43,53 @@ def language_name(code: str) -> str:
         return code
 
 
+def _line_share(prompt: str, own_text: str, want: str) -> str:
+    """How many of the answer's lines (LCB scoring: lines of 5+ tokens) are in `want`, e.g. "2 of 5 lines in
+    English"; empty when no line is long enough to score."""
+    conf = score(own_text, want)
+    if not conf.scored:
+        return ""
+    n = len(conf.lines)
+    of = f"of {n} line" if n == 1 else f"of {n} lines"
+    wrong = Counter("an unidentified language" if x.language == UNKNOWN else language_name(x.language)
+                    for x in conf.wrong_lines)
+    if not wrong:
+        return f"{n} {of} in {language_name(want)}"
+    if len(wrong) == 1:
+        return f"{len(conf.wrong_lines)} {of} in {next(iter(wrong))}"
+    return f"{len(conf.wrong_lines)} {of} in other languages ({', '.join(f'{k} {v}' for k, v in wrong.items())})"
+
+
 def badge(prompt: str, reply: str, target: str = "", tokens_per_s: float | None = None, adapter: str = "") -> str:
-    """One markdown line under an answer: its language and confidence, a match mark against the prompt's
-    language (or `target`), tokens/s and the adapter routed to."""
-    (p_code, _), (r_code, r_conf) = detect_batch([prompt, reply])
+    """One markdown line under an answer: the language of its own text (without what it copied from the prompt)
+    and confidence, a match mark against the prompt's language (or `target`), how many of its lines are in another
+    language (LCB line-level confusion), its health flags (echo, loop, empty), tokens/s and the adapter routed to."""
+    health = check_answer(prompt, reply)
+    (p_code, _), (r_code, r_conf) = detect_batch([prompt, health.own_text])
     want = target or p_code
-    if r_code == "und":
+    if not health.own_text and "echo" in health.flags:
+        said = "only the prompt, echoed"
+    elif r_code == "und":
         said = "no language detected"
     else:
         said = f"{language_name(r_code)} (`{r_code}`, {r_conf:.2f})"
+    lines = ""
     if want == "und":
         mark = "no language to match in the prompt"
-    elif r_code == want:
-        mark = f"✅ matches {'the target' if target else 'the prompt'} ({language_name(want)})"
+    elif want not in LID176_LABELS:
+        mark = f"{language_name(want)} (`{want}`) is {NOT_IDENTIFIABLE}"
     else:
-        mark = f"⚠️ mismatch: expected {language_name(want)} (`{want}`)"
+        lines = _line_share(prompt, health.own_text, want)
+        if r_code == want:
+            mark = f"✅ matches {'the target' if target else 'the prompt'} ({language_name(want)})"
+        else:
+            mark = f"⚠️ mismatch: expected {language_name(want)} (`{want}`)"
     parts = [f"**Answer:** {said}", mark]
+    if lines:
+        parts.append(lines)
+    unhealthy = [f for f in health.flags if f in UNHEALTHY]
+    if unhealthy:
+        parts.append(f"⚠️ {', '.join(unhealthy)}")
     if tokens_per_s is not None:
         parts.append(f"{tokens_per_s:.1f} tokens/s")
     if adapter:
@@ -202,16 +236,18 @@ def arena_turn(settings: Settings, message: str, n_models: int, system: str, tar
     code = target.split(" ")[0] if target else ""
     asked = [_shown([*h, {"role": "user", "content": message}]) for h in histories[:n]]
     yield "", *asked, *shown[n:], *["*writing ...*"] * n, *badges[n:]
+    final: set[int] = set()  # columns whose badge is written: checked once, not again at every other chunk
     for live, events in stream_answers(message, histories[:n], active, sampling, route=route):
         for i, event in enumerate(events):
             if event is None:
                 badges[i] = "*writing ...*"
             elif event[0] == "error":
                 badges[i] = _error(event[1])
-            else:
+            elif i not in final:
                 reply = _text(live[i][-1]["content"])
                 note = base_note(active[i])
                 badges[i] = badge(message, reply, code, event[3], event[2]) + (f" · {note}" if note else "")
+                final.add(i)
         yield "", *(_shown(h) for h in live), *shown[n:], *badges
 
 

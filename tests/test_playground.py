@@ -39,6 +39,29 @@ def test_badge_marks_match_and_mismatch():
     assert "no language detected" in badge("Was ist 2+2?", "4")
 
 
+SKY = "Erkläre mir bitte in zwei Sätzen, warum der Himmel am Tag blau ist."
+GERMAN = ["Der Himmel ist blau, weil das Sonnenlicht an den Molekülen der Luft gestreut wird.",
+          "Blaues Licht wird dabei viel stärker gestreut als rotes Licht.",
+          "Deshalb sehen wir am Tag überall einen blauen Himmel."]
+ENGLISH = ["This is called Rayleigh scattering and it explains the colour.",
+           "At sunset the light travels a longer path through the air."]
+
+
+def test_badge_reads_the_answers_own_text_its_lines_and_its_health():
+    # The prompt echoed, three German lines, two English ones: German, but 2 of 5 lines are English, and an echo.
+    mixed = badge(SKY, "\n".join([SKY, *GERMAN, *ENGLISH]), tokens_per_s=3.0)
+    assert mixed.startswith("**Answer:** German (`de`") and "matches the prompt (German)" in mixed
+    assert "2 of 5 lines in English" in mixed and "⚠️ echo" in mixed and "3.0 tokens/s" in mixed
+    clean = badge(SKY, "\n".join(GERMAN))
+    assert "3 of 3 lines in German" in clean and "echo" not in clean and "loop" not in clean
+    # only the prompt came back: it is not the answer's language
+    echoed = badge(SKY, SKY)
+    assert "only the prompt, echoed" in echoed and "**Answer:** German" not in echoed and "⚠️ echo" in echoed
+    assert "⚠️ loop" in badge(SKY, "\n".join([GERMAN[0]] * 6))
+    xhosa = badge("Molo, unjani namhlanje?", "Ndiphilile enkosi, wena unjani namhlanje?", target="xh")
+    assert "Xhosa (`xh`) is not identifiable by the language-ID model" in xhosa and "mismatch" not in xhosa
+
+
 def test_message_parts_become_text():
     assert _text([{"type": "text", "text": "Hallo "}, {"type": "text", "text": "Welt"}]) == "Hallo Welt"
 
