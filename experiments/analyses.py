@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from core.languages import wilson
+from core.answer_health import FLAGS
+from core.languages import get_language, wilson
 from eval.judge_protocols import get_protocol
 from eval.judge_summary import pairwise_rows
 from eval.report import save_figure
-from experiments.report import Section, md_table, rate_cell, stage_card, stage_items
+from experiments.report import NOT_IDENTIFIED, Section, footnotes, md_table, rate_cell, stage_card, stage_items
 
 
 def mix_languages(run_dir: Path, arm: str) -> set[str]:
@@ -18,9 +19,51 @@ def mix_languages(run_dir: Path, arm: str) -> set[str]:
     return {lang for lang, s in card.get("stats", {}).items() if isinstance(s, dict) and s.get("rows")}
 
 
-def agreement_hits(run_dir: Path, arm: str) -> dict[tuple[str, str], bool]:
-    """(lang, id) -> whether the first answer was detected in the prompt's language."""
-    return {(r["lang"], r["id"]): r["detected"][0][0] == r["lang"] for r in stage_items(run_dir, f"generate/{arm}")}
+def checked_answers(run_dir: Path, arm: str) -> list:
+    """The arm's first answers checked as everywhere agreement is shown (eval.answer_checks): health flags, the
+    language of their own text (what they copied from the prompt removed), LCB line scoring."""
+    from eval.answer_checks import check_records
+
+    card = stage_card(run_dir, f"generate/{arm}")
+    return check_records(stage_items(run_dir, f"generate/{arm}"), card.get("max_tokens"))
+
+
+def agreement_hits(run_dir: Path, arm: str, checked: list | None = None) -> dict[tuple[str, str], bool]:
+    """(lang, id) -> whether the first answer's own text was detected in the prompt's language (an echoed prompt
+    does not count). Languages lid.176 cannot identify are left out: no answer could agree."""
+    checked = checked_answers(run_dir, arm) if checked is None else checked
+    return {(c.lang, c.id): c.agrees for c in checked if get_language(c.lang).lid176}
+
+
+def generate_cards(run_dir: Path, arms: list[str]) -> dict[str, dict]:
+    """arm -> its generate card; a card written before answers had health flags gets its agreement table
+    recomputed from its answers (as `eval report` does)."""
+    from eval.report import load_runs
+
+    return {a: load_runs([run_dir / f"generate/{a}"])[0] for a in arms}
+
+
+HEALTH_HEAD = ["lang", "arm", "n", "agreement, healthy answers [95%]", "LPR [95%]", "echo", "loop", "empty",
+               "truncated"]
+
+
+def health_table(exp, cards: dict[str, dict], arms: list[str], langs: list[str]) -> list[str]:
+    """Markdown lines: per language and arm, agreement over the healthy answers (no echo, loop or empty), the
+    Language Confusion Benchmark's line pass rate with its Wilson interval, and each health flag's share."""
+    rows = []
+    for lang in langs:
+        for a in arms:
+            r = cards[a]["agreement"].get(lang)
+            if not r:
+                continue
+            h, lcb, flags = r.get("healthy") or {}, r.get("confusion") or {}, r.get("flags") or {}
+            healthy = f"{rate_cell(h)} (n={h['n']})" if h else "-"
+            lpr = rate_cell({"n": lcb.get("scored"), "agreement": lcb.get("lpr"), "ci95": lcb.get("lpr_ci95")})
+            rows.append([lang, exp.label(a), r["n"], healthy, lpr,
+                         *("-" if flags.get(f) is None else f"{flags[f]:.2f}" for f in FLAGS)])
+    return ["### Answers' health and language confusion (agreement over healthy answers; LCB line pass rate over "
+            "answers with a line to score; share of answers flagged)", "", md_table(HEALTH_HEAD, rows), "",
+            *footnotes(rows)]
 
 
 def mcnemar_p(a: dict, b: dict) -> tuple[int, int, float]:
@@ -53,8 +96,9 @@ def likert_by_lang(run_dir: Path, arm: str) -> dict[str, tuple[float, float, int
 
 
 def grouped_bars(langs: list[str], arms: list[str], labels: list[str], value, low, high, hatched, title: str,
-                 ylabel: str, path: Path, ymax: float | None = 1.0) -> Path:
-    """Bars per language, one per arm, with interval whiskers; hatched where hatched[arm][lang] (in the mix)."""
+                 ylabel: str, path: Path, ymax: float | None = 1.0, unmeasured: dict | None = None) -> Path:
+    """Bars per language, one per arm, with interval whiskers; hatched where hatched[arm][lang] (in the mix); "n/i"
+    written where unmeasured[arm] holds the language (lid.176 cannot identify it), with a note under the axis."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -74,62 +118,69 @@ def grouped_bars(langs: list[str], arms: list[str], labels: list[str], value, lo
         for bar, lang in zip(bars, langs):
             if lang in hatched.get(arm, ()):
                 bar.set_hatch("//")
+            if lang in (unmeasured or {}).get(arm, ()):
+                ax.text(bar.get_x() + bar.get_width() / 2, 0.02, NOT_IDENTIFIED, rotation=90, ha="center",
+                        va="bottom", fontsize=7)
     ax.set_xticks(np.arange(len(langs)), langs)
     ax.set_ylabel(ylabel)
     ax.set_title(title)
     if ymax is not None:
         ax.set_ylim(0, ymax)
-    ax.legend(fontsize="small", ncols=min(len(arms), 5), title="hatched: language in the tuning mix",
+    note = "hatched: language in the tuning mix"
+    if any((unmeasured or {}).values()):
+        note += "; n/i: not identifiable by the language-ID model (lid.176), agreement not measured"
+    ax.legend(fontsize="small", ncols=min(len(arms), 5), title=note,
               title_fontsize="x-small", loc="upper center", bbox_to_anchor=(0.5, -0.08))
     return save_figure(fig, path)
 
 
-def agreement_series(cards: dict, arms: list[str]) -> tuple[dict, dict, dict]:
-    """Agreement and its 95% interval bounds, arm -> lang -> value, from the generate cards (for grouped_bars)."""
-    rows = {a: cards[a]["agreement"] for a in arms}
+def agreement_series(cards: dict, arms: list[str]) -> tuple[dict, dict, dict, dict]:
+    """Agreement and its 95% interval bounds, arm -> lang -> value, from the generate cards (for grouped_bars), and
+    arm -> the languages without agreement (lid.176 cannot identify them)."""
+    rows = {a: {lang: r for lang, r in cards[a]["agreement"].items() if r.get("agreement") is not None}
+            for a in arms}
     return ({a: {lang: r["agreement"] for lang, r in rows[a].items()} for a in arms},
             {a: {lang: r["ci95"][0] for lang, r in rows[a].items()} for a in arms},
-            {a: {lang: r["ci95"][1] for lang, r in rows[a].items()} for a in arms})
+            {a: {lang: r["ci95"][1] for lang, r in rows[a].items()} for a in arms},
+            {a: {lang for lang, r in cards[a]["agreement"].items() if r.get("n") and r.get("agreement") is None}
+             for a in arms})
 
 
 def multi_i(exp, scale: str, run_dir: Path, plots: Path) -> Section:
     """Polyglots: I/O language agreement per language for Mono and Multi-1..3 (and the base), with 95%
-    intervals; helpfulness (Likert); the claim is that Multi-i beats Mono outside English."""
+    intervals, beside the answers' health and LPR; helpfulness (Likert); the claim is that Multi-i beats Mono
+    outside English."""
     arms = list(exp.arms)
-    langs = exp.generate.langs or sorted({k[0] for k in agreement_hits(run_dir, arms[0])})
-    cards = {a: stage_card(run_dir, f"generate/{a}") for a in arms}
+    cards = generate_cards(run_dir, arms)
+    langs = exp.generate.langs or list(cards[arms[0]]["agreement"])
     mixes = {a: mix_languages(run_dir, a) for a in arms}
     rows = [[lang] + [rate_cell(cards[a]["agreement"].get(lang)) + (" *" if lang in mixes[a] else "") for a in arms]
             for lang in langs]
-    hits = {a: agreement_hits(run_dir, a) for a in arms}
-    pooled = {}
+    checked = {a: checked_answers(run_dir, a) for a in arms}
+    hits = {a: agreement_hits(run_dir, a, checked[a]) for a in arms}
+    pooled, pooled_healthy = {}, {}
     for a in arms:
         non_en = [v for (lang, _), v in hits[a].items() if lang != "en" and lang in langs]
         pooled[a] = wilson(sum(non_en), len(non_en))
+        healthy = [c.agrees for c in checked[a] if (c.lang, c.id) in hits[a] and c.lang != "en" and c.lang in langs
+                   and c.health.healthy]
+        pooled_healthy[a] = wilson(sum(healthy), len(healthy))
     rows.append(["**non-English**"] + [f"{pooled[a].rate:.2f} [{pooled[a].low:.2f}, {pooled[a].high:.2f}]"
                                        for a in arms])
-    md = ["### I/O language agreement (answers in the prompt's language, 95% Wilson intervals; * = in the mix)",
-          "", md_table(["lang", *map(exp.label, arms)], rows), ""]
-    value, low, high = agreement_series(cards, arms)
+    rows.append(["**non-English, healthy answers**"]
+                + [f"{pooled_healthy[a].rate:.2f} [{pooled_healthy[a].low:.2f}, {pooled_healthy[a].high:.2f}] "
+                   f"(n={pooled_healthy[a].n})" for a in arms])
+    md = ["### I/O language agreement (answers' own text in the prompt's language, 95% Wilson intervals; * = in "
+          "the mix; the non-English rows pool the languages lid.176 identifies)", "",
+          md_table(["lang", *map(exp.label, arms)], rows), "", *footnotes(rows),
+          *health_table(exp, cards, arms, langs)]
+    value, low, high, unmeasured = agreement_series(cards, arms)
     figs = [grouped_bars(langs, arms, [exp.label(a) for a in arms], value, low, high, mixes,
                          f"{exp.name}: I/O language agreement ({scale})", "answers in the prompt's language",
-                         plots / "agreement.png")]
-
-    likert = {a: likert_by_lang(run_dir, a) for a in arms if (run_dir / f"judge/likert-{a}").is_dir()}
-    if likert:
-        lrows = [[lang] + [f"{likert[a][lang][0]:.2f} ± {likert[a][lang][1]:.2f}" if lang in likert[a] else "-"
-                           for a in likert] for lang in langs]
-        unparsed = {a: stage_card(run_dir, f"judge/likert-{a}").get("results", {}).get("unparseable", {})
-                    for a in likert}
-        lrows.append(["unparseable"] + [f"{unparsed[a].get('n', 0)} of {unparsed[a].get('of', 0)}" for a in likert])
-        md += ["### Helpfulness (Likert 1-6, mean ± 95% t-interval; an answer in another language scores 1)", "",
-               md_table(["lang", *map(exp.label, likert)], lrows), ""]
-        lv = {a: {lang: m for lang, (m, _, _) in likert[a].items()} for a in likert}
-        ll = {a: {lang: m - h for lang, (m, h, _) in likert[a].items()} for a in likert}
-        lh = {a: {lang: m + h for lang, (m, h, _) in likert[a].items()} for a in likert}
-        figs.append(grouped_bars(langs, list(likert), [exp.label(a) for a in likert], lv, ll, lh, mixes,
-                                 f"{exp.name}: helpfulness ({scale})", "Likert 1-6", plots / "helpfulness.png",
-                                 ymax=6.0))
+                         plots / "agreement.png", unmeasured=unmeasured)]
+    likert_md, likert_figs = _likert_section(exp, scale, run_dir, plots, arms, langs, mixes)
+    md += likert_md
+    figs += likert_figs
 
     mono = next(a for a in arms if mixes[a] == {"en"})
     multis = [a for a in arms if len(mixes[a]) > 1]
@@ -142,9 +193,11 @@ def multi_i(exp, scale: str, run_dir: Path, plots: Path) -> Section:
     md += [f"### Multi-i vs {exp.label(mono)} outside English (paired prompts, exact McNemar test)", "",
            md_table(["arm", "agreement", exp.label(mono), "difference", "only the arm in the prompt's language",
                      f"only {exp.label(mono)}", "p"], tests), ""]
+    numbers = {"non_english_agreement": {exp.label(a): round(pooled[a].rate, 4) for a in arms},
+               "non_english_agreement_healthy": {exp.label(a): round(pooled_healthy[a].rate, 4) for a in arms}}
     if not tests:
         return Section("\n".join(md), figs, "not measured", "The experiment has no Multi-i arm to compare with Mono.",
-                       {"non_english_agreement": {exp.label(a): round(pooled[a].rate, 4) for a in arms}})
+                       numbers)
     better = [row for row in tests if float(row[3]) > 0]
     significant = [row for row in better if float(row[6]) < 0.05]
     reproduced = "yes" if len(better) == len(tests) else "mixed" if better else "no"
@@ -152,8 +205,27 @@ def multi_i(exp, scale: str, run_dir: Path, plots: Path) -> Section:
         reproduced += " (not significant)"
     verdict = (f"Outside English, {len(better)} of {len(tests)} Multi-i arms answered in the prompt's language more "
                f"often than {exp.label(mono)} ({len(significant)} significantly at p < 0.05).")
-    numbers = {exp.label(a): round(pooled[a].rate, 4) for a in arms}
-    return Section("\n".join(md), figs, reproduced, verdict, {"non_english_agreement": numbers})
+    return Section("\n".join(md), figs, reproduced, verdict, numbers)
+
+
+def _likert_section(exp, scale: str, run_dir: Path, plots: Path, arms: list[str], langs: list[str],
+                    mixes: dict) -> tuple[list[str], list[Path]]:
+    """The Likert helpfulness table and bars of the arms that were judged (nothing where none was)."""
+    likert = {a: likert_by_lang(run_dir, a) for a in arms if (run_dir / f"judge/likert-{a}").is_dir()}
+    if not likert:
+        return [], []
+    lrows = [[lang] + [f"{likert[a][lang][0]:.2f} ± {likert[a][lang][1]:.2f}" if lang in likert[a] else "-"
+                       for a in likert] for lang in langs]
+    unparsed = {a: stage_card(run_dir, f"judge/likert-{a}").get("results", {}).get("unparseable", {})
+                for a in likert}
+    lrows.append(["unparseable"] + [f"{unparsed[a].get('n', 0)} of {unparsed[a].get('of', 0)}" for a in likert])
+    md = ["### Helpfulness (Likert 1-6, mean ± 95% t-interval; an answer in another language scores 1)", "",
+          md_table(["lang", *map(exp.label, likert)], lrows), ""]
+    lv = {a: {lang: m for lang, (m, _, _) in likert[a].items()} for a in likert}
+    ll = {a: {lang: m - h for lang, (m, h, _) in likert[a].items()} for a in likert}
+    lh = {a: {lang: m + h for lang, (m, h, _) in likert[a].items()} for a in likert}
+    return md, [grouped_bars(langs, list(likert), [exp.label(a) for a in likert], lv, ll, lh, mixes,
+                             f"{exp.name}: helpfulness ({scale})", "Likert 1-6", plots / "helpfulness.png", ymax=6.0)]
 
 
 def _bench_hits(run_dir: Path, arm: str) -> dict[tuple[str, str, str], bool]:
@@ -277,17 +349,18 @@ def pairwise_claim(exp, scale: str, run_dir: Path, plots: Path) -> Section:
 
 
 def agreement_only(exp, scale: str, run_dir: Path, plots: Path) -> Section:
-    """The agreement table and bars of every arm's answers (no claim)."""
+    """The agreement table and bars of every arm's answers, and their health and LPR (no claim)."""
     arms = [a for a in exp.arms if (run_dir / f"generate/{a}").is_dir()]
-    cards = {a: stage_card(run_dir, f"generate/{a}") for a in arms}
+    cards = generate_cards(run_dir, arms)
     langs = exp.generate.langs or list(cards[arms[0]]["agreement"])
     rows = [[lang] + [rate_cell(cards[a]["agreement"].get(lang)) for a in arms] for lang in langs]
-    md = ["### I/O language agreement of the answers judged (95% Wilson intervals)", "",
-          md_table(["lang", *map(exp.label, arms)], rows), ""]
-    value, low, high = agreement_series(cards, arms)
+    md = ["### I/O language agreement of the answers judged (their own text, 95% Wilson intervals)", "",
+          md_table(["lang", *map(exp.label, arms)], rows), "", *footnotes(rows),
+          *health_table(exp, cards, arms, langs)]
+    value, low, high, unmeasured = agreement_series(cards, arms)
     fig = grouped_bars(langs, arms, [exp.label(a) for a in arms], value, low, high, {},
                        f"{exp.name}: I/O language agreement ({scale})", "answers in the prompt's language",
-                       plots / "agreement.png")
+                       plots / "agreement.png", unmeasured=unmeasured)
     return Section("\n".join(md), [fig])
 
 

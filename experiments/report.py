@@ -29,12 +29,27 @@ def md_table(head: list[str], rows: list[list]) -> str:
     return "\n".join(lines + ["| " + " | ".join(str(x) for x in row) + " |" for row in rows])
 
 
+NOT_IDENTIFIED = "n/i"
+NOT_IDENTIFIED_NOTE = ("n/i: the language-ID model (lid.176) cannot identify this language, so no answer can be "
+                       "detected in it: agreement and LPR are not measured (the health flags still are).")
+
+
 def rate_cell(r: dict | None) -> str:
-    """0.53 [0.30, 0.75] from a {agreement|acc|em, ci95} result."""
+    """0.53 [0.30, 0.75] from a {agreement|acc|em, ci95} result; "n/i" where agreement could not be measured (a
+    language lid.176 cannot identify: `footnotes` explains it under the table)."""
     if not r or not r.get("n"):
         return "-"
     value = r.get("agreement", r.get("acc", r.get("em")))
-    return f"{value:.2f} [{r['ci95'][0]:.2f}, {r['ci95'][1]:.2f}]"
+    if value is None:
+        return NOT_IDENTIFIED if "agreement" in r else "-"
+    ci = r.get("ci95")
+    return f"{value:.2f}" + (f" [{ci[0]:.2f}, {ci[1]:.2f}]" if ci else "")
+
+
+def footnotes(rows: list[list]) -> list[str]:
+    """The note on "n/i" cells, as markdown lines, where the table has one."""
+    shown = any(str(x).startswith(NOT_IDENTIFIED) for row in rows for x in row)
+    return [NOT_IDENTIFIED_NOTE, ""] if shown else []
 
 
 def stage_card(run_dir: Path, stage: str) -> dict:

@@ -108,18 +108,36 @@ def test_judge_and_teacher_specs_and_until_are_checked(tmp_path):
         run_experiment("multi-i", "cpu", tmp_path / "run", tmp_path, until="trian")
     assert not (tmp_path / "run").exists()  # refused before any work
 
-def _fake_generate(run_dir: Path, arm: str, hits: dict[str, list[bool]]):
-    """A generate stage whose answers were detected in the prompt's language where hits[lang][i] is True."""
+PROMPTS = {"en": "Tell me about your plans for the afternoon, please.",
+           "fr": "Parle-moi de tes projets pour cet après-midi, s'il te plaît.",
+           "bg": "Разкажи ми за плановете си за следобеда, моля.",
+           "ak": "Ka wo nhyehyɛe a wowɔ ma awia yi kyerɛ me."}
+ANSWERS = {"en": "The weather is nice today, so we will walk to the park after lunch.",
+           "fr": "Il fait beau aujourd'hui, alors nous irons au parc après le déjeuner.",
+           "bg": "Времето днес е хубаво, затова ще отидем в парка след обяда.",
+           "ak": "Ewiem yɛ fɛ nnɛ, enti yɛbɛnante akɔ turom hɔ awia aduane akyi."}
+
+
+def _fake_generate(run_dir: Path, arm: str, hits: dict[str, list[bool]], echo: dict[str, int] | None = None):
+    """A generate stage whose answers are in the prompt's language where hits[lang][i] is True and in English
+    otherwise, except the first echo[lang] answers, which only repeat the prompt: the detection of the whole
+    answer (the items' "detected", as old runs had it) finds the prompt's language in them."""
     from core.records import write_jsonl
     from core.run_dir import write_json
     from eval.generate import agreement_table
 
-    records = [{"lang": lang, "id": str(i), "detected": [[lang if ok else "en", 0.9]]}
-               for lang, oks in hits.items() for i, ok in enumerate(oks)]
+    records = []
+    for lang, oks in hits.items():
+        for i, ok in enumerate(oks):
+            echoed = i < (echo or {}).get(lang, 0)
+            answer = PROMPTS[lang] if echoed else ANSWERS[lang if ok else "en"]
+            records.append({"lang": lang, "id": str(i), "turns": [PROMPTS[lang]], "answers": [answer],
+                            "tokens": [16], "detected": [[lang if ok or echoed else "en", 0.9]]})
     d = run_dir / "generate" / arm
     d.mkdir(parents=True)
     write_jsonl(d / "items.jsonl", records)
-    write_json(d / "card.json", {"agreement": agreement_table(records, list(hits))})
+    write_json(d / "card.json", {"set": "hplt", "max_tokens": 64,
+                                 "agreement": agreement_table(records, list(hits), max_tokens=64)})
 
 
 def _fake_mix(run_dir: Path, arm: str, langs: list[str]):
@@ -131,16 +149,17 @@ def _fake_mix(run_dir: Path, arm: str, langs: list[str]):
 
 def test_multi_i_analysis_measures_the_claim(tmp_path):
     from experiments.analyses import multi_i
+    from experiments.report import NOT_IDENTIFIED_NOTE
 
     exp = load_experiment("multi-i", "cpu")
-    exp.generate.langs = ["en", "fr", "bg"]
+    exp.generate.langs = ["en", "fr", "bg", "ak"]  # Akan: lid.176 cannot identify it
     n = 20
-    mono = {"en": [True] * n, "fr": [False] * n, "bg": [False] * n}
-    strong = {"en": [True] * n, "fr": [True] * n, "bg": [True] * 15 + [False] * 5}  # 35 of 40 non-English
-    weak = {"en": [True] * n, "fr": [True] * 2 + [False] * 18, "bg": [False] * n}  # 2 of 40: not significant
+    mono = {"en": [True] * n, "fr": [False] * n, "bg": [False] * n, "ak": [True] * 4}
+    strong = {"en": [True] * n, "fr": [True] * n, "bg": [True] * 15 + [False] * 5, "ak": [True] * 4}  # 35 of 40
+    weak = {"en": [True] * n, "fr": [True] * 2 + [False] * 18, "bg": [False] * n, "ak": [True] * 4}  # 2 of 40
     for arm, hits, langs in [("base", mono, []), ("mono", mono, ["en"]), ("multi-1", weak, ["en", "zh"]),
                              ("multi-2", strong, ["en", "zh", "fr"]), ("multi-3", strong, ["en", "zh", "fr", "es"])]:
-        _fake_generate(tmp_path, arm, hits)
+        _fake_generate(tmp_path, arm, hits, echo={"fr": 5} if arm == "mono" else None)  # Mono echoes 5 fr prompts
         if langs:
             _fake_mix(tmp_path, arm, langs)
     plots = tmp_path / "plots"
@@ -148,9 +167,19 @@ def test_multi_i_analysis_measures_the_claim(tmp_path):
     section = multi_i(exp, "cpu", tmp_path, plots)
     assert section.reproduced == "yes"  # every Multi-i above Mono outside English
     assert "2 significantly" in section.verdict  # multi-1's 2 extra prompts are not significant; 35 are
-    assert section.numbers["non_english_agreement"]["Multi-2"] == pytest.approx(35 / 40)
-    assert section.numbers["non_english_agreement"]["Mono"] == 0.0
+    assert section.numbers["non_english_agreement"]["Multi-2"] == pytest.approx(35 / 40)  # Akan left out
+    assert section.numbers["non_english_agreement"]["Mono"] == 0.0  # its 5 echoed French prompts do not count
+    assert section.numbers["non_english_agreement_healthy"]["Mono"] == 0.0
     assert "1.00 [0.84, 1.00] *" in section.markdown  # fr for Multi-2: in its mix, marked
+    table = {tuple(x.strip() for x in line.strip("|").split("|")[:2]): line for line in section.markdown.splitlines()
+             if line.startswith("| ")}
+    assert table[("ak", "n/i")].count("n/i") == 5 and NOT_IDENTIFIED_NOTE in section.markdown
+    # the health table: agreement over healthy answers (n), LPR [95%], echo, loop, empty, truncated
+    assert table[("fr", "Mono")] == "| fr | Mono | 20 | 0.00 [0.00, 0.20] (n=15) | 0.00 [0.00, 0.20] | 0.25 | 0.00 " \
+                                    "| 0.00 | 0.00 |"  # LPR over the 15 answers with a line to score
+    assert table[("bg", "Multi-2")] == "| bg | Multi-2 | 20 | 0.75 [0.53, 0.89] (n=20) | 0.75 [0.53, 0.89] | 0.00 " \
+                                       "| 0.00 | 0.00 | 0.00 |"
+    assert table[("ak", "Mono")] == "| ak | Mono | 4 | n/i (n=4) | n/i | 0.00 | 0.00 | 0.00 | 0.00 |"
     assert (plots / "agreement.png").stat().st_size > 10_000
 
     _fake_generate(tmp_path / "worse", "mono", strong)  # the other way round: Mono better -> not reproduced
@@ -161,6 +190,27 @@ def test_multi_i_analysis_measures_the_claim(tmp_path):
         _fake_mix(tmp_path / "worse", arm, langs)
     (tmp_path / "worse/plots").mkdir()
     assert multi_i(exp, "cpu", tmp_path / "worse", tmp_path / "worse/plots").reproduced == "no"
+
+
+def test_agreement_only_rechecks_a_card_written_before_health_flags(tmp_path):
+    """An old generate card (agreement over the whole answer, no flags): the tables are recomputed from its answers,
+    so an echoed prompt does not count as agreement, and the health and LPR columns are there."""
+    from experiments.analyses import agreement_only
+
+    exp = load_experiment("x-instruction", "cpu")
+    exp.generate.langs = ["fr"]
+    for arm in exp.arms:
+        _fake_generate(tmp_path, arm, {"fr": [True] * 6 + [False] * 4}, echo={"fr": 4})
+        card = tmp_path / f"generate/{arm}/card.json"
+        old = {"fr": {"n": 10, "agreement": 0.6, "ci95": [0.31, 0.83], "answered_in": {"fr": 6, "en": 4}}}
+        card.write_text(json.dumps({"set": "hplt", "max_tokens": 64, "agreement": old}))
+    (tmp_path / "plots").mkdir()
+    section = agreement_only(exp, "cpu", tmp_path, tmp_path / "plots")
+    label = exp.label(next(iter(exp.arms)))
+    assert "| fr | 0.20 [0.06, 0.51] |" in section.markdown  # 2 of 10: the 4 echoes no longer count
+    assert f"| fr | {label} | 10 | 0.33 [0.10, 0.70] (n=6) | 0.33 [0.10, 0.70] | 0.40 | 0.00 | 0.00 | 0.00 |" \
+        in section.markdown
+    assert (tmp_path / "plots/agreement.png").is_file()
 
 
 def test_report_and_results_page_from_a_run(tmp_path):
