@@ -1,16 +1,20 @@
 """The Language check tab: models answer a prompt set (the built-in examples, an uploaded JSONL file or a
 dataset) in the background through `python -m eval generate`; then the input/output language agreement per
-language with 95% intervals (plot and table) and the answers in another language, to read."""
+language with 95% intervals, LCB line/word pass rates and health flags (plot and table), and the answers in another
+language or unhealthy, with their wrong-language lines marked, to read."""
 
 from __future__ import annotations
 
 import hashlib
 import html
 import shutil
+from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import gradio as gr
 
+from core.confusion import NOT_IDENTIFIABLE, UNKNOWN
 from core.engines.spec import display_name
 from core.errors import ConfigError, DataError, PolyglotError
 from playground import jobs
@@ -18,9 +22,12 @@ from playground.arena import language_name
 from playground.engines import served_env, shared_spec
 from playground.job_panel import Results, job_panel, select, start_job
 from playground.jobs import run_dir, split_list
-from playground.safe_text import plain
+from playground.safe_text import plain, plain_marked
 from playground.settings import Settings
 from playground.visitors import view
+
+if TYPE_CHECKING:
+    from eval.answer_checks import CheckedAnswer
 
 KINDS = ("generate",)
 SOURCES = ("Built-in examples", "Uploaded JSONL", "Dataset")
@@ -79,33 +86,151 @@ def generate_job(settings: Settings, models, source: str, dataset: str, upload: 
     return title, commands, outs
 
 
-def mismatches(cards: list[dict], per_run: int = 20) -> str:
-    """The answers not in the prompt's language, as HTML: model, language expected and found, then the prompt
-    and the answer escaped (they are untrusted text)."""
+SHOWN_CHARS = 600  # of each listed answer
+
+
+def _span(own: str, line: str) -> tuple[int, int] | None:
+    """The shortest span of `line` that holds the non-space characters of `own` in order and ends first; None if
+    `line` does not hold them."""
+    want = "".join(own.split())
+    if not want:
+        return None
+    k, end = 0, None
+    for i, ch in enumerate(line):
+        if ch == want[k]:
+            k += 1
+            if k == len(want):
+                end = i
+                break
+    if end is None:
+        return None
+    for i in range(end, -1, -1):
+        if line[i] == want[k - 1]:
+            k -= 1
+            if k == 0:
+                return i, end + 1
+    return None
+
+
+def wrong_lines(answer: str, checked: CheckedAnswer) -> dict[int, tuple[int, int, str]]:
+    """{index of a line of `answer`: (start, end, language)} for the lines the LCB scoring found in another
+    language than the prompt's: the span of the answer's line that the scored text came from. The scoring reads
+    the answer's own text (the copied prompt removed, blank lines dropped), so each of its lines is found again, in
+    order, in the answer line it was cut from; a prompt echoed at the start of that line stays outside the span."""
+    from core.confusion import normalize
+
+    conf = checked.confusion
+    if not conf.identifiable or not conf.wrong_lines:
+        return {}
+    own = checked.health.own_text.split("\nQ:")[0].strip().split("\n")
+    scored, found = iter(conf.lines), []
+    line = next(scored, None)
+    for normalized in normalize(checked.health.own_text).split("\n"):  # one per line of `own`
+        if line is not None and normalized == line.text:
+            found.append(line.language)
+            line = next(scored, None)
+        else:
+            found.append(None)  # too short to score
+    raw, marks, j = answer.split("\n"), {}, 0
+    for text, lang in zip(own, found):
+        while j < len(raw) and (span := _span(text, raw[j])) is None:
+            j += 1
+        if j == len(raw):
+            break
+        if lang is not None and lang != conf.expected:
+            marks[j] = (*span, lang)
+        j += 1
+    return marks
+
+
+def _answer_pieces(answer: str, marks: dict[int, tuple[int, int, str]]) -> list[tuple[str, str]]:
+    """The answer up to SHOWN_CHARS as (text, note) pieces for `plain_marked`: each span in another language
+    noted with that language's name."""
+    if not answer.strip():
+        return [("(empty)", "")]
+    pieces, left = [], SHOWN_CHARS
+    for i, line in enumerate(answer.split("\n")):
+        pieces.append(("\n" if i else "", ""))
+        cut = line[:left]
+        start, end, lang = marks.get(i, (len(cut), len(cut), None))
+        name = "" if lang is None else ("unidentified" if lang == UNKNOWN else language_name(lang))
+        pieces += [(cut[:start], ""), (cut[start:end], name), (cut[end:], "")]
+        if len(line) >= left:
+            pieces.append((" …", ""))
+            break
+        left -= len(line) + 1
+    return [(text, note) for text, note in pieces if text]
+
+
+def _lines(n: int) -> str:
+    return f"{n} line" if n == 1 else f"{n} lines"
+
+
+def _listed(c: CheckedAnswer) -> bool:
+    """An unhealthy answer, or one in another language than its prompt (in all or some of its lines); a language
+    lid.176 cannot identify is neither in nor out of language."""
+    if not c.health.healthy:
+        return True
+    return c.confusion.identifiable and (not c.agrees or c.confusion.line_pass is False)
+
+
+def _head(model: str, c: CheckedAnswer) -> str:
+    head = f"<b>{model}</b>, {html.escape(language_name(c.lang))} prompt"
+    if not c.confusion.identifiable:
+        head += f" ({NOT_IDENTIFIABLE})"
+    elif not c.health.own_text and c.answer.strip():
+        head += " → no text of its own (only what it copied from the prompt)"
+    elif c.detected[0] == "und":
+        head += " → no language detected"
+    else:
+        head += f" → {html.escape(language_name(c.detected[0]))} ({c.detected[1]:.2f})"
+    conf = c.confusion
+    if conf.identifiable and conf.wrong_lines:
+        head += f" · {len(conf.wrong_lines)} of {_lines(len(conf.lines))} in another language"
+    if conf.english:
+        head += f" · English words: {html.escape(', '.join(conf.english[:8]))}"
+    if c.health.flags:
+        head += f" · <b>{', '.join(c.health.flags)}</b>"
+    return head
+
+
+def mismatches(cards: list[dict], per_run: int = 20, words: frozenset[str] | None = None) -> str:
+    """The answers not in the prompt's language (wholly or in some lines) and the unhealthy ones (echo, loop,
+    empty), as HTML: model, language expected and found (of the answer's own text, without what it copied from the
+    prompt), its health flags, then the prompt and the answer with each line in another language marked. Prompts
+    and answers are untrusted text: escaped."""
+    from eval.answer_checks import check_records
     from eval.results import read_items
 
-    items = []
+    items, unidentifiable = [], {}
     for card in cards:
         model = html.escape(display_name(card["model"]))
-        wrong = [r for r in read_items(Path(card["_dir"])) if r["detected"][0][0] != r["lang"]]
-        for r in wrong[:per_run]:
-            found, conf = r["detected"][0]
-            head = (f"<b>{model}</b>, {html.escape(language_name(r['lang']))} prompt → "
-                    f"{html.escape(language_name(found))} ({conf:.2f})")
-            items.append(f"<li>{head}{plain(r['turns'][0][:120])}{plain('→ ' + (r['answers'][0][:300] or '(empty)'))}"
-                         "</li>")
-        if len(wrong) > per_run:
-            items.append(f"<li>... and {len(wrong) - per_run} more from {model}</li>")
-    body = f"<ul>{''.join(items)}</ul>" if items else "<p>None: every answer matched.</p>"
-    return f"<h3>Answers in another language</h3>{body}"
+        checked = check_records(read_items(Path(card["_dir"])), card.get("max_tokens"), words)
+        unidentifiable |= {c.lang: None for c in checked if not c.confusion.identifiable}
+        listed = [c for c in checked if _listed(c)]
+        for c in listed[:per_run]:
+            answer = plain_marked(_answer_pieces(c.answer, wrong_lines(c.answer, c)))
+            items.append(f"<li>{_head(model, c)}{plain(c.prompt[:120])}→{answer}</li>")
+        if len(listed) > per_run:
+            items.append(f"<li>... and {len(listed) - per_run} more from {model}</li>")
+    notes = "".join(f"<p>{html.escape(language_name(lang))} (<code>{html.escape(lang)}</code>): {NOT_IDENTIFIABLE}, "
+                    "so its answers count neither as in nor as out of its language; only unhealthy ones are listed.</p>"
+                    for lang in unidentifiable)
+    body = (f"<ul>{''.join(items)}</ul>" if items
+            else "<p>None: every answer was in its prompt's language and healthy.</p>")
+    return f"<h3>Answers in another language, or unhealthy (echo, loop, empty)</h3>{notes}{body}"
 
 
-def render_generate(job: jobs.Job) -> Results:
-    from eval.report import load_runs, plots, table_rows
+def render_generate(job: jobs.Job, data_dir: Path | None = None) -> Results:
+    """The generation table (agreement, LCB line/word pass rates, health flags), its plots and the
+    listed answers; `data_dir` holding the LCB English word list adds the word-level check to the latter."""
+    from core.confusion import words_or_none
+    from eval.report import generation_rows, load_runs, plots
 
     cards = load_runs([Path(o) for o in job.outs])
-    head, rows = table_rows(cards)
-    return Results(head, rows, [str(p) for p in plots(cards, job.dir / "plots")], mismatches(cards))
+    head, rows = generation_rows(cards)
+    images = plots(cards, job.dir / "plots")
+    return Results(head, rows, [str(p) for p in images], mismatches(cards, words=words_or_none(data_dir)))
 
 
 def language_check_tab(settings: Settings) -> None:
@@ -126,7 +251,7 @@ def language_check_tab(settings: Settings) -> None:
         limit = gr.Number(5, precision=0, minimum=1, label="Prompts per language", elem_id="lc-limit")
         max_tokens = gr.Number(96, precision=0, minimum=1, maximum=2048, label="max_tokens", elem_id="lc-max-tokens")
         run = gr.Button("Run language check", variant="primary", elem_id="lc-run")
-    panel = job_panel(settings, KINDS, render_generate, name="lc")
+    panel = job_panel(settings, KINDS, partial(render_generate, data_dir=settings.data_dir), name="lc")
 
     def start(models_v, source_v, dataset_v, upload_v, langs_v, limit_v, max_tokens_v, request: gr.Request):
         mine = view(settings, request)  # (gradio passes the request only to a named, positional parameter)

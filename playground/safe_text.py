@@ -26,3 +26,14 @@ def from_chat(text: str) -> str:
 
 
 CHATBOT_SAFE = {"render_markdown": False, "sanitize_html": True, "latex_delimiters": []}
+
+
+def plain_marked(pieces: list[tuple[str, str]]) -> str:
+    """Pieces of untrusted text, shown one after the other as `plain` shows text; a piece with a note (e.g. the
+    language a line was found in) is wrapped in <mark> and followed by its note in brackets. Text and notes are
+    escaped alike."""
+    def one(text: str, note: str) -> str:
+        shown = html.escape(str(text)).replace(chr(10), "&#10;")
+        return f"<mark>{shown}</mark> <small>[{html.escape(str(note))}]</small>" if note else shown
+
+    return f'<pre class="plain">{"".join(one(text, note) for text, note in pieces)}</pre>'

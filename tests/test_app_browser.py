@@ -1,6 +1,7 @@
 """`python app.py` in headless Chromium: two packaged models answer German and Japanese side by side with
-language badges, a small XCOPA run from the Benchmarks tab shows its table, and bad input gets a clear message.
-Screenshots are saved under the test's temp dir."""
+language badges, a small XCOPA run from the Benchmarks tab shows its table, the Language check shows its table (with
+LCB and health columns) for the built-in examples and for an uploaded Icelandic/Basque/Quechua/Xhosa file, and bad
+input gets a clear message. Screenshots are saved under the test's temp dir."""
 
 from __future__ import annotations
 
@@ -156,10 +157,10 @@ def test_language_check_then_blind_votes_then_a_real_judge(page, shots, runs, sm
     page.locator("#lc-run").click()
     _done(page, "lc")
     page.wait_for_function("document.querySelector('#lc-table') &&"
-                           " document.querySelector('#lc-table').innerText.includes('same language')", timeout=60_000)
+                           " document.querySelector('#lc-table').innerText.includes('answered in')", timeout=60_000)
     page.screenshot(path=str(shots / "language_check.png"), full_page=True)
     table = page.locator("#lc-table").inner_text()
-    assert "de" in table and "ja" in table and "n=1" in table and "smollm2-135m" in table, table
+    assert "de" in table and "ja" in table and "LPR" in table and "smollm2-135m" in table, table
     assert "Answers in another language" in page.locator("#lc-results").inner_text()
 
     page.get_by_role("tab", name="Human eval").click()
@@ -224,3 +225,54 @@ def test_models_and_runs_loads_a_model_into_the_arena(page):
     page.locator("#mr-load").click()
     page.wait_for_function("document.querySelector('#arena-model-0 input') &&"
                            " document.querySelector('#arena-model-0 input').value == 'smollm2-135m'", timeout=60_000)
+
+
+def _lc_rows(page) -> dict[tuple[str, str], dict[str, str]]:
+    """The Language check table as {(lang, model): {column: cell}}, read from its text (the Dataframe writes its
+    header cells apart, then each row's cells one a line)."""
+    head, body = page.locator("#lc-table").inner_text().split("\n\n\n", 1)
+    head = [h.strip() for h in head.split("\n\t\n")]
+    cells = body.strip("\n").split("\n")
+    rows = [dict(zip(head, cells[i:i + len(head)])) for i in range(0, len(cells), len(head))]
+    return {(r["lang"], r["model"]): r for r in rows}
+
+
+def test_language_check_of_an_upload_in_icelandic_basque_quechua_and_xhosa(app_url, shots, tmp_path):
+    """Languages beyond the built-in examples, from an uploaded file, through `eval generate`: a table row with LCB
+    and health columns each, and Xhosa (which lid.176 cannot identify) said to be so, not counted as a miss."""
+    upload = tmp_path / "north.jsonl"
+    rows = [{"lang": "is", "prompt": "Hvað er höfuðborg Íslands og hvað búa margir þar?"},
+            {"lang": "eu", "prompt": "Zein da Euskal Herriko hiririk handiena, eta zergatik?"},
+            {"lang": "qu", "prompt": "Imaynallam kachkanki? Willaway ayllukimanta."},
+            {"lang": "xh", "prompt": "Molo, unjani namhlanje? Ndixelele ngosapho lwakho."}]
+    upload.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+    with chromium_page(app_url) as page:  # a fresh page: no earlier upload in the file box
+        page.get_by_role("tab", name="Language check").click()
+        page.locator("#lc-models .token").filter(has_text="gemma3-270m").locator(".token-remove").click()
+        page.locator("#lc-source").get_by_text("Uploaded JSONL").click()
+        page.locator("#lc-upload input[type=file]").set_input_files(str(upload))
+        page.wait_for_timeout(1500)
+        page.locator("#lc-limit input").fill("1")
+        page.locator("#lc-max-tokens input").fill("32")
+        page.locator("#lc-run").click()
+        _done(page, "lc")
+        page.wait_for_function("document.querySelector('#lc-table') &&"
+                               " document.querySelector('#lc-table').innerText.includes('answered in')",
+                               timeout=60_000)
+        page.locator("#lc-plots").scroll_into_view_if_needed()  # below the listed answers: its images load when seen
+        page.wait_for_function("[...document.querySelectorAll('#lc-plots img')]"
+                               ".some(i => i.complete && i.naturalWidth > 0)", timeout=60_000)
+        page.screenshot(path=str(shots / "language_check_is_eu_qu_xh.png"), full_page=True)
+        table = _lc_rows(page)
+        results = page.locator("#lc-results")
+        text, markup = results.inner_text(), results.inner_html()
+    assert {lang for lang, _ in table} == {"is", "eu", "qu", "xh"}, table
+    assert all(model == "smollm2-135m" and row["n"] == "1" for (_, model), row in table.items()), table
+    for lang in ("is", "eu", "qu"):
+        row = table[lang, "smollm2-135m"]
+        assert row["agreement [95%]"][0].isdigit() and row["echo"][0].isdigit() and row["LPR"] != "", row
+    assert table["xh", "smollm2-135m"]["agreement [95%]"] == "not identifiable by the language-ID model"
+    assert "Xhosa (xh): not identifiable by the language-ID model" in text
+    # a 135M model does not answer these in their language: its answers are listed, each with its prompt
+    assert any(f"{name} prompt" in text for name in ("Icelandic", "Basque", "Quechua")), text
+    assert "Xhosa prompt →" not in text and "<script" not in markup

@@ -125,8 +125,9 @@ def test_language_check_shows_markup_escaped_the_file_name_and_the_plot(page, sh
     page.locator("#lc-run").click()
     page.wait_for_function("document.querySelector('#lc-status').innerText.includes(': done')", timeout=TIMEOUT)
     page.wait_for_function("document.querySelector('#lc-table') &&"
-                           " document.querySelector('#lc-table').innerText.includes('same language')", timeout=60_000)
+                           " document.querySelector('#lc-table').innerText.includes('answered in')", timeout=60_000)
     # the agreement plot of an uploaded set is drawn (an <img> that loaded, not an empty panel)
+    page.locator("#lc-plots").scroll_into_view_if_needed()  # below the listed answers: its images load when seen
     page.wait_for_function("[...document.querySelectorAll('#lc-plots img')]"
                            ".some(i => i.complete && i.naturalWidth > 0)", timeout=60_000)
     page.screenshot(path=str(shots / "language_check_markup.png"), full_page=True)

@@ -172,8 +172,9 @@ def test_a_second_visitor_cannot_see_the_first_ones_uploads_jobs_or_votes(public
     results = [_wait_done(first, j) for j in jobs]
     assert all(r["status"] == "done" for r in results)
     label = results[0]["rows"][0][0]  # the staged file's name (holdout-<digest>.jsonl), not its server path
-    assert label.startswith("holdout-") and label.endswith(".jsonl (same language)") and "/" not in label
-    assert results[0]["plots"] == 1  # the agreement plot of an uploaded set
+    assert label.startswith("holdout-") and label.endswith(".jsonl") and "/" not in label
+    assert results[0]["headers"][6] == "LPR" and results[0]["rows"][0][1] == "de"
+    assert results[0]["plots"] == 3  # an uploaded set's agreement, confusion (LPR) and health plots
     sets = first.predict(api_name="/answer_sets")
     assert len(sets) == 2 and all(value.startswith("answers:") and "/" not in value for _, value in sets)
     assert "new items" in first.predict(sets[0][1], sets[1][1], api_name="/add_pairs")

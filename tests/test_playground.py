@@ -238,6 +238,58 @@ def test_mismatches_list_answers_in_another_language(tmp_path):
     assert "German prompt → English" in text and "I am fine" in text and "Ich heiße" not in text
 
 
+def test_mismatches_mark_wrong_lines_list_flags_and_escape_the_answer(tmp_path):
+    from eval.results import append_items
+
+    prompt = SKY + " <script>alert('prompt')</script>"
+    english = "This is called <script>alert('x')</script> Rayleigh scattering and it explains the colour."
+    append_items(tmp_path, [
+        # echoed, then German with one English line: listed for its echo, and that line marked
+        {"lang": "de", "id": "echo", "turns": [prompt], "answers": ["\n".join([prompt, *GERMAN, english])]},
+        {"lang": "de", "id": "good", "turns": [SKY], "answers": ["\n".join(GERMAN)]},  # healthy and German: not listed
+        {"lang": "de", "id": "loop", "turns": [SKY], "answers": ["\n".join([GERMAN[0]] * 6)]},  # German, but a loop
+        {"lang": "xh", "id": "xh-echo", "turns": ["Molo, unjani namhlanje?"], "answers": ["Molo, unjani namhlanje?"]},
+        {"lang": "xh", "id": "xh-ok", "turns": ["Molo, unjani?"], "answers": ["Ndiphilile enkosi, wena unjani?"]}])
+    text = mismatches([{"model": "m", "_dir": str(tmp_path), "max_tokens": 256}])
+    assert "<script>" not in text and "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;" in text
+    assert "&lt;script&gt;alert(&#x27;prompt&#x27;)" in text  # the prompt too
+    marked = ("<mark>This is called &lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt; Rayleigh scattering and it "
+              "explains the colour.</mark> <small>[English]</small>")
+    assert marked in text and text.count("<mark>") == 1  # only the English line; the German ones are not marked
+    items = text.split("<li>")[1:]
+    assert len(items) == 3, text  # the echo, the loop, the echoed Xhosa answer
+    echo, loop, xhosa = items
+    assert "German prompt → German" in echo and "1 of 4 lines in another language" in echo and "<b>echo</b>" in echo
+    assert "<b>loop</b>" in loop and "<mark>" not in loop
+    assert "Xhosa prompt (not identifiable by the language-ID model)" in xhosa and "<b>echo</b>" in xhosa
+    assert "Ndiphilile" not in text
+    assert "Xhosa (<code>xh</code>): not identifiable by the language-ID model" in text
+
+
+def test_the_language_check_table_has_lcb_and_health_columns(tmp_path):
+    from core.run_dir import CARD, write_json
+    from eval.generate import agreement_table
+    from eval.results import append_items
+    from playground.language_check import render_generate
+
+    run = tmp_path / "run"
+    run.mkdir()
+    records = [{"lang": "de", "id": "1", "turns": [SKY], "answers": ["\n".join([*GERMAN, *ENGLISH])], "tokens": [40]},
+               {"lang": "de", "id": "2", "turns": [SKY], "answers": [SKY], "tokens": [20]},
+               {"lang": "xh", "id": "3", "turns": ["Molo, unjani?"], "answers": ["Ndiphilile enkosi."], "tokens": [5]}]
+    append_items(run, records)
+    write_json(run / CARD, {"model": "smollm2-135m", "set": "mine.jsonl", "max_tokens": 64,
+                            "agreement": agreement_table(records, ["de", "xh"], 64)})
+    res = render_generate(jobs.Job("j", "generate", "t", [], [str(run)], tmp_path / "job"))
+    assert {"LPR", "WPR", "line acc", "echo", "loop", "healthy only"} <= set(res.headers)
+    rows = {r[1]: dict(zip(res.headers, r)) for r in res.rows}
+    assert set(rows) == {"de", "xh"}
+    assert rows["de"]["n"] == "2" and rows["de"]["echo"] == "0.50" and rows["de"]["healthy only"] == "1.000 (n=1)"
+    assert rows["de"]["LPR"] == "0.00" and rows["de"]["line acc"] == "0.60"  # 3 of 5 lines German; the echo: no line
+    assert rows["xh"]["agreement [95%]"] == "not identifiable by the language-ID model"
+    assert "<mark>" in res.text and res.images
+
+
 def test_inventory_lists_trained_merged_and_exported_models(settings):
     adapter = settings.runs_dir / "train" / "de" / "adapter"
     adapter.mkdir(parents=True)
