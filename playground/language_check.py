@@ -16,7 +16,8 @@ import gradio as gr
 
 from core.confusion import NOT_IDENTIFIABLE, UNKNOWN
 from core.engines.spec import display_name
-from core.errors import ConfigError, DataError, PolyglotError
+from core.errors import ConfigError, DataError, PolyglotError, UnknownLanguageError
+from core.languages import get_language
 from playground import jobs
 from playground.arena import language_name
 from playground.engines import served_env, shared_spec
@@ -51,6 +52,15 @@ def stage_upload(settings: Settings, upload: str | None) -> str:
     return str(kept)
 
 
+def _code(lang: str) -> str:
+    """The table code of a language typed as a code, tag or name ("Icelandic", "isl", "is-IS" -> "is"); an unknown
+    one as typed (the prompt set's check names it)."""
+    try:
+        return get_language(lang).code
+    except UnknownLanguageError:
+        return lang
+
+
 def generate_job(settings: Settings, models, source: str, dataset: str, upload: str | None, langs: str, limit,
                  max_tokens) -> tuple:
     """(title, commands, outs): one `eval generate` per model; bad input raises before anything starts."""
@@ -58,7 +68,7 @@ def generate_job(settings: Settings, models, source: str, dataset: str, upload: 
     from eval.jobs import GenerateJob
     from eval.prompt_sets import get_set
 
-    models, lang_list = split_list(models), split_list(langs)
+    models, lang_list = split_list(models), [_code(x) for x in split_list(langs)]
     if not models:
         raise ConfigError("Choose at least one model.")
     specs = settings.check_models(models)

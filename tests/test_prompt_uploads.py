@@ -115,3 +115,25 @@ def test_the_app_stages_no_bad_upload(tmp_path, name, content, message):
     kept = Path(stage_upload(settings, str(_write_good(tmp_path))))
     assert kept.parent == uploads and kept.read_bytes() == _rows(*GOOD)
     assert list(uploads.iterdir()) == [kept]
+
+
+def test_the_app_takes_icelandic_basque_quechua_and_xhosa_by_code_or_name(tmp_path):
+    """Languages outside the built-in examples, given as a code, a name or a FLORES code, in the file and in the
+    Languages box, reach `eval generate` as table codes; Xhosa too, which lid.176 cannot identify."""
+    from playground.language_check import generate_job, stage_upload
+    from playground.settings import Settings
+
+    settings = Settings(runs_dir=tmp_path / "runs")
+    upload = tmp_path / "north.jsonl"
+    upload.write_bytes(_rows({"lang": "is", "prompt": "Hvað er höfuðborg Íslands?"},
+                             {"lang": "Basque", "prompt": "Zein da Euskal Herriko hiririk handiena?"},
+                             {"lang": "quz", "prompt": "Imaynallam kachkanki?"},
+                             {"lang": "xho_Latn", "prompt": "Molo, unjani namhlanje?"}))
+    kept = stage_upload(settings, str(upload))
+    ps = get_set(kept)
+    assert ps.langs == ("is", "eu", "qu", "xh")
+    assert [p.turns for p in load_prompts(ps, "eu", None)] == [("Zein da Euskal Herriko hiririk handiena?",)]
+    _, commands, _ = generate_job(settings, ["smollm2-135m"], "Uploaded JSONL", "", str(upload),
+                                  "Icelandic, eus_Latn, qu, xh", 1, 16)
+    argv = commands[0]
+    assert argv[argv.index("--langs") + 1] == "is,eu,qu,xh" and argv[argv.index("--set") + 1] == kept
