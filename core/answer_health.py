@@ -104,4 +104,6 @@ def check_answer(prompt: str, answer: str, tokens: int | None = None, max_tokens
         flags.append("empty")
     if tokens is not None and max_tokens and tokens >= max_tokens:
         flags.append("truncated")
+    if "echo" in flags and len("".join(own.split())) < ECHO_NGRAM:
+        own = ""  # a few letters left between copies ("Ís" of "Íslands") are the echo's, too short to identify
     return Health(tuple(flags), own, round(copied, 4))

@@ -28,6 +28,8 @@ def test_an_echoed_prompt_is_flagged_and_removed_from_the_answer():
     assert check_answer(PROMPT, short).flags == ("echo",)
     assert detect(short)[0] == "fr" and detect(check_answer(PROMPT, short).own_text)[0] == "cs"  # the echo no
     # longer passes as French
+    cut = "Hvað er höfuðborg Íslands og hvað búa margir þar?\n\nÍslands og hvað búa margir þar?\n\nÍs"
+    assert check_answer("Hvað er höfuðborg Íslands og hvað búa margir þar?", cut).own_text == ""  # not "Ís"
     mostly = check_answer(PROMPT, f"Bien sûr. {PROMPT} {PROMPT}")
     assert "echo" in mostly.flags and mostly.copied > 0.5  # repeats the prompt, after an opening of its own
 
