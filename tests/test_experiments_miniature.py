@@ -66,8 +66,24 @@ def test_each_seed_experiment_runs_in_miniature(name, tmp_path, shared_data, rep
     if name == "x-instruction":  # what the filter did is in the report, and the mix's languages in the arms table
         assert "evaluator test accuracy" in text and "| X-Instruction | configs/recipes/xinstruct-zh.yaml |" in text
         assert "| zh " in text.split("## Arms", 1)[1].split("|---", 1)[1].split("\n")[1]
+    if name in ("parallel-mono", "x-instruction"):  # their agreement table comes with health and LPR per arm
+        _health_rows_match_the_cards(name, tmp_path, out, text)
     verdict = card["report"]["reproduced"]
     assert verdict.removesuffix(" (not significant)") in ("yes", "no", "mixed", "not measured"), verdict
     assert all((out / p).is_file() for p in json.loads((out / "card.json").read_text())["report"]["plots"])
     report(f"{name} in miniature: {sum(s['seconds'] for s in stages.values()) / 60:.1f} min of stages, "
            f"reproduced: {verdict}")
+
+
+def _health_rows_match_the_cards(name: str, tmp_path: Path, out: Path, text: str) -> None:
+    """Each generate card's language row shows up in the report's health table with the card's flag shares."""
+    from experiments.config import load_experiment
+
+    exp = load_experiment(str(tmp_path / f"{name}.yaml"), "cpu")
+    assert "| agreement, healthy answers [95%] | LPR [95%] | echo | loop | empty | truncated |" in text
+    for arm in exp.arms:
+        for lang, r in json.loads((out / f"generate/{arm}/card.json").read_text())["agreement"].items():
+            line = next(x for x in text.splitlines() if x.startswith(f"| {lang} | {exp.label(arm)} | {r['n']} | "))
+            cells = [x.strip() for x in line.strip("|").split("|")]
+            assert cells[-4:] == [f"{r['flags'][f]:.2f}" for f in ("echo", "loop", "empty", "truncated")], line
+            assert cells[3].endswith(f"(n={r['healthy']['n']})"), line
