@@ -86,3 +86,13 @@ def test_gemma_base_echoes_and_loops_and_healthy_agreement_is_reported_apart(tmp
     assert echoed and all(detect(r["answers"][0])[0] == r["lang"] for r in echoed)  # the old metric: "agrees"
     own = [check_answer(r["turns"][0], r["answers"][0]).own_text for r in echoed]
     assert all(r["turns"][0][:30] not in text for r, text in zip(echoed, own))
+
+
+def test_a_strong_models_answers_are_not_called_loops_or_empty(shared_data):
+    """Command R's 6,586 LCB completions (lists, poems, code, every script): none flagged loop or empty."""
+    import csv
+
+    with open(shared_data / "language_confusion_lcb/outputs/command-r.csv", newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    flagged = [r["completion"][:80] for r in rows if {"loop", "empty"} & set(check_answer("", r["completion"]).flags)]
+    assert len(rows) == 6586 and flagged == []
