@@ -84,7 +84,7 @@ def _line_loop(answer: str) -> bool:
     if len(lines) < 4:
         return False
     _, top = Counter(lines).most_common(1)[0]
-    return top >= 3 and top / len(lines) >= 0.5
+    return top >= 4 and top / len(lines) >= 0.5  # 3 alike can be a form (a metre written out, a refrain)
 
 
 def check_answer(prompt: str, answer: str, tokens: int | None = None, max_tokens: int | None = None) -> Health:
