@@ -71,10 +71,17 @@ def packaged(models: list[str], runs_dir: Path, data_dir: Path, limit: int) -> d
                 "n": n, "langs": len(rows), **{k: overall[k] for k in ("lpr", "wpr", "acc", "lcpr")},
                 "agreement": round(sum((r["agreement"] or 0) * r["n"] for r in rows) / n, 4),
                 "healthy": sum(r["healthy"]["n"] for r in rows),
+                "agreement_healthy": _pooled([r["healthy"] for r in rows]),
                 "flags": {f: round(sum(r["flags"][f] * r["n"] for r in rows) / n, 4)
                           for f in ("echo", "loop", "empty", "truncated")},
                 "engine": gen["engine"]}
     return out
+
+
+def _pooled(rates: list[dict]) -> float | None:
+    """Agreement pooled over languages (weighted by n); None when no answer counts."""
+    n = sum(r["n"] for r in rates if r["agreement"] is not None)
+    return round(sum(r["agreement"] * r["n"] for r in rates if r["agreement"] is not None) / n, 4) if n else None
 
 
 def _pct(v: float | None) -> str:
@@ -92,17 +99,19 @@ def tables(card: dict) -> str:
     lines.append(f"\nLargest gap to the benchmark's script: {c['max_gap_overall']} points overall, "
                  f"{c['max_gap_cell']} points over {c['cells']} (source, language) cells "
                  f"({'within' if c['passed'] else 'OUTSIDE'} the 0.3 / 1.0 point bar).\n")
-    lines += ["| model | setting | n | LPR | WPR | LCPR | line acc | agreement | healthy | echo | loop | truncated |",
-              "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    lines += ["| model | setting | n | LPR | WPR | LCPR | line acc | agreement | healthy answers | agreement, healthy "
+              "| echo | loop | truncated |", "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for model, settings in card["models"].items():
         for setting, r in settings.items():
             f = r["flags"]
             lines.append(f"| {model} | {setting} | {r['n']} | {_pct(r['lpr'])} | {_pct(r['wpr'])} | "
                          f"{_pct(r['lcpr'])} | {_pct(r['acc'])} | {_pct(r['agreement'])} | {r['healthy']} | "
+                         f"{_pct(r.get('agreement_healthy'))} | "
                          f"{_pct(f['echo'])} | {_pct(f['loop'])} | {_pct(f['truncated'])} |")
     lines.append(f"\nThe first {card['limit']} prompts per language (sources in turn), greedy, 100 new tokens; LPR/WPR/"
-                 "acc as the benchmark averages them (percent), agreement over all answers' own text, healthy = "
-                 "answers without echo, loop or empty.")
+                 "acc as the benchmark averages them (percent); WPR counts only answers without a line error in ar, "
+                 "hi, ja, ko, ru, zh, few here. Agreement: answers' own text in the prompt's language, over all "
+                 "answers and over healthy ones (no echo, loop or empty); flags as shares of all answers.")
     return "\n".join(lines) + "\n"
 
 
