@@ -237,7 +237,16 @@ def _lc_rows(page) -> dict[tuple[str, str], dict[str, str]]:
     return {(r["lang"], r["model"]): r for r in rows}
 
 
-def test_language_check_of_an_upload_in_icelandic_basque_quechua_and_xhosa(app_url, shots, tmp_path):
+@pytest.fixture()
+def fresh_page(page, app_url):
+    """A new tab of the module's browser (one Playwright per thread): no earlier upload in the file box."""
+    tab = page.context.browser.new_page(viewport={"width": 1400, "height": 1100})
+    tab.goto(app_url)
+    yield tab
+    tab.close()
+
+
+def test_language_check_of_an_upload_in_icelandic_basque_quechua_and_xhosa(fresh_page, shots, tmp_path):
     """Languages beyond the built-in examples, from an uploaded file, through `eval generate`: a table row with LCB
     and health columns each, and Xhosa (which lid.176 cannot identify) said to be so, not counted as a miss."""
     upload = tmp_path / "north.jsonl"
@@ -246,26 +255,26 @@ def test_language_check_of_an_upload_in_icelandic_basque_quechua_and_xhosa(app_u
             {"lang": "qu", "prompt": "Imaynallam kachkanki? Willaway ayllukimanta."},
             {"lang": "xh", "prompt": "Molo, unjani namhlanje? Ndixelele ngosapho lwakho."}]
     upload.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
-    with chromium_page(app_url) as page:  # a fresh page: no earlier upload in the file box
-        page.get_by_role("tab", name="Language check").click()
-        page.locator("#lc-models .token").filter(has_text="gemma3-270m").locator(".token-remove").click()
-        page.locator("#lc-source").get_by_text("Uploaded JSONL").click()
-        page.locator("#lc-upload input[type=file]").set_input_files(str(upload))
-        page.wait_for_timeout(1500)
-        page.locator("#lc-limit input").fill("1")
-        page.locator("#lc-max-tokens input").fill("32")
-        page.locator("#lc-run").click()
-        _done(page, "lc")
-        page.wait_for_function("document.querySelector('#lc-table') &&"
-                               " document.querySelector('#lc-table').innerText.includes('answered in')",
-                               timeout=60_000)
-        page.locator("#lc-plots").scroll_into_view_if_needed()  # below the listed answers: its images load when seen
-        page.wait_for_function("[...document.querySelectorAll('#lc-plots img')]"
-                               ".some(i => i.complete && i.naturalWidth > 0)", timeout=60_000)
-        page.screenshot(path=str(shots / "language_check_is_eu_qu_xh.png"), full_page=True)
-        table = _lc_rows(page)
-        results = page.locator("#lc-results")
-        text, markup = results.inner_text(), results.inner_html()
+    page = fresh_page
+    page.get_by_role("tab", name="Language check").click()
+    page.locator("#lc-models .token").filter(has_text="gemma3-270m").locator(".token-remove").click()
+    page.locator("#lc-source").get_by_text("Uploaded JSONL").click()
+    page.locator("#lc-upload input[type=file]").set_input_files(str(upload))
+    page.wait_for_timeout(1500)
+    page.locator("#lc-limit input").fill("1")
+    page.locator("#lc-max-tokens input").fill("32")
+    page.locator("#lc-run").click()
+    _done(page, "lc")
+    page.wait_for_function("document.querySelector('#lc-table') &&"
+                           " document.querySelector('#lc-table').innerText.includes('answered in')",
+                           timeout=60_000)
+    page.locator("#lc-plots").scroll_into_view_if_needed()  # below the listed answers: its images load when seen
+    page.wait_for_function("[...document.querySelectorAll('#lc-plots img')]"
+                           ".some(i => i.complete && i.naturalWidth > 0)", timeout=60_000)
+    page.screenshot(path=str(shots / "language_check_is_eu_qu_xh.png"), full_page=True)
+    table = _lc_rows(page)
+    results = page.locator("#lc-results")
+    text, markup = results.inner_text(), results.inner_html()
     assert {lang for lang, _ in table} == {"is", "eu", "qu", "xh"}, table
     assert all(model == "smollm2-135m" and row["n"] == "1" for (_, model), row in table.items()), table
     for lang in ("is", "eu", "qu"):
