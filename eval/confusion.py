@@ -15,7 +15,7 @@ from pathlib import Path
 from core.answer_health import FLAGS, check_answer
 from core.confusion import NOT_IDENTIFIABLE, Confusion, score, words_or_none
 from core.errors import ConfigError, DataError
-from core.languages import LID176_LABELS, get_language, wilson
+from core.languages import get_language, wilson
 from eval.results import read_card, read_items, write_card
 
 ALL = "all"
@@ -187,8 +187,3 @@ def confusion_plot(scores: list[dict], path: Path) -> Path:
         ax.set_title(f"{task}{' · ' + model if model else ''}: language confusion (higher is better)")
         ax.legend(fontsize="small", loc="lower left")
     return save_figure(fig, path)
-
-
-def lid_reach(langs: Iterable[str]) -> dict[str, bool]:
-    """Whether lid.176 can identify each language (our codes)."""
-    return {lang: lang in LID176_LABELS for lang in langs}

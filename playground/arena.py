@@ -43,7 +43,7 @@ def language_name(code: str) -> str:
         return code
 
 
-def _line_share(prompt: str, own_text: str, want: str) -> str:
+def _line_share(own_text: str, want: str) -> str:
     """How many of the answer's lines (LCB scoring: lines of 5+ tokens) are in `want`, e.g. "2 of 5 lines in
     English"; empty when no line is long enough to score."""
     conf = score(own_text, want)
@@ -79,7 +79,7 @@ def badge(prompt: str, reply: str, target: str = "", tokens_per_s: float | None 
     elif want not in LID176_LABELS:
         mark = f"{language_name(want)} (`{want}`) is {NOT_IDENTIFIABLE}"
     else:
-        lines = _line_share(prompt, health.own_text, want)
+        lines = _line_share(health.own_text, want)
         if r_code == want:
             mark = f"✅ matches {'the target' if target else 'the prompt'} ({language_name(want)})"
         else:
