@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import queue
+import re
 import threading
 import time
 from collections import Counter
@@ -58,6 +59,13 @@ def _line_share(own_text: str, want: str) -> str:
     if len(wrong) == 1:
         return f"{len(conf.wrong_lines)} {of} in {next(iter(wrong))}"
     return f"{len(conf.wrong_lines)} {of} in other languages ({', '.join(f'{k} {v}' for k, v in wrong.items())})"
+
+
+def target_code(target: str | None) -> str:
+    """Our code for the Arena's expected answer language: a listed "is (Icelandic)" or any typed code or name that
+    langcodes resolves ("Basque", "eus_Latn"); "" for none. An unknown one raises, naming close matches."""
+    text = re.sub(r" \(.*\)$", "", (target or "").strip())
+    return get_language(text).code if text else ""
 
 
 def badge(prompt: str, reply: str, target: str = "", tokens_per_s: float | None = None, adapter: str = "") -> str:
@@ -223,6 +231,7 @@ def arena_turn(settings: Settings, message: str, n_models: int, system: str, tar
         return
     try:
         settings.check_prompt(message)
+        code = target_code(target)
         active = settings.check_models(specs[:n])
         turns = sum(m["role"] == "user" for m in histories[0])
         if settings.public and turns >= settings.limits.max_turns:
@@ -233,7 +242,6 @@ def arena_turn(settings: Settings, message: str, n_models: int, system: str, tar
         yield message, *shown, *[_error(exc) if i < n else b for i, b in enumerate(badges)]
         return
     sampling = Sampling(system or "", settings.cap_tokens(max_tokens), float(temperature), float(top_p))
-    code = target.split(" ")[0] if target else ""
     asked = [_shown([*h, {"role": "user", "content": message}]) for h in histories[:n]]
     yield "", *asked, *shown[n:], *["*writing ...*"] * n, *badges[n:]
     final: set[int] = set()  # columns whose badge is written: checked once, not again at every other chunk
@@ -314,7 +322,8 @@ def arena_tab(settings: Settings) -> dict:
     with gr.Row():
         n_models = gr.Radio([2, 3, 4], value=2, label="Models side by side", elem_id="arena-n", scale=1)
         target = gr.Dropdown(["", *(f"{c} ({lang.name})" for c, lang in table().items())], value="",
-                             label="Expected answer language", info="empty: the prompt's own language", scale=2)
+                             allow_custom_value=True, label="Expected answer language",
+                             info="empty: the prompt's own language; or type any code or name", scale=2)
         route = gr.Checkbox(False, label="Route by language",
                             info="use the adapter trained on the prompt's language, else the base model", scale=1)
     pickers, bots, badges, cols = [], [], [], []

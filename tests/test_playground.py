@@ -304,3 +304,13 @@ def test_inventory_lists_trained_merged_and_exported_models(settings):
     assert specs["merged"] == f"hf:{merged}" and specs["gguf"].endswith("model-Q4_K_M.gguf")
     assert specs["packaged"] in ("gemma3-270m", "smollm2-135m")
 
+
+
+def test_the_arena_target_takes_any_language_langcodes_resolves():
+    from core.errors import UnknownLanguageError
+    from playground.arena import target_code
+
+    assert [target_code(t) for t in ("is (Icelandic)", "Basque", "eus_Latn", "ht (Haitian Creole)", "quy", "")] == \
+        ["is", "eu", "eu", "ht", "qu", ""]
+    with pytest.raises(UnknownLanguageError, match="Unknown language 'Elvish'"):
+        target_code("Elvish")
