@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import functools
 import string
-from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -86,10 +85,11 @@ def words_or_none(data_dir: Path | None) -> frozenset[str] | None:
 
 @dataclass(frozen=True)
 class Line:
-    """One scored line (at least 5 tokens) and the language lid.176 gave it."""
+    """One scored line (at least 5 tokens), the language lid.176 gave it, and its index among the text's lines."""
 
     text: str
     language: str
+    index: int
 
 
 @dataclass(frozen=True)
@@ -133,14 +133,9 @@ def score(text: str, lang: str, words: frozenset[str] | None = None) -> Confusio
     """Score one response against its expected language `lang` (our code, e.g. "de"); `words` from english_words
     enables the word-level check in ar, hi, ja, ko, ru and zh."""
     lines = normalize(text).split("\n")
-    kept = [(line, tokens) for line in lines if len(tokens := tokenize(line, lang)) >= MIN_TOKENS]
-    scored = tuple(Line(line, line_language(line)) for line, _ in kept)
+    kept = [(i, line, tokens) for i, line in enumerate(lines) if len(tokens := tokenize(line, lang)) >= MIN_TOKENS]
+    scored = tuple(Line(line, line_language(line), i) for i, line, _ in kept)
     english = None
     if words is not None and lang in WORD_LANGS:
-        english = tuple(dict.fromkeys(t.strip() for _, tokens in kept for t in tokens if t.strip() in words))
+        english = tuple(dict.fromkeys(t.strip() for _, _, tokens in kept for t in tokens if t.strip() in words))
     return Confusion(lang, scored, english)
-
-
-def score_all(texts: Iterable[str], langs: Iterable[str], words: frozenset[str] | None = None) -> list[Confusion]:
-    """`score` of each text against its language."""
-    return [score(t, lang, words) for t, lang in zip(texts, langs, strict=True)]

@@ -125,30 +125,21 @@ def _span(own: str, line: str) -> tuple[int, int] | None:
 def wrong_lines(answer: str, checked: CheckedAnswer) -> dict[int, tuple[int, int, str]]:
     """{index of a line of `answer`: (start, end, language)} for the lines the LCB scoring found in another
     language than the prompt's: the span of the answer's line that the scored text came from. The scoring reads
-    the answer's own text (the copied prompt removed, blank lines dropped), so each of its lines is found again, in
-    order, in the answer line it was cut from; a prompt echoed at the start of that line stays outside the span."""
-    from core.confusion import normalize
-
+    the answer's own text (the copied prompt removed, blank lines dropped), line for line, so each of its lines is
+    found again, in order, in the answer line it was cut from; a prompt echoed at the start of that line stays
+    outside the span."""
     conf = checked.confusion
     if not conf.identifiable or not conf.wrong_lines:
         return {}
-    own = checked.health.own_text.split("\nQ:")[0].strip().split("\n")
-    scored, found = iter(conf.lines), []
-    line = next(scored, None)
-    for normalized in normalize(checked.health.own_text).split("\n"):  # one per line of `own`
-        if line is not None and normalized == line.text:
-            found.append(line.language)
-            line = next(scored, None)
-        else:
-            found.append(None)  # too short to score
+    wrong = {line.index: line.language for line in conf.wrong_lines}
     raw, marks, j = answer.split("\n"), {}, 0
-    for text, lang in zip(own, found):
+    for k, text in enumerate(checked.health.own_text.split("\n")):
         while j < len(raw) and (span := _span(text, raw[j])) is None:
             j += 1
         if j == len(raw):
             break
-        if lang is not None and lang != conf.expected:
-            marks[j] = (*span, lang)
+        if k in wrong:
+            marks[j] = (*span, wrong[k])
         j += 1
     return marks
 
