@@ -115,8 +115,7 @@ def rows_from_run(run: Path) -> list[dict]:
         raise ConfigError(f"{run} holds no `eval generate` run (no card.json with a prompt set); give a run "
                           f"directory of `python -m eval generate`, or a CSV with {', '.join(CSV_COLUMNS)}.")
     name = Path(card["set"]).name
-    ps = SETS.get(card["set"])
-    by_source = ps is not None and not ps.lang_rows and not isinstance(ps.path(ps.langs[0]), str)
+    by_source = card["set"] in SETS and SETS[card["set"]].by_source
     rows = []
     for r in read_items(run):
         health = check_answer(r["turns"][0], r["answers"][0], (r.get("tokens") or [None])[0], card.get("max_tokens"))
@@ -165,7 +164,7 @@ def format_scores(scores: list[dict]) -> str:
 
 
 def confusion_plot(scores: list[dict], path: Path) -> Path:
-    """Per task: LPR (and WPR where it exists) per language, with 95% intervals on the cells' means omitted."""
+    """Per task (and model): LPR and WPR (where it exists) per language, the means of its sources."""
     import matplotlib
 
     matplotlib.use("Agg")

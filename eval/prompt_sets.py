@@ -32,6 +32,11 @@ class PromptSet:
     description: str
     lang_rows: bool = False  # one JSONL file (absolute path) for every language, each row naming its `lang`
 
+    @property
+    def by_source(self) -> bool:
+        """Whether a language has one file per source (as the LCB has), each prompt's category naming its source."""
+        return not self.lang_rows and not isinstance(self.path(self.langs[0]), str)
+
     def files(self, lang: str) -> tuple[str, ...]:
         rel = self.path(lang)
         return (rel,) if isinstance(rel, str) else rel
@@ -109,8 +114,7 @@ def load_prompts(ps: PromptSet, lang: str, data_dir: Path | None, limit: int | N
     if data_dir is None:
         raise ConfigError(f"{ps.name} is read from a local copy: pass --data-dir (the directory that holds "
                           f"{ps.files(lang)[0]}).")
-    by_source = not isinstance(ps.path(lang), str)
-    tables = [_read(data_dir, rel, source=Path(rel).parent.name if by_source else None) for rel in ps.files(lang)]
+    tables = [_read(data_dir, rel, source=Path(rel).parent.name if ps.by_source else None) for rel in ps.files(lang)]
     # several sources: take them in turn, so that a limit samples every source
     out = [p for group in zip_longest(*tables) for p in group if p is not None]
     return out[:limit] if limit is not None else out

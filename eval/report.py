@@ -48,7 +48,7 @@ def _label(card: dict, cards: list[dict]) -> str:
 
 
 GENERATION_HEAD = ["set", "lang", "model", "n", "agreement [95%]", "healthy only", "LPR", "WPR", "line acc",
-                   "echo", "loop", "empty", "truncated", "answered in"]
+                   *FLAGS, "answered in"]
 
 
 def _share(value: float | None, digits: int = 2) -> str:
@@ -75,7 +75,7 @@ def generation_rows(cards: list[dict]) -> tuple[list[str], list[list[str]]]:
                 lcb, flags = r.get("confusion") or {}, r.get("flags") or {}
                 rows.append([Path(prompt_set).name, lang, _label(c, cards), str(r["n"]), agreement, healthy,
                              _share(lcb.get("lpr")), _share(lcb.get("wpr")), _share(lcb.get("acc")),
-                             *(_share(flags.get(f)) for f in ("echo", "loop", "empty", "truncated")),
+                             *(_share(flags.get(f)) for f in FLAGS),
                              ", ".join(f"{k} {v}" for k, v in r.get("answered_in", {}).items())])
     return list(GENERATION_HEAD), rows
 

@@ -10,6 +10,7 @@ from pathlib import Path
 from core.errors import ConfigError
 from core.records import read_jsonl
 from core.run_dir import CARD, RunDir
+from eval.report import NOT_IDENTIFIED
 from experiments.stages import wall_minutes
 
 
@@ -29,7 +30,6 @@ def md_table(head: list[str], rows: list[list]) -> str:
     return "\n".join(lines + ["| " + " | ".join(str(x) for x in row) + " |" for row in rows])
 
 
-NOT_IDENTIFIED = "n/i"
 NOT_IDENTIFIED_NOTE = ("n/i: the language-ID model (lid.176) cannot identify this language, so no answer can be "
                        "detected in it: agreement and LPR are not measured (the health flags still are).")
 
