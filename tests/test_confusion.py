@@ -125,3 +125,25 @@ def test_command_r_matches_the_benchmarks_own_script(tmp_path, shared_data):
     overall = {r["task"]: r for r in card["scores"] if r["source"] == r["language"] == "all"}
     assert round(100 * overall["monolingual"]["lpr"], 2) == 97.97 and round(100 * overall["crosslingual"]["wpr"], 2) \
         == 93.97
+
+
+def test_a_generate_run_is_scored_on_its_own_text_per_source(tmp_path, shared_data):
+    """An `eval generate` run of an LCB set: sources from the prompts' categories, the echoed prompt removed before
+    scoring, each cell with its health-flag shares."""
+    from core.run_dir import RunDir
+    from eval.results import append_items
+
+    run = tmp_path / "run"
+    RunDir(run).write_card({"model": "m", "set": "lcb_monolingual", "max_tokens": 64})
+    prompt = "Erkläre bitte kurz, warum der Himmel am Tag blau ist und abends rot wird."
+    append_items(run, [{"lang": "de", "id": "aya/0", "category": "aya", "turns": [prompt], "answers": [DE],
+                        "tokens": [20]},
+                       {"lang": "de", "id": "okapi/0", "category": "okapi", "turns": [prompt],
+                        "answers": [f"{prompt}\n{EN}"], "tokens": [64]}])
+    card = run_confusion(run, tmp_path / "out", shared_data)
+    cells = {(r["source"], r["language"]): r for r in card["scores"]}
+    assert cells[("aya", "de")]["lpr"] == 1.0 and cells[("aya", "de")]["flags"]["echo"] == 0.0
+    okapi = cells[("okapi", "de")]
+    assert okapi["lpr"] == 0.0 and okapi["acc"] == 0.0  # the English line alone: the German echo is not scored
+    assert okapi["flags"] == {"echo": 1.0, "loop": 0.0, "empty": 0.0, "truncated": 1.0}
+    assert cells[("all", "de")]["lpr"] == 0.5 and card["kind"] == "run"
