@@ -20,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.run_cards import read_card, update_readme, write_card  # noqa: E402
+from bench.run_cards import publish, write_card  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"
@@ -127,12 +127,7 @@ def main() -> None:
         card = {"command_r": command_r(args.data_dir, args.runs_dir / "command-r"), "limit": args.limit,
                 "models": packaged(args.models.split(","), args.runs_dir, args.data_dir, args.limit)}
         write_card("language_confusion", card)
-    card = read_card("language_confusion")
-    if card is None:
-        raise SystemExit("bench/results/language_confusion.json does not exist yet; run without --readme first.")
-    print(tables(card))
-    if not update_readme("language-confusion", tables(card)):
-        print("README.md has no <!-- language-confusion:begin --> / :end --> markers; the tables were not written.")
+    publish("language_confusion", "language-confusion", tables)
 
 
 if __name__ == "__main__":

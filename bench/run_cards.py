@@ -62,3 +62,15 @@ def update_readme(marker: str, text: str, readme: Path = ROOT / "README.md") -> 
         return False
     readme.write_text(pattern.sub(lambda m: m.group(1) + text.rstrip("\n") + "\n" + m.group(2), body))
     return True
+
+
+def publish(name: str, marker: str, render) -> None:
+    """Print `render(card)` of the card `name` and write it into the README between MARKER's markers; a missing
+    card or markers is said, not skipped silently."""
+    card = read_card(name)
+    if card is None:
+        raise SystemExit(f"bench/results/{name}.json does not exist yet; run without --readme first.")
+    text = render(card)
+    print(text)
+    if not update_readme(marker, text):
+        print(f"README.md has no <!-- {marker}:begin --> / <!-- {marker}:end --> markers; the table was not written.")

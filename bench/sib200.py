@@ -17,7 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.run_cards import read_card, update_readme, write_card  # noqa: E402
+from bench.run_cards import publish, write_card  # noqa: E402
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
@@ -96,12 +96,7 @@ def main() -> None:
     args = ap.parse_args()
     if not args.readme:
         write_card("sib200", run(args.models.split(","), args.runs_dir, args.data_dir, args.limit))
-    card = read_card("sib200")
-    if card is None:
-        raise SystemExit("bench/results/sib200.json does not exist yet; run without --readme first.")
-    print(table(card))
-    if not update_readme("sib200", table(card)):
-        print("README.md has no <!-- sib200:begin --> / <!-- sib200:end --> markers; the table was not written.")
+    publish("sib200", "sib200", table)
 
 
 if __name__ == "__main__":
