@@ -127,3 +127,16 @@ def chromium_page(url: str):
             yield page
         finally:
             browser.close()
+
+
+def run_uploaded_language_check(page, upload: Path, limit: int, max_tokens: int, timeout: float) -> None:
+    """In the Language check tab (models already chosen): run `upload` and wait for the finished table."""
+    page.locator("#lc-source").get_by_text("Uploaded JSONL").click()
+    page.locator("#lc-upload input[type=file]").set_input_files(str(upload))
+    page.wait_for_timeout(1500)
+    page.locator("#lc-limit input").fill(str(limit))
+    page.locator("#lc-max-tokens input").fill(str(max_tokens))
+    page.locator("#lc-run").click()
+    page.wait_for_function("document.querySelector('#lc-status').innerText.includes(': done')", timeout=timeout)
+    page.wait_for_function("document.querySelector('#lc-table') &&"
+                           " document.querySelector('#lc-table').innerText.includes('answered in')", timeout=60_000)

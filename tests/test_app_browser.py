@@ -9,7 +9,7 @@ import json
 
 import pytest
 
-from tests.servers import chromium_page, free_port, serve
+from tests.servers import chromium_page, free_port, run_uploaded_language_check, serve
 
 pytestmark = pytest.mark.slow
 TIMEOUT = 240_000
@@ -258,16 +258,7 @@ def test_language_check_of_an_upload_in_icelandic_basque_quechua_and_xhosa(fresh
     page = fresh_page
     page.get_by_role("tab", name="Language check").click()
     page.locator("#lc-models .token").filter(has_text="gemma3-270m").locator(".token-remove").click()
-    page.locator("#lc-source").get_by_text("Uploaded JSONL").click()
-    page.locator("#lc-upload input[type=file]").set_input_files(str(upload))
-    page.wait_for_timeout(1500)
-    page.locator("#lc-limit input").fill("1")
-    page.locator("#lc-max-tokens input").fill("32")
-    page.locator("#lc-run").click()
-    _done(page, "lc")
-    page.wait_for_function("document.querySelector('#lc-table') &&"
-                           " document.querySelector('#lc-table').innerText.includes('answered in')",
-                           timeout=60_000)
+    run_uploaded_language_check(page, upload, limit=1, max_tokens=32, timeout=TIMEOUT)
     page.locator("#lc-plots").scroll_into_view_if_needed()  # below the listed answers: its images load when seen
     page.wait_for_function("[...document.querySelectorAll('#lc-plots img')]"
                            ".some(i => i.complete && i.naturalWidth > 0)", timeout=60_000)

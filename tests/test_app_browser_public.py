@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 from tests.echo_server import EchoServer, PixelServer
-from tests.servers import chromium_page, free_port, serve
+from tests.servers import chromium_page, free_port, run_uploaded_language_check, serve
 
 pytestmark = pytest.mark.slow
 TIMEOUT = 240_000
@@ -117,15 +117,7 @@ def test_language_check_shows_markup_escaped_the_file_name_and_the_plot(page, sh
     page.locator("#lc-models input").click()
     page.get_by_role("option").filter(has_text="openai:echo").first.click()
     page.keyboard.press("Escape")
-    page.locator("#lc-source").get_by_text("Uploaded JSONL").click()
-    page.locator("#lc-upload input[type=file]").set_input_files(str(upload))
-    page.wait_for_timeout(1500)
-    page.locator("#lc-limit input").fill("1")
-    page.locator("#lc-max-tokens input").fill("24")
-    page.locator("#lc-run").click()
-    page.wait_for_function("document.querySelector('#lc-status').innerText.includes(': done')", timeout=TIMEOUT)
-    page.wait_for_function("document.querySelector('#lc-table') &&"
-                           " document.querySelector('#lc-table').innerText.includes('answered in')", timeout=60_000)
+    run_uploaded_language_check(page, upload, limit=1, max_tokens=24, timeout=TIMEOUT)
     # the agreement plot of an uploaded set is drawn (an <img> that loaded, not an empty panel)
     page.locator("#lc-plots").scroll_into_view_if_needed()  # below the listed answers: its images load when seen
     page.wait_for_function("[...document.querySelectorAll('#lc-plots img')]"
