@@ -5,6 +5,8 @@
     python -m quantize bnb --model hf:smollm2-135m --bits 4 --out runs/smollm2-nf4
     python -m quantize lora --adapter runs/smollm2-135m-lora/adapter --base hf:smollm2-135m --out de.gguf
     python -m quantize onnx --model hf:smollm2-135m --out runs/smollm2-onnx
+    python -m quantize ladder --model hf:gemma3-270m --types q8_0,q4_k_m,q3_k_m@en,q3_k_m@langs,iq3_xxs@langs \
+        --langs en,de,hi,zh,ja,ar --data-dir ../shared/data --recommend --out runs/ladder-gemma
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from __future__ import annotations
 import sys
 
 from core.cli import Commands, run_cli
-from quantize.jobs import BnbJob, GgufJob, LoraJob, OnnxJob
+from quantize.jobs import BnbJob, GgufJob, LadderJob, LoraJob, OnnxJob
 
 
 def _log(message: str) -> None:
@@ -56,7 +58,14 @@ def onnx(job: OnnxJob) -> None:
         print(verify_table(card["verify"]))
 
 
-COMMANDS: Commands = {"gguf": (GgufJob, gguf), "bnb": (BnbJob, bnb), "lora": (LoraJob, lora), "onnx": (OnnxJob, onnx)}
+def ladder(job: LadderJob) -> None:
+    from quantize.ladder import run_ladder_job
+
+    print(run_ladder_job(job, log=_log))
+
+
+COMMANDS: Commands = {"gguf": (GgufJob, gguf), "bnb": (BnbJob, bnb), "lora": (LoraJob, lora), "onnx": (OnnxJob, onnx),
+                      "ladder": (LadderJob, ladder)}
 
 
 def main(argv: list[str] | None = None) -> int:

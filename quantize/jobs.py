@@ -61,3 +61,33 @@ class OnnxJob:
     model: str = arg(help=_MODEL)
     out: Path = arg(identity=False)
     verify: bool = arg(True, help="skip the comparison with the transformers model")
+
+
+@config_dataclass
+class LadderJob:
+    """export a ladder of llama.cpp types and measure each against f16 per language (FLORES-200), recommend one"""
+
+    model: str = arg(help=_MODEL)
+    out: Path = arg(help="the directory for the files, card.json and heatmap.png (rerun to resume)", identity=False)
+    types: list[str] = arg(help="comma-separated llama.cpp types, largest first; TYPE@en / TYPE@langs / TYPE@text / "
+                                "TYPE@file quantize with an importance matrix (i-quants need one)",
+                           default_factory=lambda: ["f16", "q8_0", "q6_k", "q5_k_m", "q4_k_m", "q3_k_m", "q2_k"])
+    langs: list[str] = arg(help="languages to measure (codes, FLORES codes or names)",
+                           default_factory=lambda: ["en", "de", "es", "sw", "ru", "bg", "ar", "hi", "zh", "ja", "ko",
+                                                    "el"])
+    data_dir: Path | None = arg(None, help="the folder holding flores200_devtest/ (and sib200/ for calibration)",
+                                identity=False)
+    sentences: int = arg(24, help="FLORES devtest sentences per language (the same ones in every language)")
+    imatrix: Path | None = arg(None, help="a ready importance matrix (llama-imatrix output) for TYPE@file")
+    calib_text: Path | None = arg(None, help="a text file (e.g. the training mix's text) for TYPE@text")
+    calib_chunks: int = arg(48, help="chunks of 256 tokens llama-imatrix reads (the same for every calibration)")
+    recommend: bool = arg(False, help="name the smallest type that meets the floors in every language")
+    max_kl: float = arg(0.05, help="--recommend's floor: mean KL divergence from f16, per language", identity=False)
+    min_top1: float = arg(0.90, help="--recommend's floor: top-1 agreement with f16, per language", identity=False)
+    max_ppl_change: float | None = arg(None, help="--recommend's floor: perplexity increase in %%, per language",
+                                       identity=False)
+
+    @pydantic.field_validator("types")
+    @classmethod
+    def _lower(cls, types: list[str]) -> list[str]:
+        return [t.lower() for t in types]

@@ -46,3 +46,17 @@ def tensor_types(path: Path) -> dict[str, int]:
     from gguf import GGUFReader
 
     return dict(Counter(t.tensor_type.name.lower() for t in GGUFReader(path).tensors).most_common())
+
+
+# Types whose blocks are 32 wide: what llama.cpp falls back to when a row is not a multiple of 256.
+_LEGACY = {"q4_0", "q4_1", "q5_0", "q5_1", "q8_0", "iq4_nl"}
+
+
+def fallback(qtype: str, types: dict[str, int]) -> dict | None:
+    """For a k- or i-quant: how many tensors llama.cpp wrote in a 32-block type instead (rows not a multiple of
+    256, as SmolLM2's 576 and Gemma 3 270M's 640), and which; None when the type has no such fallback."""
+    if "_k" not in qtype and not qtype.startswith("iq") or qtype == "iq4_nl":
+        return None
+    fell = {t: n for t, n in types.items() if t in _LEGACY}
+    quantized = sum(n for t, n in types.items() if t not in ("f32", "f16", "bf16"))
+    return {"tensors": sum(fell.values()), "of": quantized, "types": fell}
