@@ -1,6 +1,7 @@
 """llama.cpp's own programs (`llama-server`, `llama-batched-bench`, `llama-imatrix`, `llama-perplexity`,
 `llama-quantize`), built once per machine from the llama.cpp source that the installed llama-cpp-python
-vendors, so the served model and the in-process binding run the same llama.cpp.
+vendors, so the served model and the in-process binding run the same llama.cpp; and its HF -> GGUF converter
+(`convert_hf_to_gguf.py`), unpacked from the same source.
 
 The build is cached under `$POLYGLOT_HOME/llama.cpp/<key>/bin`, keyed by the sdist's sha256 and the cmake
 options, as pip caches wheels. `$POLYGLOT_LLAMA_BIN` names a directory of binaries built elsewhere (a CUDA
@@ -88,11 +89,16 @@ def _sha256_of(path: Path, size: int, mtime: float) -> str:
     return file_sha256(path)
 
 
+def source_key(sdist: Path) -> str:
+    """The source archive's name + sha256, as a short directory name."""
+    stat = sdist.stat()  # hashed once per process (76 MB)
+    return f"{sdist.name.removesuffix('.tar.gz')}-{_sha256_of(sdist, stat.st_size, stat.st_mtime)[:12]}"
+
+
 def build_key(sdist: Path) -> str:
     """sha256 of the source archive + the cmake options, as a short directory name."""
     options = hashlib.sha256(" ".join(cmake_options()).encode()).hexdigest()[:8]
-    stat = sdist.stat()  # hashed once per process (76 MB)
-    return f"{sdist.name.removesuffix('.tar.gz')}-{_sha256_of(sdist, stat.st_size, stat.st_mtime)[:12]}-{options}"
+    return f"{source_key(sdist)}-{options}"
 
 
 def tools_dir(build: bool = True) -> Path:
@@ -169,6 +175,35 @@ def _build(sdist: Path, home: Path) -> None:
                     "built_at": time.strftime("%Y-%m-%dT%H:%M:%S")}
             (staged / "build.json").write_text(json.dumps(card, indent=2))
     print(f"Built llama.cpp tools in {card['seconds']:.0f} s -> {home / 'bin'}", file=sys.stderr, flush=True)
+
+
+# What convert_hf_to_gguf.py imports or reads from its tree (not models/: 78 MB of test vocabularies).
+CONVERTER_PARTS = ("convert_hf_to_gguf.py", "LICENSE", "conversion/", "gguf-py/", "models/templates/")
+
+
+def converter() -> Path:
+    """llama.cpp's `convert_hf_to_gguf.py` with the `conversion/`, `gguf-py/` and chat templates it loads, unpacked
+    once from the sdist into `$POLYGLOT_HOME/llama.cpp/convert/<sdist key>/` (apart from the build directory, which
+    a rebuild replaces whole; and keyed by the source alone: cmake options do not change a Python script)."""
+    sdist = sdist_path()
+    home = polyglot_home() / "llama.cpp" / "convert" / source_key(sdist)
+    script = home / "convert_hf_to_gguf.py"
+    if script.is_file():
+        return script
+    with _lock(home.parent / f"{home.name}.lock"):
+        if script.is_file():  # another process unpacked it while we waited
+            return script
+        with atomic_dir(home) as staged, tarfile.open(sdist) as tar:
+            members = []
+            for m in tar.getmembers():  # <top>/vendor/llama.cpp/<rel>, not .git/modules/vendor/llama.cpp/
+                top, sep, rel = m.name.partition("/vendor/llama.cpp/")
+                if sep and "/" not in top and rel.startswith(CONVERTER_PARTS):
+                    members.append(m.replace(name=rel, deep=False))
+            tar.extractall(staged, members=members, filter="data")
+            if not (staged / "convert_hf_to_gguf.py").is_file():
+                raise EngineError(f"{sdist.name} holds no vendor/llama.cpp/convert_hf_to_gguf.py; set $POLYGLOT_LLAMA_"
+                                  f"SDIST to a llama-cpp-python source archive that vendors llama.cpp.")
+    return script
 
 
 def build_card() -> dict:

@@ -7,8 +7,9 @@ import time
 from pathlib import Path
 
 from core.run_dir import RunDir
-from quantize.gguf_export import FLOAT_TYPES, export_gguf
+from quantize.gguf_export import FLOAT_TYPES
 from quantize.llama_quant import quant_types, quantize_gguf, tensor_types
+from quantize.upstream_convert import UPSTREAM, export_any
 from quantize.verify import _hf, verify
 
 
@@ -42,18 +43,22 @@ def run(model: str, types: list[str], out: Path, check: bool = True, log=print,
     card = {"model": model, "source_dir": str(src), "files": {}}
     base_type = "f32" if "f32" in types else "f16"
     started = time.perf_counter()
-    base = export_gguf(src, out / f"{stem}-{base_type}.gguf", base_type)
-    card["files"][base_type] = {"path": base.name, "seconds": round(time.perf_counter() - started, 1)}
+    base = out / f"{stem}-{base_type}.gguf"
+    # Our exporter for the model types it covers, llama.cpp's convert_hf_to_gguf.py for the others.
+    base_writer = export_any(src, base, base_type)
+    card["files"][base_type] = {"path": base.name, "writer": base_writer,
+                                "seconds": round(time.perf_counter() - started, 1)}
     for t in types:
         if t in card["files"]:
             continue
         started = time.perf_counter()
         path = out / f"{stem}-{t}.gguf"
         if t in FLOAT_TYPES:
-            export_gguf(src, path, t)
+            writer = export_any(src, path, t)
         else:
             quantize_gguf(base, path, t)
-        card["files"][t] = {"path": path.name, "seconds": round(time.perf_counter() - started, 1)}
+            writer = base_writer  # quantized from the base file
+        card["files"][t] = {"path": path.name, "writer": writer, "seconds": round(time.perf_counter() - started, 1)}
     for info in card["files"].values():
         path = out / info["path"]
         info["bytes"] = path.stat().st_size
@@ -70,8 +75,10 @@ def run(model: str, types: list[str], out: Path, check: bool = True, log=print,
 
 
 def summary(card: dict) -> str:
-    """The card as a table: one row per file (size, seconds, and the verification means)."""
-    lines = [f"{'type':8} {'MB':>8} {'s':>6} {'greedy':>7} {'top1':>6} {'KL':>8} {'lang':>5} {'chat':>5}  tensor types"]
+    """The card as a table: one row per file (size, seconds, the verification means, and the writer: "polyglot",
+    our exporter, or "llama.cpp", its convert_hf_to_gguf.py)."""
+    lines = [f"{'type':8} {'MB':>8} {'s':>6} {'greedy':>7} {'top1':>6} {'KL':>8} {'lang':>5} {'chat':>5} {'writer':>9}"
+             f"  tensor types"]
     for t, info in card["files"].items():
         m = info.get("verify", {}).get("mean", {})
         cells = [f"{m[k]:.3f}" if k in m else "-" for k in ("greedy_match", "top1")]
@@ -79,8 +86,10 @@ def summary(card: dict) -> str:
         same = f"{m['same_language']:.2f}" if "same_language" in m else "-"
         chat = {True: "same", False: "diff"}.get(info.get("verify", {}).get("chat_ids_match"), "-")
         types = ", ".join(f"{k} {v}" for k, v in info["tensor_types"].items())
+        writer = info.get("writer", "-")
+        writer = "llama.cpp" if writer == UPSTREAM else writer
         lines.append(f"{t:8} {info['bytes'] / 1e6:8.1f} {info['seconds']:6.1f} {cells[0]:>7} {cells[1]:>6} {kl:>8}"
-                     f" {same:>5} {chat:>5}  {types}")
+                     f" {same:>5} {chat:>5} {writer:>9}  {types}")
     return "\n".join(lines)
 
 
