@@ -11,6 +11,7 @@ import gradio as gr
 
 from core.models import PACKAGED, polyglot_home
 from core.run_dir import CARD
+from playground import ladder_view
 from playground.engines import open_specs
 from playground.settings import Settings
 from playground.visitors import view
@@ -71,8 +72,8 @@ def inventory(settings: Settings) -> list[Entry]:
         out.append(Entry("gguf", gguf.name, f"gguf:{gguf}", str(gguf), card.get("files", {}).get(gguf.stem, card)))
     for card_path in _walk(runs, CARD):
         card = _read(card_path)
-        kind = ("judge run" if "mode" in card else "answers" if "set" in card else
-                "benchmark run" if "tasks" in card else "")
+        kind = (ladder_view.KIND if ladder_view.is_ladder(card) else "judge run" if "mode" in card else
+                "answers" if "set" in card else "benchmark run" if "tasks" in card else "")
         if kind:
             out.append(Entry(kind, f"{card.get('model') or card.get('a')} ({card_path.parent.name})", "",
                              str(card_path.parent), card))
@@ -97,13 +98,19 @@ def models_runs_tab(settings: Settings, arena: dict, tabs: gr.Tabs) -> dict:
         load = gr.Button("Load into the Arena", variant="primary", elem_id="mr-load")
         refresh = gr.Button("Refresh", elem_id="mr-refresh")
     card = gr.JSON(label="Card", elem_id="mr-card")
+    ladder, ladder_outputs = ladder_view.ladder_section(settings)
     entries = gr.State([])
 
     def scan(request: gr.Request):
         mine = view(settings, request)
         found = [e for e in inventory(mine) if not mine.public or e.spec in mine.model_choices or not e.spec]
         specs = [(f"{e.kind}: {e.name}", e.spec) for e in found if e.spec]
-        return found, inventory_rows(mine, found), gr.Dropdown(choices=specs, value=specs[0][1] if specs else None)
+        ladders = ladder_view.choices(mine, found)
+        return (found, inventory_rows(mine, found), gr.Dropdown(choices=specs, value=specs[0][1] if specs else None),
+                gr.Dropdown(choices=ladders, value=ladders[0][1] if ladders else None))
+
+    def show_ladder(key, found, request: gr.Request):
+        return ladder_view.show(view(settings, request), key, found)
 
     def show_card(spec, found, request: gr.Request):
         card = next((e.card for e in found if e.spec == spec), {})
@@ -116,8 +123,10 @@ def models_runs_tab(settings: Settings, arena: dict, tabs: gr.Tabs) -> dict:
         return [gr.Dropdown(value=spec) if i == int(n) - 1 else gr.skip() for i in range(len(pickers))] + \
             [max(int(n), int(shown), 2), gr.Tabs(selected="arena")]
 
-    refresh.click(scan, None, [entries, table, chosen], api_visibility="private")
+    refresh.click(scan, None, [entries, table, chosen, ladder], api_visibility="private").then(
+        show_ladder, [ladder, entries], ladder_outputs, api_visibility="private")  # a running ladder's news
+    ladder.change(show_ladder, [ladder, entries], ladder_outputs, api_visibility="private")
     chosen.change(show_card, [chosen, entries], card, api_visibility="private")
     load.click(to_arena, [chosen, slot, arena["n_models"]], [*pickers, arena["n_models"], tabs],
                api_visibility="private")
-    return {"refresh": (scan, [entries, table, chosen])}
+    return {"refresh": (scan, [entries, table, chosen, ladder])}

@@ -9,6 +9,7 @@ import json
 
 import pytest
 
+from tests.ladder_cards import ladder_card, write_ladder
 from tests.servers import chromium_page, free_port, run_uploaded_language_check, serve
 
 pytestmark = pytest.mark.slow
@@ -225,6 +226,32 @@ def test_models_and_runs_loads_a_model_into_the_arena(page):
     page.locator("#mr-load").click()
     page.wait_for_function("document.querySelector('#arena-model-0 input') &&"
                            " document.querySelector('#arena-model-0 input').value == 'smollm2-135m'", timeout=60_000)
+
+
+def test_models_and_runs_shows_a_quantization_ladder(fresh_page, shots, runs):
+    """A ladder run (card.json and heatmap.png, as `python -m quantize ladder` leaves them) in the runs dir: its
+    heatmap, its files largest first, the KL table and the recommendation naming the language that binds it."""
+    write_ladder(runs / "ladder" / "smollm2-3lang", ladder_card())
+    page = fresh_page
+    page.get_by_role("tab", name="Models and runs").click()
+    page.locator("#mr-refresh").click()
+    shown = "(id, words) => document.querySelector(id) && document.querySelector(id).innerText.includes(words)"
+    page.wait_for_function(f"({shown})('#mr-table', 'quant ladder')", timeout=60_000)  # re-rendered: may be absent
+    _choose(page, "mr-ladder", "smollm2-3lang")
+    page.wait_for_function(f"({shown})('#mr-ladder-text', 'Recommended') && ({shown})('#mr-ladder-files', 'q2_k@')",
+                           timeout=60_000)
+    files = page.locator("#mr-ladder-files").inner_text()
+    assert [files.index(t) for t in ("f16", "q8_0", "q4_k_m", "q2_k@langs")] == \
+        sorted(files.index(t) for t in ("f16", "q8_0", "q4_k_m", "q2_k@langs")), files  # largest first
+    assert "hi (0.0900)" in files and "30/211 tensors -> q4_0" in files, files
+    text = page.locator("#mr-ladder-text").inner_text()
+    assert "At the default floors: Recommended: q8_0" in text and "the binding one is Hindi (hi" in text, text
+    assert "hi (Hindi)" in page.locator("#mr-ladder-kl").inner_text()
+    page.locator("#mr-ladder-heatmap").scroll_into_view_if_needed()
+    page.wait_for_function("[...document.querySelectorAll('#mr-ladder-heatmap img')]"
+                           ".some(i => i.complete && i.naturalWidth > 0)", timeout=60_000)
+    page.wait_for_timeout(500)  # the closed dropdown's list fades out
+    page.screenshot(path=str(shots / "models_runs_ladder.png"), full_page=True)
 
 
 def _lc_rows(page) -> dict[tuple[str, str], dict[str, str]]:

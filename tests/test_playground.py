@@ -10,13 +10,14 @@ from pathlib import Path
 import pytest
 
 from core.errors import ConfigError, DataError, SpecError
-from playground import jobs
+from playground import jobs, ladder_view
 from playground.arena import _text, badge, route_adapter
 from playground.benchmarks import bench_job
 from playground.judge import judge_job, judge_key, judge_rows
 from playground.language_check import generate_job, mismatches, stage_upload
 from playground.models_runs import inventory
 from playground.settings import PUBLIC_MAX_LIMIT, Settings
+from tests.ladder_cards import ladder_card, write_ladder
 
 
 @pytest.fixture()
@@ -303,6 +304,69 @@ def test_inventory_lists_trained_merged_and_exported_models(settings):
     assert specs["adapter"] == f"hf:gemma3-270m+adapter={adapter}"
     assert specs["merged"] == f"hf:{merged}" and specs["gguf"].endswith("model-Q4_K_M.gguf")
     assert specs["packaged"] in ("gemma3-270m", "smollm2-135m")
+
+
+def test_inventory_lists_a_quantization_ladder_and_its_files(settings):
+    run = write_ladder(settings.runs_dir / "ladder" / "tiny", ladder_card(), draw=False)
+    (run / "model-q8_0.gguf").write_bytes(b"GGUF")
+    found = inventory(settings)
+    ladder = [e for e in found if e.kind == "quant ladder"]
+    assert [(e.name, e.spec, e.path) for e in ladder] == [("hf:smollm2-135m (tiny)", "", str(run))]
+    assert ladder[0].card["kind"] == "quant_ladder"
+    assert [e.name for e in found if e.kind == "gguf"] == ["model-q8_0.gguf"]  # its GGUFs stay listed too
+    assert ladder_view.choices(settings, found) == [("hf:smollm2-135m (tiny)", "ladder/tiny")]
+
+
+def test_ladder_view_rows_recommendation_and_heatmap(settings, tmp_path):
+    from quantize.ladder_report import Floors, recommend
+
+    card = ladder_card()
+    rows = ladder_view.file_rows(card)
+    assert [r[0] for r in rows] == ["f16", "q8_0", "q4_k_m", "q2_k@langs"]  # largest first
+    assert rows[2] == ["q4_k_m", "105.5", "36.3", "0.0467", "hi (0.0900)", "0.820", ""]
+    assert rows[3][-1] == "30/211 tensors -> q4_0"
+    head, kl = ladder_view.kl_rows(card)
+    assert head == ["language", "q8_0", "q4_k_m", "q2_k@langs"]  # the reference is left out
+    assert kl[2] == ["hi (Hindi)", "0.0110", "0.0900", "0.4000"]
+    text = ladder_view.recommendation(card)  # the card has none: the default floors, said so
+    assert text.startswith("At the default floors: Recommended: q8_0 (144.8 MB)")
+    assert "q4_k_m is ruled out by 1 language(s); the binding one is Hindi (hi: KL 0.0900 > 0.05" in text
+    card["recommendation"] = recommend(card, Floors(max_kl=0.1, min_top1=0.8))  # as `ladder --recommend` writes
+    text = ladder_view.recommendation(card)
+    assert text.startswith("Recommended: q4_k_m") and "KL <= 0.1, top-1 >= 0.8" in text and "Hindi (hi" in text
+    drawn = ladder_view.heatmap_image(card, tmp_path / "nowhere", settings)  # no heatmap.png: drawn
+    run = write_ladder(tmp_path / "run", card)
+    saved = ladder_view.heatmap_image(card, run, settings)
+    assert drawn.size == saved.size and drawn.width > 600
+
+
+def test_a_running_ladder_shows_what_it_measured(settings, tmp_path):
+    card = ladder_card()
+    card["status"] = "running"
+    del card["cells"]["q2_k@langs"]["hi"], card["cells"]["q4_k_m"]
+    for name in ("q4_k_m", "q2_k@langs"):
+        for key in ("mean_kl", "min_top1", "worst_language", "tokens_per_s"):
+            del card["files"][name][key]
+    rows = ladder_view.file_rows(card)
+    assert rows[2] == ["q4_k_m", "105.5", "-", "-", "-", "-", ""]
+    assert ladder_view.kl_rows(card)[1][2] == ["hi (Hindi)", "0.0110", "-", "-"]
+    text = ladder_view.recommendation(card)
+    assert "Recommended: q8_0" in text and "Among the 2 of 4 types measured in every language so far" in text
+    assert ladder_view.heatmap_image(card, tmp_path, settings).width > 0  # drawn from f16 and q8_0
+    card["cells"] = {}
+    assert ladder_view.recommendation(card).startswith("No recommendation yet")
+    assert ladder_view.heatmap_image(card, tmp_path, settings) is None
+
+
+def test_the_ladder_view_escapes_the_card_and_redacts_paths_in_public_mode(public):
+    write_ladder(public.runs_dir / "ladder" / "x", ladder_card(model=f"hf:{public.runs_dir}/<b>m</b>"), draw=False)
+    found = inventory(public)
+    key = ladder_view.choices(public, found)[0][1]
+    text, image, files, kl, calib = ladder_view.show(public, key, found)
+    assert "hf:runs/&lt;b&gt;m&lt;/b&gt;" in text and str(public.runs_dir) not in text and "<b>" not in text
+    assert "Hindi (hi" in text and image.width > 0 and not calib.visible
+    assert [r[0] for r in files.value["data"]] == ["f16", "q8_0", "q4_k_m", "q2_k@langs"]
+    assert ladder_view.show(public, "../../etc", found)[1] is None  # only a scanned ladder's key shows anything
 
 
 
