@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.run_cards import ROOT, publish, write_card  # noqa: E402
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
-TYPES = "f16,q8_0,q6_k,q5_k_m,q4_k_m,q3_k_m,q2_k,q3_k_m@en,q3_k_m@langs,iq3_xxs@en,iq3_xxs@langs"
+TYPES = "f16,q8_0,q6_k,q5_k_m,q4_k_m,q3_k_m,q2_k,q3_k_m@en,q3_k_m@langs,iq3_xxs@langs"
 LANGS = "en,de,es,sw,ru,bg,ar,hi,zh,ja,ko,el"
 FLOORS = [(0.05, 0.90), (0.02, 0.95), (0.01, 0.97)]  # the defaults first, then stricter ones
 
@@ -103,7 +103,7 @@ def main() -> None:
     ap.add_argument("--models", default="hf:smollm2-135m,hf:gemma3-270m")
     ap.add_argument("--runs-dir", type=Path, default=Path("runs/ladder"))
     ap.add_argument("--data-dir", type=Path, default=DATA)
-    ap.add_argument("--sentences", type=int, default=20)
+    ap.add_argument("--sentences", type=int, default=10)
     ap.add_argument("--readme", action="store_true", help="only regenerate the README section from the card")
     args = ap.parse_args()
     if not args.readme:

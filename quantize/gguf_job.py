@@ -8,7 +8,7 @@ from pathlib import Path
 
 from core.run_dir import RunDir
 from quantize.gguf_export import FLOAT_TYPES
-from quantize.llama_quant import quant_types, quantize_gguf, tensor_types
+from quantize.llama_quant import fallback, quant_types, quantize_gguf, tensor_types
 from quantize.upstream_convert import UPSTREAM, export_any
 from quantize.verify import _hf, verify
 
@@ -63,6 +63,7 @@ def run(model: str, types: list[str], out: Path, check: bool = True, log=print,
         path = out / info["path"]
         info["bytes"] = path.stat().st_size
         info["tensor_types"] = tensor_types(path)
+        info["fallback"] = fallback(t, info["tensor_types"])
     if check:
         hf = _hf(src)
         for t, info in card["files"].items():
@@ -70,6 +71,9 @@ def run(model: str, types: list[str], out: Path, check: bool = True, log=print,
                 continue
             log(f"verifying {t} ...")
             info["verify"] = verify(src, out / info["path"], hf=hf)
+            per = info["verify"]["per_language"]
+            worst = max(per, key=lambda lang: per[lang]["kl"])
+            info["worst_language"] = {"lang": worst, "kl": per[worst]["kl"], "top1": per[worst]["top1"]}
     RunDir(out).write_card(card)
     return card
 
@@ -90,7 +94,23 @@ def summary(card: dict) -> str:
         writer = "llama.cpp" if writer == UPSTREAM else writer
         lines.append(f"{t:8} {info['bytes'] / 1e6:8.1f} {info['seconds']:6.1f} {cells[0]:>7} {cells[1]:>6} {kl:>8}"
                      f" {same:>5} {chat:>5} {writer:>9}  {types}")
-    return "\n".join(lines)
+    return "\n".join(lines + _must_know(card))
+
+
+def _must_know(card: dict) -> list[str]:
+    """The worst language of each verified type, and the types llama.cpp could not write as asked."""
+    out = []
+    for t, info in card["files"].items():
+        worst = info.get("worst_language")
+        if worst:
+            out.append(f"{t}: worst language {worst['lang']} (KL {worst['kl']:.4f}, top-1 {worst['top1']:.3f})")
+        fb = info.get("fallback")
+        if fb and fb["tensors"]:
+            kinds = ", ".join(f"{k} {v}" for k, v in fb["types"].items())
+            out.append(f"{t}: {fb['tensors']} of {fb['of']} quantized tensors fell back to 32-wide blocks ({kinds}): "
+                       f"their rows are not a multiple of 256, so the file is larger and closer to f16 than {t} "
+                       f"elsewhere")
+    return [""] + out if out else []
 
 
 def verify_table(report: dict) -> str:

@@ -81,11 +81,19 @@ class LadderJob:
     imatrix: Path | None = arg(None, help="a ready importance matrix (llama-imatrix output) for TYPE@file")
     calib_text: Path | None = arg(None, help="a text file (e.g. the training mix's text) for TYPE@text")
     calib_chunks: int = arg(48, help="chunks of 256 tokens llama-imatrix reads (the same for every calibration)")
+    bench: list[str] | None = arg(None, help="benchmarks (e.g. xcopa) to score every file on, in the ladder's "
+                                            "languages that the benchmark has: accuracy change from f16")
+    bench_limit: int | None = arg(None, help="the first N items per benchmark language")
+    prompts: str | None = arg(None, help="a prompt set (e.g. examples) every file answers: agreement, LCB line "
+                                         "pass rate and answer health against f16")
+    prompts_limit: int | None = arg(None, help="the first N prompts per language")
     recommend: bool = arg(False, help="name the smallest type that meets the floors in every language")
     max_kl: float = arg(0.05, help="--recommend's floor: mean KL divergence from f16, per language", identity=False)
     min_top1: float = arg(0.90, help="--recommend's floor: top-1 agreement with f16, per language", identity=False)
     max_ppl_change: float | None = arg(None, help="--recommend's floor: perplexity increase in %%, per language",
                                        identity=False)
+    max_bench_drop: float = arg(1.0, help="--recommend's floor: accuracy points below f16 on a --bench task",
+                                identity=False)
 
     @pydantic.field_validator("types")
     @classmethod

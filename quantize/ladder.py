@@ -64,7 +64,7 @@ def parse_variants(types: list[str]) -> list[Variant]:
 
 
 def run_ladder(model: str, out: Path, types: list[str], langs: list[str], data_dir: Path, n_sentences: int = 24,
-               greedy_prompts: int = 4, new_tokens: int = 16, imatrix: Path | None = None,
+               greedy_prompts: int = 3, new_tokens: int = 16, imatrix: Path | None = None,
                calib_text: Path | None = None, calib_chunks: int = 48, log=print) -> dict:
     """Build and measure the ladder in `out` (resuming what is there); returns the card (also out/card.json)."""
     from quantize.gguf_job import model_dir_of
@@ -96,11 +96,13 @@ def run_ladder_job(job, log=print) -> str:
     """Run a LadderJob: the ladder, its heatmap, the recommendation if asked; returns the text to print."""
     from quantize.ladder_report import (
         Floors,
+        bench_table,
         calibration_comparison,
         calibration_table,
         heatmap,
         ladder_table,
         language_table,
+        prompts_table,
         recommend,
         recommendation_text,
     )
@@ -108,14 +110,29 @@ def run_ladder_job(job, log=print) -> str:
     if job.data_dir is None:
         raise ConfigError("The ladder measures on FLORES-200 text: pass --data-dir, the folder holding "
                           "flores200_devtest/ (and sib200/ for @en/@langs calibration).")
+    from quantize.ladder_evals import check_evals
+
+    check_evals(job.bench or [], job.prompts, resolve_langs(job.langs, job.data_dir))  # before hours of work
     card = run_ladder(job.model, job.out, job.types, job.langs, job.data_dir, n_sentences=job.sentences,
                       imatrix=job.imatrix, calib_text=job.calib_text, calib_chunks=job.calib_chunks, log=log)
     card["calibration"] = calibration_comparison(card)
+    if job.bench:
+        from quantize.ladder_evals import bench_cells
+
+        card["bench"] = bench_cells(job.out, card, job.bench, job.bench_limit, job.data_dir, log=log)
+    if job.prompts:
+        from quantize.ladder_evals import prompt_cells
+
+        card["prompts"] = prompt_cells(job.out, card, job.prompts, job.prompts_limit, job.data_dir, log=log)
     parts = [ladder_table(card), "", language_table(card, "kl"), "", language_table(card, "top1")]
     if card["calibration"]:
         parts += ["", calibration_table(card["calibration"])]
+    if card.get("bench"):
+        parts += ["", bench_table(card["bench"])]
+    if card.get("prompts"):
+        parts += ["", prompts_table(card["prompts"])]
     if job.recommend:
-        floors = Floors(job.max_kl, job.min_top1, job.max_ppl_change)
+        floors = Floors(job.max_kl, job.min_top1, job.max_ppl_change, job.max_bench_drop)
         card["recommendation"] = recommend(card, floors)
         parts += ["", recommendation_text(card["recommendation"])]
     heatmap(card, job.out / "heatmap.png")

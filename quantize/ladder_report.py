@@ -20,10 +20,13 @@ class Floors:
     max_kl: float = 0.05
     min_top1: float = 0.90
     max_ppl_change_pct: float | None = None
+    max_bench_drop: float = 1.0  # accuracy points below f16 on any --bench task in that language
 
-    def failures(self, cell: dict) -> list[str]:
-        """The floors one (type, language) cell misses, as readable phrases."""
-        out = []
+    def failures(self, cell: dict, bench: dict[str, dict] | None = None) -> list[str]:
+        """The floors one (type, language) cell misses, as readable phrases; `bench`: that language's
+        benchmark rows ("task/lang" -> row) of the same type."""
+        out = [f"{group.split('/')[0]} {row['change_points']:+.1f} points < -{self.max_bench_drop}"
+               for group, row in (bench or {}).items() if row["change_points"] < -self.max_bench_drop]
         if cell["kl"] > self.max_kl:
             out.append(f"KL {cell['kl']:.4f} > {self.max_kl}")
         if cell["top1"] < self.min_top1:
@@ -41,12 +44,18 @@ def recommend(card: dict, floors: Floors) -> dict:
     """The smallest file meeting `floors` in every language, and the languages that rule out the next smaller
     one (the binding language is the one furthest below a floor there)."""
     langs = card["langs"]
-    misses = {name: {lang: floors.failures(card["cells"][name][lang]) for lang in langs} for name in _by_size(card)}
+    bench = card.get("bench", {})
+
+    def bench_of(name: str, lang: str) -> dict:
+        return {g: row for g, row in bench.get(name, {}).items() if g.endswith(f"/{lang}")}
+
+    misses = {name: {lang: floors.failures(card["cells"][name][lang], bench_of(name, lang)) for lang in langs}
+              for name in _by_size(card)}
     misses = {name: {lang: f for lang, f in per.items() if f} for name, per in misses.items()}
     ordered = _by_size(card)
     chosen = next(name for name in ordered if not misses[name])  # the reference always passes
     smaller = ordered[: ordered.index(chosen)]
-    out = {"floors": vars(floors), "type": chosen, "bytes": card["files"][chosen]["bytes"],
+    out = {"floors": vars(floors), "type": chosen, "bytes": card["files"][chosen]["bytes"], "bench": bool(bench),
            "binding_language": None, "next_smaller": None, "fails_there": {}}
     if smaller:
         below = smaller[-1]
@@ -62,7 +71,8 @@ def recommendation_text(rec: dict) -> str:
     """One paragraph: the type, its size, and why nothing smaller."""
     f = rec["floors"]
     floors = f"KL <= {f['max_kl']}, top-1 >= {f['min_top1']}" + (
-        f", perplexity +{f['max_ppl_change_pct']}% at most" if f.get("max_ppl_change_pct") is not None else "")
+        f", perplexity +{f['max_ppl_change_pct']}% at most" if f.get("max_ppl_change_pct") is not None else "") + (
+        f", benchmark drop <= {f['max_bench_drop']} points" if rec.get("bench") else "")
     text = f"Recommended: {rec['type']} ({rec['bytes'] / 1e6:.1f} MB) meets {floors} in every language."
     if rec["binding_language"]:
         lang = rec["binding_language"]
@@ -164,4 +174,28 @@ def calibration_table(rows: list[dict]) -> str:
         change = f"{r['change_pct']:+.1f}%" if r["change_pct"] is not None else "-"
         lines.append(f"{r['type']:9} {r['lang']:5} {r['kl_en']:8.4f} {r['kl_langs']:8.4f} "
                      f"{r['diff']:+10.4f} [{lo:+.4f}, {hi:+.4f}] {change:>7}")
+    return "\n".join(lines)
+
+
+def bench_table(bench: dict) -> str:
+    """Benchmark accuracy per file and task/language, with the paired change from f16 and its interval."""
+    lines = [f"{'type':16} {'task/lang':14} {'n':>5} {'acc':>6} {'f16':>6} {'change, points [95% CI]':>28}"]
+    for name, groups in bench.items():
+        for group, r in groups.items():
+            lo, hi = r["change_ci95_points"]
+            lines.append(f"{name:16} {group:14} {r['n']:5d} {r['acc']:6.3f} {r['acc_ref']:6.3f} "
+                         f"{r['change_points']:+8.2f} [{lo:+6.2f}, {hi:+6.2f}]")
+    return "\n".join(lines)
+
+
+def prompts_table(rows: dict) -> str:
+    """Prompt-set answers per file and language: agreement (healthy only), line pass rate, echo/loop shares."""
+    def cell(v):
+        return f"{v:.2f}" if v is not None else "-"
+
+    lines = [f"{'type':16} {'lang':5} {'n':>4} {'agree':>6} {'healthy':>7} {'LPR':>5} {'echo':>5} {'loop':>5}"]
+    for name, per in rows.items():
+        for lang, r in per.items():
+            lines.append(f"{name:16} {lang:5} {r['n']:4d} {cell(r['agreement']):>6} {cell(r['healthy_agreement']):>7} "
+                         f"{cell(r['lpr']):>5} {cell(r.get('echo')):>5} {cell(r.get('loop')):>5}")
     return "\n".join(lines)

@@ -136,6 +136,12 @@ def test_smollm2_round_trip_and_quant_types(tmp_path, report):
     assert set(files["q8_0"]["verify"]["per_language"]) >= {"en", "de", "fr", "es", "ru", "zh", "ar", "hi"}
     # SmolLM2's width (576) is not a multiple of 256: most q4_k_m tensors fall back, and the card says so.
     assert files["q4_k_m"]["tensor_types"].get("q5_0", 0) > files["q4_k_m"]["tensor_types"].get("q4_k", 0)
+    assert files["q4_k_m"]["fallback"]["types"]["q5_0"] > files["q4_k_m"]["fallback"]["of"] // 2
+    assert files["q8_0"]["fallback"] is None and files["f16"]["fallback"] is None
+    per = files["q4_k_m"]["verify"]["per_language"]
+    assert files["q4_k_m"]["worst_language"]["kl"] == max(r["kl"] for r in per.values())
+    assert "q4_k_m: worst language" in summary(card) and "fell back to 32-wide blocks (q5_0" in summary(card)
+
     def chat(t):
         llm = Llama(str(tmp_path / files[t]["path"]), n_ctx=256, verbose=False)
         reply = llm.create_chat_completion([{"role": "user", "content": "What is the capital of France?"}],
