@@ -149,3 +149,19 @@ def test_a_ladder_killed_while_building_resumes_without_redoing_finished_types(s
     third = _ladder(out, "--data-dir", str(shared_data))
     log3, _ = third.communicate(timeout=300)
     assert third.returncode == 0 and json.loads(card_path.read_text())["cells"] == card["cells"]
+
+
+def test_a_benchmark_drop_is_a_floor_and_a_benchmark_must_share_a_language():
+    from quantize.ladder_evals import check_evals
+
+    card = _card(CELLS, SIZES)
+    card["bench"] = {"q8_0": {"xcopa/hi": {"change_points": -2.5}, "xcopa/ja": {"change_points": 0.0}}}
+    rec = recommend(card, Floors())
+    assert rec["type"] == "f16" and rec["binding_language"] == "hi"
+    assert rec["fails_there"] == {"hi": ["xcopa -2.5 points < -1.0"]}
+    assert "benchmark drop <= 1.0 points" in recommendation_text(rec)
+    assert recommend(card, Floors(max_bench_drop=3.0))["type"] == "q8_0"
+    with pytest.raises(ConfigError, match="Benchmark xcopa has none of the ladder's languages .*sw"):
+        check_evals(["xcopa"], None, ["en", "hi"])
+    with pytest.raises(ConfigError, match="Unknown task"):
+        check_evals(["no_such_task"], None, ["en"])
