@@ -59,7 +59,7 @@ def run(model: str, types: list[str], out: Path, check: bool = True, log=print,
             quantize_gguf(base, path, t)
             writer = base_writer  # quantized from the base file
         card["files"][t] = {"path": path.name, "writer": writer, "seconds": round(time.perf_counter() - started, 1)}
-    for info in card["files"].values():
+    for t, info in card["files"].items():
         path = out / info["path"]
         info["bytes"] = path.stat().st_size
         info["tensor_types"] = tensor_types(path)
