@@ -60,6 +60,9 @@ def parse_variants(types: list[str]) -> list[Variant]:
         variant = Variant(qtype, calib or None)
         if variant not in out:
             out.append(variant)
+    if len(out) == 1:
+        raise ConfigError(f"--types names nothing to compare with the {REFERENCE} reference; give quantized types, "
+                          f"e.g. {','.join(DEFAULT_TYPES)}.")
     return out
 
 
@@ -83,9 +86,12 @@ def run_ladder(model: str, out: Path, types: list[str], langs: list[str], data_d
     card["variants"] = list(dict.fromkeys([*card.get("variants", []), *(v.name for v in variants)]))
     started = time.perf_counter()
     build_files(run, src, variants, codes, data_dir, imatrix, calib_text, calib_chunks, log)
-    measure(run, [v.name for v in variants], codes, data_dir, n_sentences, greedy_prompts, new_tokens, log)
-    measure_speed(run, [v.name for v in variants], sentences("en", data_dir, 1)[0])
-    summarize(card, [v.name for v in variants], codes)
+    # Every file of the run in every language of the run, also those an earlier call asked for, so the card
+    # stays a full table when a rerun adds a language or a type.
+    names, langs_all = list(card["files"]), card["langs"]
+    measure(run, names, langs_all, data_dir, n_sentences, greedy_prompts, new_tokens, log)
+    measure_speed(run, names, sentences("en", data_dir, 1)[0])
+    summarize(card, names, langs_all)
     card["seconds"] = round(card.get("seconds", 0) + time.perf_counter() - started, 1)
     card["status"] = "done"
     run.write_card()

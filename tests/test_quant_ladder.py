@@ -25,6 +25,8 @@ def test_unknown_type_lists_the_valid_ones():
     with pytest.raises(ConfigError) as err:
         parse_variants(["q8_0", "q4_k_x"])
     assert "'q4_k_x'" in str(err.value) and "q4_k_m" in str(err.value) and "iq3_xxs" in str(err.value)
+    with pytest.raises(ConfigError, match="nothing to compare with the f16 reference"):
+        parse_variants(["f16"])
 
 
 def test_an_i_quant_without_an_importance_matrix_says_how_to_get_one():
