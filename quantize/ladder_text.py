@@ -4,12 +4,12 @@ dev sentences that SIB-200 carries (never a devtest sentence, so calibration and
 
 from __future__ import annotations
 
-import csv
 import functools
 from pathlib import Path
 
 from core.errors import ConfigError
 from core.languages import from_flores, get_language
+from core.readers import read_local
 
 FLORES = "flores200_devtest/devtest"
 SIB200 = "sib200"
@@ -53,10 +53,8 @@ def calibration_text(langs: list[str], data_dir: Path) -> str:
             raise ConfigError(f"No calibration text for {lang}: {folder} is missing. Calibrate on other languages "
                               f"or give a text file (--calib-text).")
         devtest = set(flores_files(data_dir)[lang].read_text(encoding="utf-8").splitlines())
-        rows = []
-        for split in ("train", "dev", "test"):
-            with (folder / f"{split}.tsv").open(encoding="utf-8", newline="") as f:
-                rows += [r for r in csv.DictReader(f, delimiter="\t", quoting=csv.QUOTE_NONE)]
+        rows = [row for split in ("train", "dev", "test") for _, row in read_local(folder / f"{split}.tsv")
+                if isinstance(row, dict)]  # a broken line (core.readers.Unparsable) is no calibration text
         rows.sort(key=lambda r: int(r["index_id"]))
         per_lang.append([r["text"].strip() for r in rows if r["text"] not in devtest])
     lines = [text for group in zip(*per_lang) for text in group]
