@@ -13,17 +13,15 @@ completions) on lcb_monolingual and lcb_crosslingual, then the same scorer on ea
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.run_cards import publish, write_card  # noqa: E402
+from bench.run_cards import card_bench_args, measure_and_publish  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-DATA = ROOT.parent / "shared" / "data"
 UPSTREAM_CELLS = ROOT / "tests" / "fixtures" / "lcb_command_r_upstream.json"
 # compute_metrics.py's overall averages for outputs/command-r.csv with lid.176.ftz (percent).
 UPSTREAM = {"monolingual": {"lpr": 97.97, "wpr": 96.17, "acc": 99.26},
@@ -116,18 +114,15 @@ def tables(card: dict) -> str:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--models", default="smollm2-135m,gemma3-270m")
-    ap.add_argument("--runs-dir", type=Path, default=Path("runs/lcb"))
-    ap.add_argument("--data-dir", type=Path, default=DATA)
+    ap = card_bench_args(__doc__, "runs/lcb", models="smollm2-135m,gemma3-270m")
     ap.add_argument("--limit", type=int, default=6, help="prompts per language and setting")
-    ap.add_argument("--readme", action="store_true", help="only regenerate the README tables from the card")
     args = ap.parse_args()
-    if not args.readme:
-        card = {"command_r": command_r(args.data_dir, args.runs_dir / "command-r"), "limit": args.limit,
+
+    def build() -> dict:
+        return {"command_r": command_r(args.data_dir, args.runs_dir / "command-r"), "limit": args.limit,
                 "models": packaged(args.models.split(","), args.runs_dir, args.data_dir, args.limit)}
-        write_card("language_confusion", card)
-    publish("language_confusion", "language-confusion", tables)
+
+    measure_and_publish(args, "language_confusion", "language-confusion", build, tables)
 
 
 if __name__ == "__main__":

@@ -10,7 +10,6 @@ Not a speed race: tokens/s per type is the median of 3 greedy decodes of 64 toke
 
 from __future__ import annotations
 
-import argparse
 import json
 import shutil
 import sys
@@ -19,9 +18,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.run_cards import ROOT, publish, write_card  # noqa: E402
+from bench.run_cards import ROOT, card_bench_args, measure_and_publish  # noqa: E402
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 TYPES = "f16,q8_0,q6_k,q5_k_m,q4_k_m,q3_k_m,q2_k,q3_k_m@en,q3_k_m@langs,iq3_xxs@langs"
 LANGS = "en,de,es,sw,ru,bg,ar,hi,zh,ja,ko,el"
 FLOORS = [(0.05, 0.90), (0.02, 0.95), (0.15, 0.75)]  # the defaults first, then a stricter and a looser one
@@ -99,16 +97,11 @@ def table(card: dict) -> str:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--models", default="hf:smollm2-135m,hf:gemma3-270m")
-    ap.add_argument("--runs-dir", type=Path, default=Path("runs/ladder"))
-    ap.add_argument("--data-dir", type=Path, default=DATA)
+    ap = card_bench_args(__doc__, "runs/ladder")
     ap.add_argument("--sentences", type=int, default=10)
-    ap.add_argument("--readme", action="store_true", help="only regenerate the README section from the card")
     args = ap.parse_args()
-    if not args.readme:
-        write_card("quant_ladder", run(args.models.split(","), args.runs_dir, args.data_dir, args.sentences))
-    publish("quant_ladder", "quant-ladder", table)
+    measure_and_publish(args, "quant_ladder", "quant-ladder",
+                        lambda: run(args.models.split(","), args.runs_dir, args.data_dir, args.sentences), table)
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import platform
 import re
@@ -12,6 +13,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
+SHARED_DATA = ROOT.parent / "shared" / "data"
+PACKAGED = "hf:smollm2-135m,hf:gemma3-270m"
 
 
 def median_spread(values: list[float]) -> dict:
@@ -74,3 +77,21 @@ def publish(name: str, marker: str, render) -> None:
     print(text)
     if not update_readme(marker, text):
         print(f"README.md has no <!-- {marker}:begin --> / <!-- {marker}:end --> markers; the table was not written.")
+
+
+def card_bench_args(doc: str, runs_dir: str, models: str = PACKAGED) -> argparse.ArgumentParser:
+    """The flags of a bench that writes a card and a README section: --models, --runs-dir, --data-dir and
+    --readme; the bench adds its own, then parses."""
+    ap = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--models", default=models)
+    ap.add_argument("--runs-dir", type=Path, default=Path(runs_dir))
+    ap.add_argument("--data-dir", type=Path, default=SHARED_DATA)
+    ap.add_argument("--readme", action="store_true", help="only regenerate the README section from the card")
+    return ap
+
+
+def measure_and_publish(args, name: str, marker: str, build, render) -> None:
+    """Unless --readme: write the card `build()` returns; then publish `render(card)` into the README."""
+    if not args.readme:
+        write_card(name, build())
+    publish(name, marker, render)

@@ -10,16 +10,13 @@ context per label (see docs/architecture.md)."""
 
 from __future__ import annotations
 
-import argparse
 import sys
 from collections import Counter
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.run_cards import publish, write_card  # noqa: E402
-
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+from bench.run_cards import card_bench_args, measure_and_publish  # noqa: E402
 
 
 def majority_share(data_dir: Path, lang: str, limit: int | None) -> float:
@@ -87,16 +84,11 @@ def table(card: dict) -> str:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--models", default="hf:smollm2-135m,hf:gemma3-270m")
-    ap.add_argument("--runs-dir", type=Path, default=Path("runs/sib200"))
-    ap.add_argument("--data-dir", type=Path, default=DATA)
+    ap = card_bench_args(__doc__, "runs/sib200")
     ap.add_argument("--limit", type=int, default=None, help="the first N items per language (default: all 204)")
-    ap.add_argument("--readme", action="store_true", help="only regenerate the README table from the card")
     args = ap.parse_args()
-    if not args.readme:
-        write_card("sib200", run(args.models.split(","), args.runs_dir, args.data_dir, args.limit))
-    publish("sib200", "sib200", table)
+    measure_and_publish(args, "sib200", "sib200",
+                        lambda: run(args.models.split(","), args.runs_dir, args.data_dir, args.limit), table)
 
 
 if __name__ == "__main__":

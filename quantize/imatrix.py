@@ -13,8 +13,7 @@ from pathlib import Path
 from core.errors import ModelFileError
 from core.run_dir import atomic_file
 
-# llama.cpp's i-quants: too few bits to place well without knowing which weights matter.
-NEEDS_IMATRIX = ("iq1_s", "iq1_m", "iq2_xxs", "iq2_xs", "iq2_s")
+# llama.cpp's i-quants: too few bits to place well without knowing which weights matter, so we ask for one.
 I_QUANTS = ("iq1_s", "iq1_m", "iq2_xxs", "iq2_xs", "iq2_s", "iq2_m", "iq3_xxs", "iq3_xs", "iq3_s", "iq3_m", "iq4_nl",
             "iq4_xs")
 

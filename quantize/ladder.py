@@ -256,7 +256,7 @@ def measure_speed(run: RunDir, names: list[str], prompt: str, new_tokens: int = 
             continue
         runner = Runner(run.path / entry["path"], MAX_TOKENS)
         try:
-            ids = runner.tokenize(prompt)[:32]
+            ids = runner.token_ids(prompt)[:32]
             runner.greedy(ids, 4)  # warm up: first-call allocations are not decoding
             rates = []
             for _ in range(repeats):

@@ -7,22 +7,18 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 from scipy import stats
 from scipy.special import log_softmax
 
+from quantize.verify import GGUFRunner
 
-class Runner:
-    """A GGUF file in llama-cpp-python: logits over a token sequence, and greedy continuations."""
 
-    def __init__(self, path: Path, n_ctx: int):
-        from llama_cpp import Llama
+class Runner(GGUFRunner):
+    """The verification's GGUF runner, plus what the ladder reads: ids with the file's BOS, and log-probs."""
 
-        self.llm = Llama(str(path), n_ctx=n_ctx, n_batch=n_ctx, logits_all=True, verbose=False)
-
-    def tokenize(self, text: str) -> list[int]:
+    def token_ids(self, text: str) -> list[int]:
         return self.llm.tokenize(text.encode(), add_bos=True)
 
     def log_probs(self, ids: list[int]) -> np.ndarray:
@@ -30,17 +26,6 @@ class Runner:
         self.llm.reset()
         self.llm.eval(ids)
         return log_softmax(np.asarray(self.llm.scores[: len(ids) - 1], dtype=np.float32), axis=-1)
-
-    def greedy(self, ids: list[int], n: int) -> list[int]:
-        out: list[int] = []
-        for token in self.llm.generate(ids, top_k=1, top_p=1.0, temp=0.0, repeat_penalty=1.0, reset=True):
-            if token == self.llm.token_eos() or len(out) >= n:
-                break
-            out.append(token)
-        return out
-
-    def close(self) -> None:
-        self.llm.close()
 
 
 @dataclass
@@ -56,7 +41,7 @@ class Reference:
 def reference(runner: Runner, sentences: list[str], greedy_prompts: int, new_tokens: int, max_tokens: int) -> Reference:
     """Tokenize `sentences` once (cut to `max_tokens`) and take the reference's log-probs and continuations of
     the first `greedy_prompts` sentences' first halves."""
-    ids = [runner.tokenize(s)[:max_tokens] for s in sentences]
+    ids = [runner.token_ids(s)[:max_tokens] for s in sentences]
     prompts = [seq[: max(2, len(seq) // 2)] for seq in ids[:greedy_prompts]]
     continuations = [runner.greedy(p, new_tokens) for p in prompts]
     return Reference(ids, [runner.log_probs(seq) for seq in ids], prompts, continuations)

@@ -57,10 +57,10 @@ def _ids(tok, text: str) -> list[int]:
 class GGUFRunner:
     """A GGUF file in llama-cpp-python, seen as the verification needs it (greedy ids, logits, tokenizer)."""
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, n_ctx: int = 512):
         from llama_cpp import Llama
 
-        self.llm = Llama(str(path), n_ctx=512, logits_all=True, verbose=False, n_threads=None)
+        self.llm = Llama(str(path), n_ctx=n_ctx, logits_all=True, verbose=False, n_threads=None)
 
     def greedy(self, ids: list[int], n: int) -> list[int]:
         out = []
