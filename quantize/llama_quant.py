@@ -55,7 +55,7 @@ _LEGACY = {"q4_0", "q4_1", "q5_0", "q5_1", "q8_0", "iq4_nl"}
 def fallback(qtype: str, types: dict[str, int]) -> dict | None:
     """For a k- or i-quant: how many tensors llama.cpp wrote in a 32-block type instead (rows not a multiple of
     256, as SmolLM2's 576 and Gemma 3 270M's 640), and which; None when the type has no such fallback."""
-    if "_k" not in qtype and not qtype.startswith("iq") or qtype == "iq4_nl":
+    if qtype == "iq4_nl" or not ("_k" in qtype or qtype.startswith("iq")):  # iq4_nl is itself 32 wide
         return None
     fell = {t: n for t, n in types.items() if t in _LEGACY}
     quantized = sum(n for t, n in types.items() if t not in ("f32", "f16", "bf16"))

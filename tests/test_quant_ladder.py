@@ -152,10 +152,24 @@ def test_a_ladder_killed_while_building_resumes_without_redoing_finished_types(s
     assert all(card["files"][n]["tokens_per_s"] > 0 for n in card["cells"])
     assert card["recommendation"]["type"] in card["cells"] and "Recommended:" in log
     assert (out / "heatmap.png").read_bytes()[:4] == b"\x89PNG"
-    # A third run finds everything done and measures nothing again.
-    third = _ladder(out, "--data-dir", str(shared_data))
-    log3, _ = third.communicate(timeout=300)
-    assert third.returncode == 0 and json.loads(card_path.read_text())["cells"] == card["cells"]
+    # A third run adds a language, a benchmark and a prompt set: nothing is built or measured again, the new
+    # language is measured for every file, and every file is scored on both.
+    third = _ladder(out, "--data-dir", str(shared_data), "--langs", "en,hi,zh", "--bench", "xcopa",
+                    "--bench-limit", "4", "--prompts", "examples", "--prompts-limit", "1")
+    log3, _ = third.communicate(timeout=600)
+    assert third.returncode == 0, log3[-3000:]
+    assert "writing" not in log3 and "importance matrix" not in log3
+    final = json.loads(card_path.read_text())
+    assert all(final["cells"][n][lang] == card["cells"][n][lang] for n in card["cells"] for lang in ("en", "hi"))
+    assert all(final["cells"][n]["zh"]["sentences"] == 3 for n in card["cells"])
+    assert set(final["bench"]) == set(card["cells"]) and all(b["xcopa/zh"]["n"] == 4 for b in final["bench"].values())
+    assert final["bench"]["f16"]["xcopa/zh"]["change_points"] == 0  # the reference against itself
+    q4 = final["bench"]["q4_k_m"]["xcopa/zh"]
+    assert q4["change_points"] == round(100 * (q4["acc"] - q4["acc_ref"]), 2)
+    assert q4["change_ci95_points"][0] <= q4["change_points"] <= q4["change_ci95_points"][1]
+    assert set(final["prompts"]["q8_0"]) == {"en", "hi", "zh"}
+    assert final["prompts"]["f16"]["en"]["agreement_change"] == 0 and final["prompts"]["q8_0"]["zh"]["n"] == 1
+    assert "xcopa/zh" in log3 and "healthy" in log3
 
 
 def test_a_benchmark_drop_is_a_floor_and_a_benchmark_must_share_a_language():
