@@ -102,10 +102,33 @@ def test_gemma_trains_with_its_turn_format(mix, tmp_path):
 
 
 def test_qlora_on_cpu(mix, tmp_path):
+    import bitsandbytes as bnb
+    import torch
+
+    from trainer import modeling
     from trainer.train import train
 
     cfg = _cfg("smollm2-135m", mix, tmp_path / "run", qlora="true", max_steps=3, max_length=128, grad_accum=1,
                batch_size=2, eval_every=3, save_every=2, eval_max_rows=6)
+    # The model the recipe trains: every projection under the adapters is a bitsandbytes 4-bit layer holding
+    # half a byte per weight; only the adapters train.
+    _, base, _ = modeling.load_base(cfg, device_is_cuda=False)
+    model = modeling.add_lora(base, cfg)
+    wrapped = {n.removesuffix(".base_layer"): m for n, m in model.named_modules() if n.endswith(".base_layer")}
+    config = model.config
+    assert len(wrapped) == config.num_hidden_layers * 7  # q k v o gate up down
+    assert all(isinstance(m, bnb.nn.Linear4bit) for m in wrapped.values())
+    for m in wrapped.values():
+        assert m.weight.numel() * m.weight.element_size() == m.in_features * m.out_features // 2
+    assert not any(type(m) is torch.nn.Linear for n, m in model.named_modules()
+                   if n.rsplit(".", 1)[-1] in ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj",
+                                               "down_proj"))
+    assert {n for n, p in model.named_parameters() if p.requires_grad} == {
+        n for n, _ in model.named_parameters() if ".lora_" in n}
+    four_bit = sum(m.weight.numel() * m.weight.element_size() for m in wrapped.values())
+    assert four_bit < sum(m.in_features * m.out_features for m in wrapped.values()) * 0.51
+    del model, base
+
     final = train(cfg, progress=False, log=lambda m: None)
     assert final["step"] == 3 and final["loss"] > 0
     card = json.loads((tmp_path / "run" / "adapter" / "polyglot_card.json").read_text())

@@ -115,17 +115,58 @@ def micro_batch(examples: list[Example], micro_step: int, batch_size: int, seed:
     return [examples[idx[(start + k) % len(idx)]] for k in range(batch_size)]
 
 
+def pack(batch: list[Example], max_length: int) -> list[list[Example]]:
+    """Rows of at most `max_length` tokens holding whole examples (first fit, longest first): no example is cut,
+    so no token is lost; a batch never needs more rows than it has examples."""
+    rows: list[list[Example]] = []
+    room: list[int] = []
+    for ex in sorted(batch, key=lambda e: -len(e.enc.input_ids)):
+        n = len(ex.enc.input_ids)
+        if n > max_length:
+            raise ValueError(f"an example of {n} tokens does not fit a packed row of max_length={max_length}")
+        k = next((k for k, free in enumerate(room) if free >= n), None)
+        if k is None:
+            rows.append([])
+            room.append(max_length)
+            k = len(rows) - 1
+        rows[k].append(ex)
+        room[k] -= n
+    return rows
+
+
 def collate(batch: list[Example], pad_id: int, packing: bool = False, max_length: int = 0):
-    """Tensors for a batch: right-padded (labels IGNORE on padding), or packed into one row of `max_length`."""
+    """Tensors for a batch: right-padded (labels IGNORE on padding), or packed.
+
+    Packed rows carry `position_ids` that restart at 0 for each example and no attention mask: transformers
+    then attends block-diagonally (each example sees only itself), and the padding at a row's end is a
+    segment of its own that no example sees.
+    """
     import torch
 
-    if packing:
-        ids = [t for ex in batch for t in ex.enc.input_ids][:max_length]
-        labels = [t for ex in batch for t in ex.enc.labels][:max_length]
-        return {"input_ids": torch.tensor([ids]), "labels": torch.tensor([labels]),
-                "attention_mask": torch.ones(1, len(ids), dtype=torch.long)}
-    width = max(len(ex.enc.input_ids) for ex in batch)
-    ids = [ex.enc.input_ids + [pad_id] * (width - len(ex.enc.input_ids)) for ex in batch]
-    labels = [ex.enc.labels + [IGNORE] * (width - len(ex.enc.labels)) for ex in batch]
-    mask = [[1] * len(ex.enc.input_ids) + [0] * (width - len(ex.enc.input_ids)) for ex in batch]
-    return {"input_ids": torch.tensor(ids), "labels": torch.tensor(labels), "attention_mask": torch.tensor(mask)}
+    if not packing:
+        width = max(len(ex.enc.input_ids) for ex in batch)
+        ids = [ex.enc.input_ids + [pad_id] * (width - len(ex.enc.input_ids)) for ex in batch]
+        labels = [ex.enc.labels + [IGNORE] * (width - len(ex.enc.labels)) for ex in batch]
+        mask = [[1] * len(ex.enc.input_ids) + [0] * (width - len(ex.enc.input_ids)) for ex in batch]
+        return {"input_ids": torch.tensor(ids), "labels": torch.tensor(labels),
+                "attention_mask": torch.tensor(mask)}
+    rows = pack(batch, max_length)
+    width = max(sum(len(ex.enc.input_ids) for ex in row) for row in rows)
+    ids, labels, positions = [], [], []
+    for row in rows:
+        r_ids, r_labels, r_pos = [], [], []
+        for ex in row:
+            r_ids += ex.enc.input_ids
+            # An example's first token is no target: unpacked, nothing predicts it either.
+            r_labels += [IGNORE, *ex.enc.labels[1:]]
+            r_pos += range(len(ex.enc.input_ids))
+        pad = width - len(r_ids)
+        ids.append(r_ids + [pad_id] * pad)
+        labels.append(r_labels + [IGNORE] * pad)
+        positions.append(r_pos + list(range(pad)))
+    return {"input_ids": torch.tensor(ids), "labels": torch.tensor(labels), "position_ids": torch.tensor(positions)}
+
+
+def real_tokens(batch: list[Example]) -> int:
+    """The batch's tokens, padding excluded (what throughput counts)."""
+    return sum(len(ex.enc.input_ids) for ex in batch)

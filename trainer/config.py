@@ -31,8 +31,10 @@ class TrainConfig:
     out: str = "runs/train"
     chat_template: str | None = None  # a named format (chatml, gemma, alpaca, guanaco), a .jinja file, or None
     max_length: int = 1024
-    packing: bool = False
+    packing: bool = False  # a batch's examples packed whole into rows of max_length, attending block-diagonally
     group_by_length: bool = True  # batches of similar length: less compute spent on padding
+    supervised_head: bool = True  # project to the vocabulary only at positions with a trained label
+    chunked_loss: bool = True  # fused cross-entropy in row chunks: the [tokens x vocab] logits are never held
     lora: Lora = dataclasses.field(default_factory=Lora)
     qlora: bool = False  # load the base in 4-bit NF4 (bitsandbytes) and train LoRA on top
     learning_rate: float = 3e-4

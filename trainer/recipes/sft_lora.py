@@ -8,8 +8,8 @@ from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING
 
 from core.errors import ConfigError
-from trainer import loop, modeling, optim, runlog
-from trainer.batches import Example, collate, encode_rows, micro_batch, read_mix, split
+from trainer import lm_loss, loop, modeling, optim, runlog
+from trainer.batches import Example, collate, encode_rows, micro_batch, read_mix, real_tokens, split
 from trainer.encode import IGNORE
 from trainer.eval_loss import per_language_loss
 from trainer.recipes import Job, register
@@ -36,20 +36,26 @@ def sft_data(cfg: TrainConfig, tokenizer, fmt, languages: list[str] | None) -> S
     return SftData(train_ex, eval_ex, dropped)
 
 
-def sft_step(state: loop.TrainState, cfg: TrainConfig, examples: list[Example], pad_id: int) -> loop.StepFn:
-    """The step function of token-level cross-entropy over the step's `grad_accum` micro-batches."""
+def sft_step(state: loop.TrainState, cfg: TrainConfig, examples: list[Example], pad_id: int,
+             fused_loss: bool = False) -> loop.StepFn:
+    """The step function of token-level cross-entropy over the step's `grad_accum` micro-batches (through the
+    fused loss head of `trainer.lm_loss` when `fused_loss`)."""
     import torch
 
     acc = state.accelerator
 
+    # No KV cache: with one, transformers ignores packed rows' position ids and attends across examples.
+    extra = {"use_cache": False, **({"fused_loss": True} if fused_loss else {})}
+
     def step_fn(step: int) -> tuple[list[float], int]:
-        batches = [collate(micro_batch(examples, step * cfg.grad_accum + micro, cfg.batch_size, cfg.seed,
-                                       acc.num_processes, acc.process_index, cfg.group_by_length),
-                           pad_id, cfg.packing, cfg.max_length) for micro in range(cfg.grad_accum)]
+        micro_batches = [micro_batch(examples, step * cfg.grad_accum + micro, cfg.batch_size, cfg.seed,
+                                     acc.num_processes, acc.process_index, cfg.group_by_length)
+                         for micro in range(cfg.grad_accum)]
+        batches = [collate(mb, pad_id, cfg.packing, cfg.max_length) for mb in micro_batches]
         # Every trained token of the step weighs the same, whichever micro-batch or process it is in: the
         # loss is a sum over tokens divided by the step's token count (DDP then averages over processes).
         counts = torch.tensor([sum(int((b["labels"][:, 1:] != IGNORE).sum()) for b in batches),
-                               sum(int(b["attention_mask"].sum()) for b in batches)], device=acc.device)
+                               sum(real_tokens(mb) for mb in micro_batches)], device=acc.device)
         step_trained, step_tokens = (int(x) for x in acc.reduce(counts, reduction="sum"))
         losses = []
         for micro, batch in enumerate(batches):
@@ -57,7 +63,8 @@ def sft_step(state: loop.TrainState, cfg: TrainConfig, examples: list[Example], 
             # Gradients are synchronised across processes only on the last micro-batch of a step.
             sync = contextlib.nullcontext() if micro == cfg.grad_accum - 1 else acc.no_sync(state.model)
             with sync:
-                loss = state.model(**batch, num_items_in_batch=max(step_trained, 1)).loss * acc.num_processes
+                loss = state.model(**batch, num_items_in_batch=max(step_trained, 1), **extra).loss
+                loss = loss * acc.num_processes
                 acc.backward(loss)
             losses.append(loss.item() / acc.num_processes)
         return losses, step_tokens
@@ -74,6 +81,10 @@ def sft_lora(cfg: TrainConfig, job: Job) -> dict:
     tokenizer, model, base_name = modeling.load_base(cfg, accelerator.device.type == "cuda")
     fmt = modeling.chat_tokenizer(tokenizer, cfg, base_name)
     data = sft_data(cfg, tokenizer, fmt, job.languages)
+    head = lm_loss.LossHead(cfg.supervised_head, cfg.chunked_loss)
+    plain_why = lm_loss.install(model, head)  # before PEFT wraps it, so the patched forward is the one called
+    if plain_why and plain_why != "off":
+        job.log(f"plain loss head: {plain_why}")
     model = modeling.add_lora(model, cfg)
     params = modeling.trainable_parameters(model)
     optimizer, scheduler = optim.adamw_cosine(params, cfg)
@@ -81,13 +92,14 @@ def sft_lora(cfg: TrainConfig, job: Job) -> dict:
 
     meta = {"base": cfg.base, "languages": sorted({ex.lang for ex in data.train}),
             "train_examples": len(data.train), "eval_examples": len(data.eval), "dropped_too_long": data.dropped,
-            "chat_format": fmt.name, "config": asdict(cfg)}
+            "chat_format": fmt.name, "loss_head": "fused" if plain_why is None else f"plain ({plain_why})",
+            "config": asdict(cfg)}
     job.log(f"training {meta['languages']}: {len(data.train)} examples ({data.dropped} without an answer left "
             f"after max_length), {len(data.eval)} held out; {sum(p.numel() for p in params):,} trainable parameters")
     pad_id = tokenizer.pad_token_id
     evaluate = (lambda: per_language_loss(state.model, data.eval, pad_id, accelerator.device)) if data.eval else None
     log = runlog.RunLog(job.out, state.step, cfg.max_steps, main, board, job.progress)
-    last = loop.run_steps(state, cfg, sft_step(state, cfg, data.train, pad_id), evaluate, log)
+    last = loop.run_steps(state, cfg, sft_step(state, cfg, data.train, pad_id, plain_why is None), evaluate, log)
     if main:
         runlog.save_adapter(accelerator.unwrap_model(state.model), tokenizer, job.out / "adapter",
                             {**meta, "final": last})
