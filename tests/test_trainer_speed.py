@@ -4,6 +4,8 @@ packing keeps every token and keeps examples apart."""
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
 from core.chat import NAMED_FORMATS
@@ -121,3 +123,61 @@ def test_a_model_that_scales_its_logits_keeps_the_plain_head():
     config = AutoConfig.for_model("granite", logits_scaling=8.0)
     assert "logits_scaling" in lm_loss.unsupported(config)
     assert lm_loss.unsupported(AutoConfig.for_model("llama")) is None
+
+
+def test_the_fused_head_takes_bf16_states_against_an_fp32_head():
+    """QLoRA on CUDA keeps the output layer in fp32 under bf16 hidden states; the fused head computes in the
+    head's dtype and hands back a gradient in the states' dtype."""
+    import torch
+
+    torch.manual_seed(0)
+    hidden = torch.randn(1, 40, 32, dtype=torch.bfloat16, requires_grad=True)
+    weight = torch.randn(300, 32) * 0.3
+    labels = torch.randint(0, 300, (1, 40))
+    labels[0, :10] = IGNORE
+    fused = lm_loss.supervised_loss(hidden, labels, weight, lm_loss.LossHead(True, True), None)
+    fused.backward()
+    assert hidden.grad.dtype == torch.bfloat16
+    reference_states = hidden.detach().float().requires_grad_()
+    plain = lm_loss.supervised_loss(reference_states, labels, weight, lm_loss.LossHead(False, False), None)
+    plain.backward()
+    assert fused.item() == pytest.approx(plain.item(), rel=1e-5)
+    assert torch.allclose(hidden.grad.float(), reference_states.grad, atol=1e-3)
+
+
+def test_gap_dropout_drops_like_bernoulli_and_scales_like_dropout():
+    import torch
+
+    from trainer.lora_dropout import drop_positions, gap_dropout_class, use_gap_dropout
+
+    torch.manual_seed(0)
+    n, p = 200_000, 0.05
+    counts = torch.tensor([len(drop_positions(n, p)) for _ in range(200)], dtype=torch.float64)
+    # Binomial(n, p): mean n p, variance n p (1 - p); both within a few standard errors.
+    assert abs(counts.mean().item() - n * p) < 4 * math.sqrt(n * p * (1 - p) / 200)
+    assert counts.var().item() == pytest.approx(n * p * (1 - p), rel=0.3)
+    one = drop_positions(n, p)
+    assert one.unique().numel() == one.numel() and int(one.min()) >= 0 and int(one.max()) < n
+    # Every position is as likely: drops fall evenly into the mask's quarters.
+    quarters = torch.bincount(torch.cat([drop_positions(n, p) for _ in range(50)]) * 4 // n, minlength=4)
+    assert (quarters.float() / quarters.sum()).sub(0.25).abs().max() < 0.01
+
+    layer = gap_dropout_class()(p).train()
+    x = torch.randn(64, 300, requires_grad=True)
+    y = layer(x)
+    kept = y != 0
+    assert torch.allclose(y[kept], x[kept] / (1 - p))
+    y.sum().backward()
+    assert torch.equal(x.grad != 0, kept) and torch.allclose(x.grad[kept], torch.full_like(x[kept], 1 / (1 - p)))
+    assert torch.equal(layer.eval()(x), x)
+
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    config = AutoConfig.for_model("llama", vocab_size=64, hidden_size=16, intermediate_size=32, num_hidden_layers=2,
+                                  num_attention_heads=2, num_key_value_heads=1)
+    model = get_peft_model(AutoModelForCausalLM.from_config(config),
+                           LoraConfig(r=2, lora_alpha=4, lora_dropout=0.1, target_modules="all-linear"))
+    assert use_gap_dropout(model) == 2 * 7
+    assert all(type(m).__name__ == "GapDropout" and m.p == 0.1
+               for m in model.modules() if isinstance(m, torch.nn.Dropout) and m.p > 0)

@@ -60,6 +60,7 @@ def test_labels_cover_exactly_the_assistant_turns(tokenizer, fmt, end):
     # Truncation keeps ids and labels aligned.
     short = encode(tokenizer, NAMED_FORMATS[fmt], CONVERSATION, max_length=20)
     assert short.input_ids == enc.input_ids[:20] and short.labels == enc.labels[:20]
+    assert (enc.cut, short.cut) == (0, len(enc.input_ids) - 20)  # the trainer reports what was cut
 
 
 def _mix(path: Path, n: int = 48) -> Path:

@@ -24,6 +24,7 @@ END_MARKERS = ("<end_of_turn>", "<|im_end|>", "<|eot_id|>", "<|end|>", "</s>", "
 class Encoded:
     input_ids: list[int]
     labels: list[int]
+    cut: int = 0  # tokens beyond max_length, dropped
 
     @property
     def trained_tokens(self) -> int:
@@ -79,7 +80,7 @@ def encode(tokenizer, fmt: ChatFormat, messages: Sequence[dict], max_length: int
         # A token that overlaps a span is trained (a merge such as "\nHello" straddles the boundary).
         if k < len(spans) and end > start and start < spans[k][1] and end > spans[k][0]:
             labels[i] = ids[i]
-    return Encoded(ids[:max_length], labels[:max_length])
+    return Encoded(ids[:max_length], labels[:max_length], max(0, len(ids) - max_length))
 
 
 def _adds_bos(tokenizer) -> bool:

@@ -119,13 +119,14 @@ def _fused_forward(h, w, t, softcap, want_grad_w: bool):
 
     rows = max(16, CHUNK_LOGITS // w.size(0))
     total = torch.zeros((), dtype=torch.float32, device=h.device)
-    grad_h = torch.zeros_like(h)
+    grad_h = torch.zeros_like(h, dtype=w.dtype)
     grad_w = torch.zeros_like(w, dtype=torch.float32) if want_grad_w else None
     # One logits buffer for every chunk: a fresh 100+ MB tensor per chunk costs page faults on CPU.
-    buffer = torch.empty(min(rows, h.size(0)), w.size(0), dtype=h.dtype, device=h.device)
-    with torch.no_grad():
+    buffer = torch.empty(min(rows, h.size(0)), w.size(0), dtype=w.dtype, device=h.device)
+    # The head's own dtype throughout (QLoRA keeps it fp32 under bf16 hidden states), autocast or not.
+    with torch.no_grad(), torch.autocast(h.device.type, enabled=False):
         for start in range(0, h.size(0), rows):
-            hc, tc = h[start:start + rows], t[start:start + rows]
+            hc, tc = h[start:start + rows].to(w.dtype), t[start:start + rows]
             valid = tc != IGNORE
             if not bool(valid.any()):
                 continue
@@ -143,8 +144,8 @@ def _fused_forward(h, w, t, softcap, want_grad_w: bool):
                 g.mul_(valid[:, None])
             if softcap:
                 g.mul_(1 - capped.square_())
-            g = g.to(h.dtype)
+            g = g.to(w.dtype)
             torch.matmul(g, w, out=grad_h[start:start + rows])
             if grad_w is not None:
                 grad_w += (g.T @ hc).float()
-    return total, grad_h, (grad_w.to(w.dtype) if grad_w is not None else None)
+    return total, grad_h.to(h.dtype), (grad_w.to(w.dtype) if grad_w is not None else None)

@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING
 
 from core.errors import ConfigError
-from trainer import lm_loss, loop, modeling, optim, runlog
+from trainer import lm_loss, loop, lora_dropout, modeling, optim, runlog
 from trainer.batches import Example, collate, encode_rows, micro_batch, read_mix, real_tokens, split
 from trainer.encode import IGNORE
 from trainer.eval_loss import per_language_loss
@@ -23,6 +23,7 @@ class SftData:
     train: list[Example]
     eval: list[Example]
     dropped: int  # examples with no answer token left after max_length
+    cut: int  # examples kept but cut at max_length
 
 
 def sft_data(cfg: TrainConfig, tokenizer, fmt, languages: list[str] | None) -> SftData:
@@ -33,7 +34,7 @@ def sft_data(cfg: TrainConfig, tokenizer, fmt, languages: list[str] | None) -> S
     eval_ex, _ = encode_rows(eval_rows, tokenizer, fmt, cfg.max_length)
     if not train_ex:
         raise ConfigError(f"No trainable example in {cfg.data_path} (max_length={cfg.max_length}); raise max_length.")
-    return SftData(train_ex, eval_ex, dropped)
+    return SftData(train_ex, eval_ex, dropped, sum(ex.enc.cut > 0 for ex in train_ex))
 
 
 def sft_step(state: loop.TrainState, cfg: TrainConfig, examples: list[Example], pad_id: int,
@@ -86,16 +87,20 @@ def sft_lora(cfg: TrainConfig, job: Job) -> dict:
     if plain_why and plain_why != "off":
         job.log(f"plain loss head: {plain_why}")
     model = modeling.add_lora(model, cfg)
+    if cfg.gap_dropout and accelerator.device.type == "cpu":
+        lora_dropout.use_gap_dropout(model)
     params = modeling.trainable_parameters(model)
     optimizer, scheduler = optim.adamw_cosine(params, cfg)
     state = loop.prepare(accelerator, model, params, optimizer, scheduler, job.out, job.resume, job.log)
 
     meta = {"base": cfg.base, "languages": sorted({ex.lang for ex in data.train}),
             "train_examples": len(data.train), "eval_examples": len(data.eval), "dropped_too_long": data.dropped,
+            "cut_at_max_length": data.cut,
             "chat_format": fmt.name, "loss_head": "fused" if plain_why is None else f"plain ({plain_why})",
             "config": asdict(cfg)}
-    job.log(f"training {meta['languages']}: {len(data.train)} examples ({data.dropped} without an answer left "
-            f"after max_length), {len(data.eval)} held out; {sum(p.numel() for p in params):,} trainable parameters")
+    job.log(f"training {meta['languages']}: {len(data.train)} examples ({data.cut} cut at max_length={cfg.max_length}, "
+            f"{data.dropped} dropped with no answer left), {len(data.eval)} held out; "
+            f"{sum(p.numel() for p in params):,} trainable parameters")
     pad_id = tokenizer.pad_token_id
     evaluate = (lambda: per_language_loss(state.model, data.eval, pad_id, accelerator.device)) if data.eval else None
     log = runlog.RunLog(job.out, state.step, cfg.max_steps, main, board, job.progress)
