@@ -60,9 +60,11 @@ def test_smollm2_lora_merge_and_generate(mix, tmp_path, report):
 
     assert source_gguf(tmp_path / "merged") is not None
     gguf = export_gguf(tmp_path / "merged", tmp_path / "merged-f16.gguf", "f16")
-    check = verify(tmp_path / "merged", gguf, new_tokens=16, prompts={"en": "The capital of France is",
-                                                                      "zh": "中国的首都是"})
-    assert check["mean"]["greedy_match"] >= 0.9 and check["mean"]["top1"] >= 0.95
+    # verify's ten languages: f16 rounding can flip a near-tie in one greedy continuation (which one depends on
+    # the adapter's random draws), so greedy agreement is asked of most languages, top-1 and KL of all.
+    check = verify(tmp_path / "merged", gguf, new_tokens=16)
+    assert check["mean"]["greedy_match"] >= 0.8 and check["mean"]["top1"] >= 0.98
+    assert max(r["kl"] for r in check["per_language"].values()) < 1e-3
 
     # The adapter as a llama.cpp adapter GGUF on the base GGUF: changes the base, equals merge-then-export.
     from llama_cpp import Llama
