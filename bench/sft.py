@@ -7,7 +7,7 @@ Every side runs in its own process (so peak memory is its own); the sides altern
 tokens/s counts real tokens only (no padding) over the step loop alone. `--ablation` also runs our trainer with
 each speed option on its own against the plain implementation (full logits, no packing).
 
-    python bench/sft.py                                  # both packaged models, 2 runs, writes the card
+    python bench/sft.py                                  # both packaged models, 3 runs, writes the card
     python bench/sft.py --models hf:smollm2-135m --steps 10 --runs 1 --no-card
     python bench/sft.py --readme                         # only regenerate the README section from the card
 """
@@ -311,7 +311,7 @@ def main() -> None:
     ap.add_argument("--batch-size", type=int, default=4)
     ap.add_argument("--max-length", type=int, default=512)
     ap.add_argument("--lora-r", type=int, default=16)
-    ap.add_argument("--runs", type=int, default=2)
+    ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--gradient-checkpointing", action="store_true")
     ap.add_argument("--ablation", action="store_true", help="also each speed option of ours on its own")
     ap.add_argument("--sides", help="only these sides, comma-separated (a probe; needs --no-card)")

@@ -44,9 +44,8 @@ def unsupported(config) -> str | None:
 
 
 def install(causal_lm, head: LossHead) -> str | None:
-    """Patch `causal_lm.forward` to accept `fused_loss=True`; returns why not (the plain loss is used), or None."""
-    if not head.fused:
-        return "off"
+    """Patch `causal_lm.forward` to accept `fused_loss=True` (`head.fused` must hold); returns why not (the plain
+    loss is used), or None."""
     reason = unsupported(causal_lm.config)
     if reason:
         return reason

@@ -83,8 +83,9 @@ def sft_lora(cfg: TrainConfig, job: Job) -> dict:
     fmt = modeling.chat_tokenizer(tokenizer, cfg, base_name)
     data = sft_data(cfg, tokenizer, fmt, job.languages)
     head = lm_loss.LossHead(cfg.supervised_head, cfg.chunked_loss)
-    plain_why = lm_loss.install(model, head)  # before PEFT wraps it, so the patched forward is the one called
-    if plain_why and plain_why != "off":
+    # Before PEFT wraps the model, so the patched forward is the one called.
+    plain_why = lm_loss.install(model, head) if head.fused else "supervised_head and chunked_loss are off"
+    if plain_why:
         job.log(f"plain loss head: {plain_why}")
     model = modeling.add_lora(model, cfg)
     if cfg.gap_dropout and accelerator.device.type == "cpu":
