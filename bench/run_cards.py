@@ -6,7 +6,6 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import re
 import statistics
 import time
 from pathlib import Path
@@ -59,12 +58,9 @@ def read_card(name: str) -> dict | None:
 
 def update_readme(marker: str, text: str, readme: Path = ROOT / "README.md") -> bool:
     """Replace what stands between <!-- MARKER:begin --> and <!-- MARKER:end --> in the README."""
-    body = readme.read_text()
-    pattern = re.compile(rf"(<!-- {re.escape(marker)}:begin -->\n).*?(<!-- {re.escape(marker)}:end -->)", re.S)
-    if not pattern.search(body):
-        return False
-    readme.write_text(pattern.sub(lambda m: m.group(1) + text.rstrip("\n") + "\n" + m.group(2), body))
-    return True
+    from core.markers import update_marked
+
+    return update_marked(readme, marker, text)
 
 
 def publish(name: str, marker: str, render) -> None:

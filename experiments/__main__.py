@@ -4,6 +4,7 @@
     python -m experiments run multi-i --scale cpu --data-dir ../shared/data        # -> runs/experiments/multi-i-cpu
     python -m experiments run multi-i --scale cpu --until train                    # stop after the training stages
     python -m experiments collect runs/experiments/*-cpu --out docs/results.md     # the measured tables in one page
+    python -m experiments collect runs/experiments/*-cpu --readme README.md        # ... and the README's table
 
 A rerun skips the stages whose inputs are unchanged and resumes the one that was interrupted."""
 
@@ -25,9 +26,16 @@ def list_(job: ListJob) -> None:
 
 
 def collect(job: CollectJob) -> None:
+    from core.errors import ConfigError
+    from experiments.readme import MARKER, write_readme
     from experiments.report import collect
 
     print(collect(job.runs, job.out))
+    if job.readme:
+        if not write_readme(job.runs, job.readme):
+            raise ConfigError(f"{job.readme} has no <!-- {MARKER}:begin --> / <!-- {MARKER}:end --> markers; add them "
+                              "where the table of measured experiments belongs.")
+        print(job.readme)
 
 
 def run(job: RunJob) -> None:

@@ -7,9 +7,10 @@ from pathlib import Path
 
 from core.languages import wilson
 from eval.judge_protocols import get_protocol
-from eval.judge_summary import pairwise_rows
+from eval.paired import PAIRED_HEAD, POWER_NOTE, PairedDiff, paired_binary, paired_cells, paired_scores
 from eval.report import save_figure
 from experiments.agreement_tables import agreement_hits, agreement_series, checked_answers, generate_cards, health_table
+from experiments.pairwise import pair_headline, pair_section, pair_verdict
 from experiments.report import NOT_IDENTIFIED, Section, footnotes, md_table, rate_cell, stage_card, stage_items
 
 
@@ -17,19 +18,6 @@ def mix_languages(run_dir: Path, arm: str) -> set[str]:
     """The languages of an arm's training mix (empty for an untuned arm)."""
     card = stage_card(run_dir, f"data/{arm}")
     return {lang for lang, s in card.get("stats", {}).items() if isinstance(s, dict) and s.get("rows")}
-
-
-def mcnemar_p(a: dict, b: dict) -> tuple[int, int, float]:
-    """Exact McNemar test on paired binary outcomes: (only a right, only b right, p)."""
-    from statsmodels.stats.contingency_tables import mcnemar
-
-    keys = sorted(set(a) & set(b))
-    only_a = sum(a[k] and not b[k] for k in keys)
-    only_b = sum(b[k] and not a[k] for k in keys)
-    both = sum(a[k] and b[k] for k in keys)
-    neither = len(keys) - only_a - only_b - both
-    p = mcnemar([[both, only_a], [only_b, neither]], exact=True).pvalue if only_a + only_b else 1.0
-    return only_a, only_b, float(p)
 
 
 def likert_by_lang(run_dir: Path, arm: str) -> dict[str, tuple[float, float, int]]:
@@ -125,28 +113,50 @@ def multi_i(exp, scale: str, run_dir: Path, plots: Path) -> Section:
 
     mono = next(a for a in arms if mixes[a] == {"en"})
     multis = [a for a in arms if len(mixes[a]) > 1]
-    tests = []
-    for a in multis:
-        non_en = {k: v for k, v in hits[a].items() if k[0] != "en"}
-        only_multi, only_mono, p = mcnemar_p(non_en, {k: v for k, v in hits[mono].items() if k[0] != "en"})
-        tests.append([exp.label(a), f"{pooled[a].rate:.3f}", f"{pooled[mono].rate:.3f}",
-                      f"{pooled[a].rate - pooled[mono].rate:+.3f}", only_multi, only_mono, f"{p:.3g}"])
-    md += [f"### Multi-i vs {exp.label(mono)} outside English (paired prompts, exact McNemar test)", "",
-           md_table(["arm", "agreement", exp.label(mono), "difference", "only the arm in the prompt's language",
-                     f"only {exp.label(mono)}", "p"], tests), ""]
+    non_en = {a: {k: v for k, v in hits[a].items() if k[0] != "en"} for a in arms}
+    tests = {a: paired_binary(non_en[a], non_en[mono]) for a in multis}
+    rows = [[exp.label(a), f"{d.mean_a:.3f}", f"{d.mean_b:.3f}", *paired_cells(d), d.only_a, d.only_b]
+            for a, d in tests.items()]
+    md += [f"### Multi-i vs {exp.label(mono)} outside English (paired prompts, exact McNemar test)", "", POWER_NOTE, "",
+           md_table(["arm", "agreement", exp.label(mono), *PAIRED_HEAD, "only the arm in the prompt's language",
+                     f"only {exp.label(mono)}"], rows), ""]
     numbers = {"non_english_agreement": {exp.label(a): round(pooled[a].rate, 4) for a in arms},
-               "non_english_agreement_healthy": {exp.label(a): round(pooled_healthy[a].rate, 4) for a in arms}}
+               "non_english_agreement_healthy": {exp.label(a): round(pooled_healthy[a].rate, 4) for a in arms},
+               f"vs_{exp.label(mono)}": {exp.label(a): d.numbers() for a, d in tests.items()}}
     if not tests:
         return Section("\n".join(md), figs, "not measured", "The experiment has no Multi-i arm to compare with Mono.",
                        numbers)
-    better = [row for row in tests if float(row[3]) > 0]
-    significant = [row for row in better if float(row[6]) < 0.05]
+    better = [a for a, d in tests.items() if d.diff > 0]
+    significant = [a for a in better if tests[a].significant]
     reproduced = "yes" if len(better) == len(tests) else "mixed" if better else "no"
     if reproduced == "yes" and not significant:
         reproduced += " (not significant)"
     verdict = (f"Outside English, {len(better)} of {len(tests)} Multi-i arms answered in the prompt's language more "
                f"often than {exp.label(mono)} ({len(significant)} significantly at p < 0.05).")
-    return Section("\n".join(md), figs, reproduced, verdict, numbers)
+    chance = {exp.label(a): d for a, d in tests.items() if not d.significant}
+    if chance:
+        verdict += " Within chance: " + no_effects(chance) + "."
+    headline = (f"non-English agreement {exp.label(mono)} {pooled[mono].rate:.2f}; "
+                + "; ".join(f"{exp.label(a)} {pooled[a].rate:.2f} ({_brief(d)})" for a, d in tests.items()))
+    return Section("\n".join(md), figs, reproduced, verdict, numbers, headline)
+
+
+def no_effects(diffs: dict[str, PairedDiff], unit: str = "") -> str:
+    """'no effect larger than 0.11 (Multi-1), 0.12 (Multi-3) detectable at this size (n=90)' for the comparisons
+    that found none, each with its interval."""
+    ns = {d.n for d in diffs.values()}
+    if len(ns) > 1 or any(d.mde is None for d in diffs.values()):
+        return "; ".join(f"{name} {d.interval()}: {d.no_effect(unit)}" for name, d in diffs.items())
+    intervals = ", ".join(f"{name} {d.interval()}" for name, d in diffs.items())
+    mdes = ", ".join(f"{d.mde:.2f}{unit}" + (f" ({name})" if len(diffs) > 1 else "") for name, d in diffs.items())
+    return f"{intervals}; no effect larger than {mdes} detectable at this size (n={ns.pop()})"
+
+
+def _brief(d: PairedDiff) -> str:
+    """'-0.01 [-0.08, +0.06], p = 1, MDE 0.11, n=90' for the README's one line."""
+    interval = f" [{d.ci95[0]:+.2f}, {d.ci95[1]:+.2f}]" if d.ci95 else ""
+    mde = "none at this n" if d.mde is None else f"{d.mde:.2f}"
+    return f"{d.diff:+.2f}{interval}, p = {d.p:.2g}, MDE {mde}, n={d.n}"
 
 
 def _likert_section(exp, scale: str, run_dir: Path, plots: Path, arms: list[str], langs: list[str],
@@ -194,89 +204,48 @@ def bench_before_after(exp, scale: str, run_dir: Path, plots: Path) -> Section:
         figs.append(grouped_bars(langs, arms, [exp.label(a) for a in arms], value, low, high, {},
                                  f"{task} ({scale})", "accuracy / exact match", plots / f"{task}.png"))
     treated, control = arms[-1], arms[-2]
-    a_hits, c_hits = _bench_hits(run_dir, treated), _bench_hits(run_dir, control)
-    only_t, only_c, p = mcnemar_p(a_hits, c_hits)
+    d = paired_binary(_bench_hits(run_dir, treated), _bench_hits(run_dir, control))
+    only_t, only_c, p = d.only_a, d.only_b, d.p
     per_cell = []
     for task, lang in cells:
         t, c = cards[treated][task][lang], cards[control][task][lang]
         per_cell.append(t.get("acc", t.get("em")) - c.get("acc", c.get("em")))
-    better = sum(d > 0 for d in per_cell)
-    worse = sum(d < 0 for d in per_cell)
+    better = sum(x > 0 for x in per_cell)
+    worse = sum(x < 0 for x in per_cell)
     md += [f"### {exp.label(treated)} vs {exp.label(control)} on the same items (exact McNemar test)", "",
+           POWER_NOTE, "",
            md_table(["cells better", "cells worse", "cells equal", f"items only {exp.label(treated)} got right",
-                     f"items only {exp.label(control)} got right", "p"],
-                    [[better, worse, len(cells) - better - worse, only_t, only_c, f"{p:.3g}"]]), ""]
+                     f"items only {exp.label(control)} got right", *PAIRED_HEAD],
+                    [[better, worse, len(cells) - better - worse, only_t, only_c, *paired_cells(d)]]), ""]
     reproduced = "yes" if only_t > only_c and better > worse else "no" if only_t < only_c and worse > better \
         else "mixed"
     verdict = (f"{exp.label(treated)} was better than {exp.label(control)} in {better} of {len(cells)} task/language "
-               f"cells and worse in {worse}; on paired items {only_t} vs {only_c} (McNemar p = {p:.3g}).")
-    if reproduced in ("yes", "no") and p >= 0.05:
-        reproduced += " (not significant)"
-        verdict += " The difference is within chance at this size."
+               f"cells and worse in {worse}; on paired items {only_t} vs {only_c}, a difference of {d.interval()} "
+               f"(McNemar p = {p:.3g}).")
+    if not d.significant:
+        if reproduced in ("yes", "no"):
+            reproduced += " (not significant)"
+        verdict += f" The difference is within chance: {d.no_effect()}."
+    headline = (f"{exp.label(treated)} vs {exp.label(control)}: items {only_t} vs {only_c} ({_brief(d)}); cells "
+                f"{better} better, {worse} worse of {len(cells)}")
     numbers: dict = {}
     j = next((j for j in exp.judge if get_protocol(j.mode).pairwise), None)
     if j:  # the judge's view, reported beside the benchmarks (the verdict above stays the benchmarks')
-        pair_md, res = _pair_section(exp, run_dir, j)
-        md += pair_md
-        numbers["pairwise"] = _pair_verdict(exp, res, j)[2]
+        judge_md, numbers["pairwise"] = _judge_beside(exp, run_dir, j)
+        md += judge_md
+        headline += "; pairwise judge: " + pair_headline(numbers["pairwise"])
     return Section("\n".join(md), figs, reproduced, verdict, numbers |
                    {"cells_better": better, "cells_worse": worse, "only_treated": only_t, "only_control": only_c,
-                    "p": round(p, 4)})
+                    "p": round(p, 4), "paired": d.numbers()}, headline)
 
 
-def _pairwise_rows(exp, run_dir: Path, j) -> tuple[list[list], dict]:
-    card = stage_card(run_dir, f"judge/pairwise-{'-'.join(j.arms)}")
-    res = card.get("results", {})
-    rows = [[r.lang, r.n, "/".join(map(str, r.fastchat)), "/".join(map(str, r.x_instruction)),
-             f"{r.win_rate:.2f} [{r.ci95[0]:.2f}, {r.ci95[1]:.2f}]", _rate(r.flip_rate), _rate(r.longer_wins)]
-            for r in pairwise_rows(res)]
-    return rows, res
-
-
-def _rate(x: float) -> str:
-    return "-" if x != x else f"{x:.2f}"  # NaN (no pair to count) -> "-"
-
-
-PAIR_HEAD = ["lang", "pairs", "FastChat W/T/L", "X-Instruction W/T/L", "win rate [95%]", "position flips",
-             "longer answer wins"]
-
-
-def _pair_section(exp, run_dir: Path, j) -> tuple[list[str], dict]:
-    rows, res = _pairwise_rows(exp, run_dir, j)
-    bad = res.get("unparseable", {})
-    a, b = (exp.label(x) for x in j.arms)
-    md = [f"### Pairwise: {a} (A) vs {b} (B), judged in both orders", "",
-          "A flip (the verdict follows the position, not the answer) counts as a tie under FastChat's rule; "
-          "X-Instruction's rule counts a win plus a tie as a win. The position-bias rate is the share of pairs "
-          "whose verdict flipped with the order.", "", md_table(PAIR_HEAD, rows), "",
-          f"Unparseable judge replies: {bad.get('n', 0)} of {bad.get('of', 0)}.", ""]
-    return md, res
-
-
-def _pair_verdict(exp, res: dict, j) -> tuple[str, str, dict]:
-    overall = res.get("overall") or {}
-    xi = overall.get("x_instruction", {})
-    a, b = (exp.label(x) for x in j.arms)
-    if not xi.get("n"):
-        return "not measured", f"The judge gave no usable verdict on {a} vs {b}.", {}
-    flips = overall["position_bias"]["flip_rate"]
-    if flips == 1.0:  # every verdict followed the position: the judge never looked at the answers
-        return ("not measured", f"The judge picked the same position in every one of {xi['n']} pairs (position "
-                f"flips 1.00), so it did not compare {a} with {b}.", {"flip_rate": flips})
-    from scipy.stats import binomtest
-
-    wins, losses = xi["win"], xi["loss"]
-    # a sign test on the decided pairs (ties left out): is the direction more than chance?
-    p = binomtest(wins, wins + losses).pvalue if wins + losses else 1.0
-    reproduced = "yes" if wins > losses else "no" if losses > wins else "mixed"
-    verdict = (f"{a} won {wins}, tied {xi['tie']} and lost {losses} of {xi['n']} pairs against {b} (win rate "
-               f"{xi['win_rate']:.2f} [{xi['ci95'][0]:.2f}, {xi['ci95'][1]:.2f}]; position flips "
-               f"{overall['position_bias']['flip_rate']:.2f}; sign test p = {p:.2g}).")
-    if reproduced != "mixed" and p >= 0.05:
-        reproduced += " (not significant)"
-        verdict += " The difference is within chance at this size."
-    return reproduced, verdict, {"win": wins, "tie": xi["tie"], "loss": losses, "win_rate": xi["win_rate"],
-                                 "flip_rate": overall["position_bias"]["flip_rate"], "p": round(p, 4)}
+def _judge_beside(exp, run_dir: Path, j) -> tuple[list[str], dict]:
+    """The pairwise table and the judge's own verdict (strict rule, flip limit), shown beside a claim that other
+    numbers decide."""
+    md, res = pair_section(exp, run_dir, j)
+    reproduced, verdict, numbers = pair_verdict(exp, res, j)
+    return md + [f"**The pairwise judge (shown beside, not deciding):** {reproduced}. {verdict}", ""], \
+        numbers | {"reproduced": reproduced}
 
 
 def pairwise_claim(exp, scale: str, run_dir: Path, plots: Path) -> Section:
@@ -284,9 +253,10 @@ def pairwise_claim(exp, scale: str, run_dir: Path, plots: Path) -> Section:
     is reported too, since a model answering in the wrong language loses whatever the judge says."""
     section = agreement_only(exp, scale, run_dir, plots)
     j = next(j for j in exp.judge if get_protocol(j.mode).pairwise)
-    md, res = _pair_section(exp, run_dir, j)
-    reproduced, verdict, numbers = _pair_verdict(exp, res, j)
-    return Section(section.markdown + "\n" + "\n".join(md), section.plots, reproduced, verdict, numbers)
+    md, res = pair_section(exp, run_dir, j)
+    reproduced, verdict, numbers = pair_verdict(exp, res, j)
+    return Section(section.markdown + "\n" + "\n".join(md), section.plots, reproduced, verdict, numbers,
+                   pair_headline(numbers))
 
 
 def agreement_only(exp, scale: str, run_dir: Path, plots: Path) -> Section:
@@ -307,43 +277,66 @@ def agreement_only(exp, scale: str, run_dir: Path, plots: Path) -> Section:
 
 def parallel_mono(exp, scale: str, run_dir: Path, plots: Path) -> Section:
     """MT-Bench-X single scores per language and arm (the claim: parallel > sampled and mono outside English),
-    plus the pairwise comparison with its position-bias rate."""
+    compared on paired prompts, plus the pairwise comparison with its position-bias rate."""
     import numpy as np
 
     arms = list(exp.arms)
     base = agreement_only(exp, scale, run_dir, plots)
     langs = exp.generate.langs
     scores: dict[str, dict[str, list[float]]] = {}
+    per_prompt: dict[str, dict[tuple, list[float]]] = {a: {} for a in arms}
     for a in arms:
         for r in stage_items(run_dir, f"judge/single-{a}"):
             if r["value"] is not None:
                 scores.setdefault(a, {}).setdefault(r["lang"], []).append(float(r["value"]))
+                if r["lang"] != "en":  # the prompt is the paired unit: its turns are scored together
+                    per_prompt[a].setdefault((r["lang"], str(r["id"])), []).append(float(r["value"]))
     rows = [[lang] + [f"{np.mean(scores[a][lang]):.2f} (n={len(scores[a][lang])})"
                       if lang in scores.get(a, {}) else "-" for a in arms] for lang in langs]
     unparsed = {a: stage_card(run_dir, f"judge/single-{a}").get("results", {}).get("unparseable", {}) for a in arms}
     rows.append(["unparseable"] + [f"{unparsed[a].get('n', 0)} of {unparsed[a].get('of', 0)}" for a in arms])
     md = [base.markdown, "### MT-Bench-X single scores (1-10, both turns)", "",
           md_table(["lang", *map(exp.label, arms)], rows), ""]
+    others = [a for a in arms if a != "parallel"]
+    prompt_means = {a: {k: float(np.mean(v)) for k, v in per_prompt[a].items()} for a in arms}
+    tests = {a: paired_scores(prompt_means["parallel"], prompt_means[a]) for a in others if "parallel" in arms}
+    if tests:
+        md += ["### Parallel vs each mix outside English (paired prompts, both turns averaged; paired t-test)", "",
+               POWER_NOTE, "", md_table(["arm", exp.label("parallel"), "arm's score", *PAIRED_HEAD],
+                                        [[exp.label(a), f"{d.mean_a:.2f}", f"{d.mean_b:.2f}", *paired_cells(d)]
+                                         for a, d in tests.items()]), ""]
     j = next((j for j in exp.judge if j.mode == "pairwise"), None)
     numbers: dict = {}
+    judge_line = ""
     if j:
-        pair_md, res = _pair_section(exp, run_dir, j)
-        md += pair_md
-        numbers["pairwise"] = _pair_verdict(exp, res, j)[2]
+        judge_md, numbers["pairwise"] = _judge_beside(exp, run_dir, j)
+        md += judge_md
+        judge_line = "; pairwise judge: " + pair_headline(numbers["pairwise"])
     non_en = {a: [v for lang, vs in scores.get(a, {}).items() if lang != "en" for v in vs] for a in arms}
     means = {a: float(np.mean(v)) if v else None for a, v in non_en.items()}
     numbers["non_english_single_score"] = means
-    if "parallel" not in means or means["parallel"] is None or any(v is None for v in means.values()):
+    if not tests or any(d.n == 0 for d in tests.values()):
         return Section("\n".join(md), base.plots, "not measured",
-                       "Too few parseable single scores outside English to compare the mixes.", numbers)
+                       "Too few parseable single scores outside English to compare the mixes.", numbers,
+                       "too few parseable single scores outside English" + judge_line)
+    numbers["vs_parallel"] = {exp.label(a): d.numbers() for a, d in tests.items()}
     given = {v for a in arms for vs in scores.get(a, {}).values() for v in vs}
     if len(given) == 1:
+        score = given.pop()
         return Section("\n".join(md), base.plots, "not measured",
-                       f"The judge gave every answer of every arm the same score ({given.pop():g}): it did not "
-                       "tell the mixes apart.", numbers)
-    others = [a for a in arms if a != "parallel"]
-    beats = [a for a in others if means["parallel"] > means[a]]
+                       f"The judge gave every answer of every arm the same score ({score:g}): it did not "
+                       "tell the mixes apart.", numbers, f"every single score {score:g}: not measured" + judge_line)
+    beats = [a for a, d in tests.items() if d.diff > 0]
+    significant = [a for a in beats if tests[a].significant]
     reproduced = "yes" if len(beats) == len(others) else "mixed" if beats else "no"
-    verdict = (f"Outside English the parallel mix scored {means['parallel']:.2f} against "
-               + ", ".join(f"{exp.label(a)} {means[a]:.2f}" for a in others) + ".")
-    return Section("\n".join(md), base.plots, reproduced, verdict, numbers)
+    if reproduced != "mixed" and not any(d.significant for d in tests.values()):
+        reproduced += " (not significant)"
+    verdict = ("Outside English, on paired prompts, the parallel mix scored "
+               + ", ".join(f"{d.mean_a:.2f} against {exp.label(a)}'s {d.mean_b:.2f}" for a, d in tests.items())
+               + f" ({len(significant)} of {len(others)} mixes significantly lower at p < 0.05).")
+    chance = {exp.label(a): d for a, d in tests.items() if not d.significant}
+    if chance:
+        verdict += " Within chance: " + no_effects(chance, " points") + "."
+    headline = "non-English single score: " + "; ".join(f"parallel vs {exp.label(a)} {_brief(d)}"
+                                                         for a, d in tests.items()) + judge_line
+    return Section("\n".join(md), base.plots, reproduced, verdict, numbers, headline)

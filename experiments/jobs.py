@@ -34,3 +34,5 @@ class CollectJob:
 
     runs: list[Path] = arg(help="experiment run directories", positional=True)
     out: Path = arg(Path("docs/results.md"), help="the results page to write")
+    readme: Path | None = arg(None, help="also rewrite this README's table of measured experiments (between "
+                                         "<!-- experiments:begin --> and <!-- experiments:end -->)")

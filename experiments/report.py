@@ -23,6 +23,7 @@ class Section:
     reproduced: str = "not measured"  # "yes", "no", "mixed" or "not measured", with the reason in `verdict`
     verdict: str = ""
     numbers: dict = field(default_factory=dict)  # the headline numbers, also kept in the run's card
+    headline: str = ""  # the deciding numbers in one line (the README's table)
 
 
 def md_table(head: list[str], rows: list[list]) -> str:
@@ -110,7 +111,7 @@ def write_report(exp, scale: str, run, out: Path, log=print) -> dict:
     (out / "report.md").write_text("\n".join(lines), encoding="utf-8")
     log(f"report: {out / 'report.md'} (reproduced: {section.reproduced})")
     return {"reproduced": section.reproduced, "verdict": section.verdict, "numbers": section.numbers,
-            "plots": [str(p) for p in section.plots]}
+            "headline": section.headline, "plots": [str(p) for p in section.plots]}
 
 
 def _held_out(stages: dict) -> float | None:

@@ -349,24 +349,3 @@ def test_tiny_experiment_end_to_end_then_resumes(tmp_path, shared_data, report):
     assert redone == sorted(["generate/base", "generate/mono", "generate/multi-1", "judge/likert-base",
                              "judge/likert-mono", "judge/likert-multi-1"])
     assert len((out / "generate/mono/items.jsonl").read_text().splitlines()) == 3
-
-
-def test_a_judge_that_never_looks_at_the_answers_measures_nothing():
-    """Every pair's verdict followed the position (a constrained 135M judge always says "[[A]]"): the claim is
-    "not measured", not a tie or a loss."""
-    from experiments.analyses import _pair_verdict
-
-    exp = load_experiment("x-instruction", "cpu")
-    j = exp.judge[0]
-    blind = {"overall": {"x_instruction": {"n": 10, "win": 0, "tie": 10, "loss": 0, "win_rate": 0.0,
-                                           "ci95": [0.0, 0.28]}, "position_bias": {"flip_rate": 1.0}}}
-    reproduced, verdict, _ = _pair_verdict(exp, blind, j)
-    assert reproduced == "not measured" and "same position in every one of 10 pairs" in verdict
-    seeing = {"overall": {**blind["overall"], "x_instruction": {**blind["overall"]["x_instruction"], "win": 6,
-                                                                "tie": 2, "loss": 2},
-                          "position_bias": {"flip_rate": 0.2}}}
-    reproduced, verdict, numbers = _pair_verdict(exp, seeing, j)
-    assert reproduced == "yes (not significant)" and "sign test p = 0.29" in verdict  # 6 vs 2: within chance
-    clear = {"overall": {**seeing["overall"], "x_instruction": {**seeing["overall"]["x_instruction"], "win": 10,
-                                                                "tie": 0, "loss": 0}}}
-    assert _pair_verdict(exp, clear, j)[0] == "yes" and _pair_verdict(exp, clear, j)[2]["p"] == 0.002

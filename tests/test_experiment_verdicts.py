@@ -1,0 +1,158 @@
+"""Experiment verdicts that cannot overclaim: the pairwise judge decides by FastChat's strict rule with the lenient
+count beside it, a judge above the flip limit measures nothing, every "no effect" states the smallest effect the
+run could have seen, and the README's table is written from the run cards."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from experiments.config import load_experiment
+from experiments.pairwise import FLIP_LIMIT, pair_verdict
+from tests.test_experiments import _fake_generate, _fake_mix
+
+
+def _pairs(pairs: list[tuple[str, str]]) -> dict:
+    """A pairwise judge's results from (verdict with A shown first, verdict with B shown first) per question."""
+    from eval.judge_results import pair_results
+    from eval.judge_stats import ab_outcome
+
+    records = [{"lang": "zh", "id": str(i), "turn": 1, "category": "c", "side": side, "value": v, "lengths": [10, 12]}
+               for i, (ab, ba) in enumerate(pairs) for side, v in (("ab", ab), ("ba", ba))]
+    return pair_results(records, ab_outcome)
+
+
+FOLLOWS_POSITION = ("A", "A")  # first shown wins in both orders: a flip, a tie under both rules
+A_WINS, B_WINS, LENIENT_WIN = ("A", "B"), ("B", "A"), ("A", "C")  # win+tie: a tie strictly, a win leniently
+
+
+def test_the_strict_rule_decides_and_the_lenient_count_is_shown():
+    exp = load_experiment("x-instruction", "cpu")
+    j = exp.judge[0]
+    res = _pairs([A_WINS] * 6 + [B_WINS] * 2 + [LENIENT_WIN] * 2)  # strict 6/2/2, lenient 8/0/2; flips 0.2
+    reproduced, verdict, numbers = pair_verdict(exp, res, j)
+    assert reproduced == "yes (not significant)" and "sign test p = 0.29" in verdict  # 6 vs 2 decided
+    assert "won 6, tied 2 and lost 2 of 10 pairs" in verdict and "lenient rule counts 8/0/2" in verdict
+    assert "no effect larger than" in verdict and "(n=10)" in verdict
+    assert numbers["rule"] == "fastchat" and numbers["lenient"] == {"win": 8, "tie": 0, "loss": 2}
+    assert numbers["mde"] is not None and numbers["ci95"][0] < numbers["difference"] < numbers["ci95"][1]
+    clear = _pairs([A_WINS] * 10)
+    assert pair_verdict(exp, clear, j)[0] == "yes" and pair_verdict(exp, clear, j)[2]["p"] == 0.002
+
+
+def test_the_x_instruction_case_one_lenient_win_is_no_strict_win():
+    """The cpu run's pairs: one win under the lenient rule, none under the strict one. At a flip rate below the
+    limit the verdict is no direction and says what it could have seen; at 11 of 12 flips it is not measured."""
+    exp = load_experiment("x-instruction", "cpu")
+    j = exp.judge[0]
+    seen = _pairs([LENIENT_WIN] + [("C", "C")] * 11)  # flips 1/12
+    reproduced, verdict, numbers = pair_verdict(exp, seen, j)
+    assert (numbers["win"], numbers["tie"], numbers["loss"]) == (0, 12, 0)
+    assert reproduced == "mixed" and "lenient rule counts 1/11/0" in verdict
+    assert "no effect larger than 0.58 in net win rate detectable at this size (n=12)" in verdict
+    blind = _pairs([LENIENT_WIN] + [FOLLOWS_POSITION] * 11)  # flips 12/12
+    reproduced, verdict, numbers = pair_verdict(exp, blind, j)
+    assert reproduced == "not measured" and f"above the {FLIP_LIMIT:.2f}" in verdict
+    assert "strict W/T/L 0/12/0" in verdict and "lenient W/T/L 1/11/0" in verdict
+
+
+@pytest.mark.parametrize("flips,decides", [(0.6, False), (0.3, True), (1.0, False)])
+def test_a_judge_above_the_flip_limit_measures_nothing(flips, decides):
+    exp = load_experiment("x-instruction", "cpu")
+    j = exp.judge[0]
+    k = round(flips * 10)
+    res = _pairs([FOLLOWS_POSITION] * k + [A_WINS] * (10 - k))
+    assert res["overall"]["position_bias"]["flip_rate"] == pytest.approx(flips)
+    reproduced, verdict, _ = pair_verdict(exp, res, j)
+    assert (reproduced != "not measured") == decides
+    if not decides:
+        assert "did not compare" in verdict
+
+
+def _write_judge(run_dir: Path, stage: str, records: list[dict], results: dict):
+    from core.records import write_jsonl
+    from core.run_dir import write_json
+
+    (run_dir / stage).mkdir(parents=True)
+    write_jsonl(run_dir / stage / "items.jsonl", records)
+    write_json(run_dir / stage / "card.json", {"results": results})
+
+
+def test_parallel_mono_compares_paired_prompts_and_shows_the_judge_beside(tmp_path):
+    from experiments.analyses import parallel_mono
+
+    exp = load_experiment("parallel-mono", "cpu")
+    exp.generate.langs = ["en", "fr"]
+    score = {"mono": 4.0, "parallel": 5.0, "sampled": 4.5}
+    for arm in exp.arms:
+        _fake_generate(tmp_path, arm, {"en": [True] * 8, "fr": [True] * 8})
+        records = [{"lang": lang, "id": str(i), "turn": t, "value": score[arm] + (i % 3) * (arm == "parallel")}
+                   for lang in ("en", "fr") for i in range(8) for t in (1, 2)]
+        _write_judge(tmp_path, f"judge/single-{arm}", records, {"unparseable": {"n": 0, "of": 32}})
+    _write_judge(tmp_path, "judge/pairwise-parallel-mono", [], _pairs([FOLLOWS_POSITION] * 7 + [A_WINS]))
+    (tmp_path / "plots").mkdir()
+    section = parallel_mono(exp, "cpu", tmp_path, tmp_path / "plots")
+    assert section.reproduced == "yes"  # parallel above both, on 8 French prompts each
+    assert "5.88 against mono (en)'s 4.00" in section.verdict
+    assert "| mono (en) | 5.88 | 4.00 | 8 | +1.875 [" in section.markdown  # parallel: 5 + mean(i % 3)
+    assert section.numbers["vs_parallel"]["mono (en)"]["mde"] > 0
+    assert "**The pairwise judge (shown beside, not deciding):** not measured." in section.markdown
+    assert section.numbers["pairwise"]["reproduced"] == "not measured"
+    assert "pairwise judge: FastChat W/T/L 1/7/0 (lenient 1/7/0), flips 0.88 > 0.50: not measured" in section.headline
+
+
+def test_bench_verdict_states_what_it_could_detect_and_the_judge_beside(tmp_path):
+    from core.records import write_jsonl
+    from core.run_dir import write_json
+    from experiments.analyses import bench_before_after
+
+    exp = load_experiment("bactrian-x", "cpu")
+    for arm, k in {"base": 5, "bactrian": 4}.items():
+        records = [{"task": "xcopa", "lang": "zh", "id": str(i), "acc": float(i < k)} for i in range(12)]
+        (tmp_path / f"bench/{arm}").mkdir(parents=True)
+        write_jsonl(tmp_path / f"bench/{arm}/items.jsonl", records)
+        write_json(tmp_path / f"bench/{arm}/card.json",
+                   {"results": {"xcopa": {"zh": {"n": 12, "acc": k / 12, "ci95": [0.0, 1.0]}, "_mean": {}}}})
+    _write_judge(tmp_path, "judge/pairwise-bactrian-base", [], _pairs([FOLLOWS_POSITION] * 19 + [A_WINS]))
+    (tmp_path / "plots").mkdir()
+    section = bench_before_after(exp, "cpu", tmp_path, tmp_path / "plots")
+    assert section.reproduced == "no (not significant)"
+    assert "no effect larger than" in section.verdict and "(n=12)" in section.verdict
+    assert section.numbers["paired"]["only_b"] == 1 and section.numbers["paired"]["mde"] > 0.5
+    assert "difference [95% bootstrap]" in section.markdown and "| -0.083 [" in section.markdown
+    assert "not measured" in section.numbers["pairwise"]["reproduced"]
+    assert "items 0 vs 1" in section.headline and "pairwise judge:" in section.headline
+
+
+def test_the_readme_table_is_written_from_the_run_cards(tmp_path):
+    """collect --readme rewrites what stands between the experiments markers from the run's card and report."""
+    from experiments.__main__ import main
+    from experiments.report import write_report
+    from experiments.stages import Run
+
+    exp = load_experiment("multi-i", "cpu")
+    exp.generate.langs = ["en", "fr"]
+    run_dir = tmp_path / "runs/multi-i-cpu"
+    for arm, langs in [("mono", ["en"]), ("multi-1", ["en", "zh"]), ("multi-2", ["en", "zh", "fr"]),
+                       ("multi-3", ["en", "zh", "fr", "es"])]:
+        _fake_mix(run_dir, arm, langs)
+    for arm in exp.arms:
+        _fake_generate(run_dir, arm, {"en": [True] * 10, "fr": [arm.startswith("multi")] * 10})
+    r = Run(run_dir, {"experiment": "multi-i", "scale": "cpu", "data_dir": "../shared/data"}, log=lambda *_: None)
+    r.card["stages"] = {"train/mono": {"status": "done", "seconds": 60.0, "results": {"step": 24}}}
+    r.ran = ["train/mono"]
+    r.started -= 90
+    r.record_invocation()
+    r.card["report"] = write_report(exp, "cpu", r, run_dir, log=lambda *_: None)
+    r.run_dir.write_card()
+    readme = tmp_path / "README.md"
+    readme.write_text("intro\n<!-- experiments:begin -->\nhand-typed\n<!-- experiments:end -->\nafter\n")
+    assert main(["collect", str(run_dir), "--out", str(tmp_path / "docs/results.md"), "--readme", str(readme)]) == 0
+    text = readme.read_text()
+    assert "hand-typed" not in text and text.startswith("intro\n") and text.endswith("after\n")
+    row = next(line for line in text.splitlines() if line.startswith("| `multi-i`"))
+    assert "| 1.5 min | yes |" in row and "Multi-1 1.00 (+1.00 [+1.00, +1.00], p = 0.002, MDE" in row
+    assert "trained for 24 steps" in text and "`smollm2-135m`" in text
+    readme.write_text("no markers\n")
+    assert main(["collect", str(run_dir), "--out", str(tmp_path / "docs/results.md"), "--readme", str(readme)]) == 2
