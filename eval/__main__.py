@@ -48,10 +48,18 @@ def report(job: ReportJob) -> None:
     from eval.judge_plots import judge_plots
     from eval.judge_summary import format_judge
     from eval.report import load_runs, plots, split_judge_runs, table
+    from eval.run_pairs import paired_table
 
     cards, judged = split_judge_runs(load_runs(job.runs))
     if cards:
         print(table(cards))
+    paired = paired_table(cards)  # runs that answered the same items: their difference, tested and sized
+    if paired:
+        print(f"\n{paired}")
+        if job.plots:
+            job.plots.mkdir(parents=True, exist_ok=True)
+            (job.plots / "paired.txt").write_text(paired + "\n", encoding="utf-8")
+            print(f"wrote {job.plots / 'paired.txt'}")
     for card in judged:
         print(f"\n{format_judge(card)}")
     if job.plots:

@@ -41,7 +41,8 @@ def split_judge_runs(cards: list[dict]) -> tuple[list[dict], list[dict]]:
     return [c for c in cards if "mode" not in c], [c for c in cards if "mode" in c]
 
 
-def _label(card: dict, cards: list[dict]) -> str:
+def run_label(card: dict, cards: list[dict]) -> str:
+    """The run's model, with its directory's name where another run has the same model."""
     name = display_name(card["model"])
     same = [c for c in cards if display_name(c["model"]) == name]
     return name if len(same) == 1 else f"{name} ({Path(card['_dir']).name})"
@@ -73,7 +74,7 @@ def generation_rows(cards: list[dict]) -> tuple[list[str], list[list[str]]]:
                     h = r.get("healthy") or {}
                     healthy = f"{_share(h.get('agreement'), 3)} (n={h.get('n', 0)})" if h else "-"
                 lcb, flags = r.get("confusion") or {}, r.get("flags") or {}
-                rows.append([Path(prompt_set).name, lang, _label(c, cards), str(r["n"]), agreement, healthy,
+                rows.append([Path(prompt_set).name, lang, run_label(c, cards), str(r["n"]), agreement, healthy,
                              _share(lcb.get("lpr")), _share(lcb.get("wpr")), _share(lcb.get("acc")),
                              *(_share(flags.get(f)) for f in FLAGS),
                              ", ".join(f"{k} {v}" for k, v in r.get("answered_in", {}).items())])
@@ -98,7 +99,7 @@ def table_rows(cards: list[dict]) -> tuple[list[str], list[list[str]]]:
         for lang in [*langs, "_mean"]:
             cells = [_cell(c.get("results", {}).get(task, {}).get(lang)) for c in cards]
             rows.append([task, "mean" if lang == "_mean" else lang, *cells])
-    return ["task", "lang", *(_label(c, cards) for c in cards)], rows
+    return ["task", "lang", *(run_label(c, cards) for c in cards)], rows
 
 
 def table(cards: list[dict]) -> str:
@@ -209,10 +210,10 @@ def plots(cards: list[dict], out: Path) -> list[Path]:
     written = []
     for task in dict.fromkeys(t for c in cards for t in c.get("results", {})):
         runs = [c for c in cards if task in c.get("results", {})]
-        written += _task_plots(runs, [_label(c, cards) for c in runs], task, out)
+        written += _task_plots(runs, [run_label(c, cards) for c in runs], task, out)
     for prompt_set in dict.fromkeys(c["set"] for c in cards if "agreement" in c):
         runs = [c for c in cards if c.get("set") == prompt_set and "agreement" in c]
-        written += _generation_plots(runs, [_label(c, cards) for c in runs], Path(prompt_set), out)
+        written += _generation_plots(runs, [run_label(c, cards) for c in runs], Path(prompt_set), out)
     return written
 
 
