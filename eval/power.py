@@ -31,12 +31,8 @@ def _critical(n: int, alpha: float) -> np.ndarray:
     X ~ Binomial(d, 1/2) (the exact McNemar test rejects when min(b, c) ≤ that), or -1 where none rejects."""
     from scipy.stats import binom
 
-    d = np.arange(n + 1)
-    c = np.full(n + 1, -1)
-    for k in range(n // 2 + 1):  # the region grows with d: find each d's largest rejecting count
-        ok = 2 * binom.cdf(k, d, 0.5) < alpha
-        c = np.where(ok & (k <= d), k, c)
-    return c
+    # ppf gives the smallest k with P(X ≤ k) ≥ alpha/2; one below it is the largest with P(X ≤ k) < alpha/2
+    return np.maximum(binom.ppf(alpha / 2, np.arange(n + 1), 0.5).astype(int) - 1, -1)
 
 
 def mcnemar_power(n: int, discordance: float, delta: float, alpha: float = ALPHA) -> float:
