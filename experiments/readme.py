@@ -31,10 +31,26 @@ def _joined(values: list) -> str:
     return ", ".join(dict.fromkeys(str(v) for v in values if v)) or "not recorded"
 
 
+def _spans(card: dict) -> list[tuple[float, float]]:
+    """(start, end) in epoch seconds of each invocation that ran stages."""
+    from datetime import datetime
+
+    ends = [(datetime.strptime(x["finished"], "%Y-%m-%dT%H:%M:%SZ").timestamp(), x["seconds"])
+            for x in card.get("invocations", [])]
+    return [(end - seconds, end) for end, seconds in ends]
+
+
+def _together(spans: list[list[tuple[float, float]]]) -> str:
+    """Whether the runs' invocations overlapped in time (they shared the machine) or ran one after another."""
+    flat = [(s, e, i) for i, run in enumerate(spans) for s, e in run]
+    overlap = any(a[2] != b[2] and a[0] < b[1] and b[0] < a[1] for a in flat for b in flat)
+    return "some of them at the same time" if overlap else "one experiment at a time"
+
+
 def readme_section(run_dirs: list[Path]) -> str:
     """The markdown between the README's experiments markers: what was measured where, one row per run, and how
     large a test it was."""
-    rows, scales, machines, dates, bases, judges, steps, limits = [], [], [], [], [], [], [], []
+    rows, scales, machines, dates, bases, judges, steps, limits, spans = [], [], [], [], [], [], [], [], []
     for run_dir in run_dirs:
         card = RunDir(run_dir).read_card() or {}
         report = (run_dir / "report.md").read_text(encoding="utf-8")
@@ -47,13 +63,14 @@ def readme_section(run_dirs: list[Path]) -> str:
         scales.append(card["scale"])
         machines.append(card.get("machine"))
         dates += [x["finished"][:10] for x in card.get("invocations", [])[-1:]]
+        spans.append(_spans(card))
         bases.append(_setup(report, r"- Base model: `([^`]+)`"))
         judges.append(_setup(report, r"judge: `([^`]+)`"))
         limits += [int(x) for x in [_setup(report, r"- Per language limit: (\d+)")] if x]
         steps += [v["results"]["step"] for k, v in card["stages"].items()
                   if k.startswith("train/") and isinstance(v.get("results", {}).get("step"), int)]
     return "\n".join([
-        f"Measured at the {_joined(scales)} scale on {_joined(machines)}, one experiment at a time; base model "
+        f"Measured at the {_joined(scales)} scale on {_joined(machines)}, {_together(spans)}; base model "
         f"`{_joined(bases)}`; runs finished {_joined(sorted(dates))}. The tables and plots are in `docs/results.md`, "
         "each with its command. Written from the run cards by `python -m experiments collect RUN_DIR... --out "
         "docs/results.md --readme README.md`:", "",
