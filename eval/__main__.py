@@ -9,6 +9,7 @@
         --data-dir ../shared/data --out runs/judge/a-vs-b --dry-run
     python -m eval confusion ../shared/data/language_confusion_lcb/outputs/command-r.csv --out runs/lcb/command-r \\
         --data-dir ../shared/data
+    python -m eval leaderboard runs/human_votes.sqlite runs/judge/a-vs-b --out runs/leaderboard
     python -m eval tasks
 """
 
@@ -25,6 +26,7 @@ from eval.jobs import (
     HumanAgreementJob,
     JudgeAgreementJob,
     JudgeJob,
+    LeaderboardJob,
     ReportJob,
     TasksJob,
 )
@@ -117,6 +119,13 @@ def human_agreement(job: HumanAgreementJob) -> None:
     print(agreement_report(job.votes, job.judge_run))
 
 
+def leaderboard(job: LeaderboardJob) -> None:
+    from eval.leaderboard import markdown, run_leaderboard
+
+    print(markdown(run_leaderboard(job.inputs, job.out, job.bootstrap, job.seed)))
+    print(f"card.json, leaderboard.md and leaderboard.png in {job.out}")
+
+
 def tasks(job: TasksJob) -> None:
     from eval.prompt_sets import ROW_HINT, SETS
     from eval.tasks import TASKS
@@ -136,7 +145,8 @@ COMMANDS: Commands = {
     "bench": (BenchJob, bench), "report": (ReportJob, report), "generate": (GenerateJob, generate),
     "confusion": (ConfusionJob, confusion),
     "judge": (JudgeJob, judge), "judge-agreement": (JudgeAgreementJob, judge_agreement),
-    "human-agreement": (HumanAgreementJob, human_agreement), "tasks": (TasksJob, tasks),
+    "human-agreement": (HumanAgreementJob, human_agreement),
+    "leaderboard": (LeaderboardJob, leaderboard), "tasks": (TasksJob, tasks),
 }
 
 

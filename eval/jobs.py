@@ -164,5 +164,16 @@ class HumanAgreementJob:
 
 
 @config_dataclass
+class LeaderboardJob:
+    """per-language Bradley-Terry leaderboards with bootstrap intervals from human votes and/or pairwise judge runs"""
+
+    inputs: list[Path] = arg(help="vote stores (.sqlite/.db, the app's Human eval tab writes them) and/or pairwise "
+                                  "judge run directories", positional=True)
+    out: Path = arg(help="write card.json, leaderboard.md and leaderboard.png here", identity=False)
+    bootstrap: int = arg(1000, help="bootstrap resamples per language for the 95 percent intervals")
+    seed: int = arg(0, help="the bootstrap's seed (the same inputs and seed give the same bytes)")
+
+
+@config_dataclass
 class TasksJob:
     """list the tasks and prompt sets, their languages and datasets"""

@@ -1,5 +1,6 @@
 """The Human eval tab: blind pairwise votes on two answer sets (sides randomized per annotator, no model
-names shown), kept in the judge's SQLite vote store, with the agreement statistics on the same page."""
+names shown), kept in the judge's SQLite vote store, with the agreement statistics and the per-language
+leaderboard (`playground.leaderboard_view`) on the same page."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from core.run_dir import CARD
 from eval.human_votes import VoteStore, agreement_report
 from eval.judge_protocols import is_pairwise
 from playground.judge import answer_sets, answers_dir
+from playground.leaderboard_view import leaderboard_section, show
 from playground.safe_text import plain
 from playground.settings import Settings
 from playground.visitors import view
@@ -142,6 +144,8 @@ def human_eval_tab(settings: Settings) -> dict:
             judge_run = gr.Dropdown(judge_runs(settings), label="Compare with a pairwise judge run (optional)")
             stats_btn = gr.Button("Show agreement", elem_id="he-stats")
         stats = gr.HTML(elem_id="he-stats-text")
+    with gr.Accordion("Leaderboard", open=False, elem_id="he-leaderboard"):
+        board_btn, board = leaderboard_section()
 
     def do_add(x, y, request: gr.Request):
         mine = view(settings, request)
@@ -159,6 +163,11 @@ def human_eval_tab(settings: Settings) -> dict:
         except PolyglotError as exc:
             return plain(mine.redact(str(exc)))
 
+    def do_board(request: gr.Request):
+        mine = view(settings, request)
+        judged = [mine.runs_dir / "judge" / name / "judgments" for _, name in judge_runs(mine)]
+        return show(votes_path(mine), judged, mine.redact)
+
     def do_next(n, lg, request: gr.Request):
         return next_item(view(settings, request), n, lg)
 
@@ -173,6 +182,7 @@ def human_eval_tab(settings: Settings) -> dict:
     for choice, button in buttons.items():
         button.click(voter(choice), [annotator, lang, item], shown, api_visibility="private")
     stats_btn.click(do_stats, judge_run, stats, api_visibility="private")
+    board_btn.click(do_board, None, board, api_visibility="private")
 
     def refresh(request: gr.Request):
         mine = view(settings, request)

@@ -303,3 +303,28 @@ def test_language_check_of_an_upload_in_icelandic_basque_quechua_and_xhosa(fresh
     # a 135M model does not answer these in their language: its answers are listed, each with its prompt
     assert any(f"{name} prompt" in text for name in ("Icelandic", "Basque", "Quechua")), text
     assert "Xhosa prompt →" not in text and "<script" not in markup
+
+
+def test_human_eval_leaderboard_ranks_the_voted_models(fresh_page, shots, runs, tmp_path):
+    """Annotators who vote by known strengths (tests/leaderboard_votes.py) fill the app's vote store; the Human eval
+    tab's Leaderboard view lists the models in their true order in each language, with the plot."""
+    from tests.leaderboard_votes import LANGS, MODELS, answer_runs, fill_store, true_order
+
+    fill_store(runs / "human_votes.sqlite", answer_runs(tmp_path / "answers", 10), seed=0, annotators=4)
+    page = fresh_page
+    page.get_by_role("tab", name="Human eval").click()
+    page.locator("#he-leaderboard").get_by_text("Leaderboard").first.click()  # open the accordion
+    page.locator("#he-lb-show").click()
+    page.wait_for_function("document.querySelector('#he-lb-tables') &&"
+                           " document.querySelector('#he-lb-tables').innerText.includes('all languages')",
+                           timeout=60_000)
+    for lang in LANGS:
+        names = page.locator(f'#he-lb-tables table[data-lang="{lang}"] tbody tr td:nth-child(2)').all_inner_texts()
+        # an earlier test's votes (other models, other items) may share the store: only these four are compared
+        assert [n for n in names if n in MODELS] == true_order(lang), (lang, names)
+    page.locator("#he-lb-plot").scroll_into_view_if_needed()
+    page.wait_for_function("[...document.querySelectorAll('#he-lb-plot img')]"
+                           ".some(i => i.complete && i.naturalWidth > 0)", timeout=60_000)
+    page.locator("#he-leaderboard").scroll_into_view_if_needed()
+    page.screenshot(path=str(shots / "human_eval_leaderboard.png"), full_page=True)
+    page.screenshot(path="/tmp/human_eval_leaderboard.png", full_page=True)
