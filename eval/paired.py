@@ -38,7 +38,7 @@ class PairedDiff:
         return f"{self.diff:+.3f}" + (f" [{self.ci95[0]:+.3f}, {self.ci95[1]:+.3f}]" if self.ci95 else "")
 
     def mde_cell(self) -> str:
-        return "none at this n" if self.mde is None else f"{self.mde:.3f}"
+        return "not measurable" if self.mde is None else f"{self.mde:.3f}"
 
     def no_effect(self, unit: str = "") -> str:
         """What a non-significant result rules out: 'no effect larger than 0.12 detectable at this size (n=90)'."""

@@ -120,9 +120,12 @@ def multi_i(exp, scale: str, run_dir: Path, plots: Path) -> Section:
     md += [f"### Multi-i vs {exp.label(mono)} outside English (paired prompts, exact McNemar test)", "", POWER_NOTE, "",
            md_table(["arm", "agreement", exp.label(mono), *PAIRED_HEAD, "only the arm in the prompt's language",
                      f"only {exp.label(mono)}"], rows), ""]
+    likert_md, likert_numbers = _likert_vs(exp, run_dir, mono, multis)
+    md += likert_md
     numbers = {"non_english_agreement": {exp.label(a): round(pooled[a].rate, 4) for a in arms},
                "non_english_agreement_healthy": {exp.label(a): round(pooled_healthy[a].rate, 4) for a in arms},
-               f"vs_{exp.label(mono)}": {exp.label(a): d.numbers() for a, d in tests.items()}}
+               f"vs_{exp.label(mono)}": {exp.label(a): d.numbers() for a, d in tests.items()},
+               **({f"likert_vs_{exp.label(mono)}": likert_numbers} if likert_numbers else {})}
     if not tests:
         return Section("\n".join(md), figs, "not measured", "The experiment has no Multi-i arm to compare with Mono.",
                        numbers)
@@ -155,8 +158,31 @@ def no_effects(diffs: dict[str, PairedDiff], unit: str = "") -> str:
 def _brief(d: PairedDiff) -> str:
     """'-0.01 [-0.08, +0.06], p = 1, MDE 0.11, n=90' for the README's one line."""
     interval = f" [{d.ci95[0]:+.2f}, {d.ci95[1]:+.2f}]" if d.ci95 else ""
-    mde = "none at this n" if d.mde is None else f"{d.mde:.2f}"
+    mde = "not measurable" if d.mde is None else f"{d.mde:.2f}"
     return f"{d.diff:+.2f}{interval}, p = {d.p:.2g}, MDE {mde}, n={d.n}"
+
+
+def _likert_vs(exp, run_dir: Path, control: str, arms: list[str]) -> tuple[list[str], dict]:
+    """Helpfulness of each arm against `control` outside English on the prompts both had judged (paired t-test,
+    bootstrap interval, MDE); nothing where the control was not judged."""
+    import numpy as np
+
+    def scores(arm: str) -> dict:
+        by: dict = {}
+        for r in stage_items(run_dir, f"judge/likert-{arm}"):
+            if r["value"] is not None and r["lang"] != "en":
+                by.setdefault((r["lang"], str(r["id"])), []).append(float(r["value"][0]))
+        return {k: float(np.mean(v)) for k, v in by.items()}
+
+    judged = [a for a in arms if (run_dir / f"judge/likert-{a}").is_dir()]
+    if not judged or not (run_dir / f"judge/likert-{control}").is_dir():
+        return [], {}
+    base = scores(control)
+    tests = {exp.label(a): paired_scores(scores(a), base) for a in judged}
+    rows = [[name, f"{d.mean_a:.2f}", f"{d.mean_b:.2f}", *paired_cells(d)] for name, d in tests.items()]
+    return ([f"### Helpfulness vs {exp.label(control)} outside English (paired prompts, paired t-test)", "",
+             md_table(["arm", "Likert", exp.label(control), *PAIRED_HEAD], rows), ""],
+            {name: d.numbers() for name, d in tests.items()})
 
 
 def _likert_section(exp, scale: str, run_dir: Path, plots: Path, arms: list[str], langs: list[str],

@@ -92,5 +92,5 @@ def pair_headline(numbers: dict) -> str:
         return text + f" > {FLIP_LIMIT:.2f}: not measured"
     ci = numbers.get("ci95")
     interval = f" [{ci[0]:+.2f}, {ci[1]:+.2f}]" if ci else ""
-    mde = "none at this n" if numbers.get("mde") is None else f"{numbers['mde']:.2f}"
+    mde = "not measurable" if numbers.get("mde") is None else f"{numbers['mde']:.2f}"
     return text + f", net win rate {numbers['difference']:+.2f}{interval}, sign test p = {numbers['p']:.2g}, MDE {mde}"

@@ -156,3 +156,25 @@ def test_the_readme_table_is_written_from_the_run_cards(tmp_path):
     assert "trained for 24 steps" in text and "`smollm2-135m`" in text
     readme.write_text("no markers\n")
     assert main(["collect", str(run_dir), "--out", str(tmp_path / "docs/results.md"), "--readme", str(readme)]) == 2
+
+
+def test_multi_i_compares_helpfulness_on_paired_prompts(tmp_path):
+    """Likert scores of each Multi-i arm against Mono outside English: paired t-test, interval and MDE."""
+    from experiments.analyses import multi_i
+
+    exp = load_experiment("multi-i", "cpu")
+    exp.generate.langs = ["en", "fr"]
+    for arm, langs in [("base", []), ("mono", ["en"]), ("multi-1", ["en", "zh"]), ("multi-2", ["en", "zh", "fr"]),
+                       ("multi-3", ["en", "zh", "fr", "es"])]:
+        _fake_generate(tmp_path, arm, {"en": [True] * 6, "fr": [True] * 6})
+        if langs:
+            _fake_mix(tmp_path, arm, langs)
+        records = [{"lang": lang, "id": str(i), "turn": 1, "value": [3 + (arm == "multi-2") + i % 2]}
+                   for lang in ("en", "fr") for i in range(6)]
+        _write_judge(tmp_path, f"judge/likert-{arm}", records, {"unparseable": {"n": 0, "of": 12}})
+    (tmp_path / "plots").mkdir()
+    section = multi_i(exp, "cpu", tmp_path, tmp_path / "plots")
+    likert = section.numbers["likert_vs_Mono"]
+    assert likert["Multi-2"]["difference"] == 1.0 and likert["Multi-2"]["n"] == 6 and likert["Multi-2"]["p"] == 0.0
+    assert likert["Multi-1"]["difference"] == 0.0 and likert["Multi-1"]["mde"] is None  # no spread: nothing to scale
+    assert "### Helpfulness vs Mono outside English (paired prompts, paired t-test)" in section.markdown
