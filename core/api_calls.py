@@ -29,6 +29,7 @@ class Reply:
     text: str
     prompt_tokens: int
     completion_tokens: int
+    logprobs: object = None  # choices[0].logprobs when the call asked for them (eval.judge_weighted reads it)
 
 
 def async_client(base_url: str | None, api_key: str, timeout: float, max_retries: int):
@@ -52,7 +53,8 @@ async def chat(client, model: str, messages: list[dict], params: dict, slots: as
                              f"the model name {model!r} and ${key_env}.") from exc
     text = (resp.choices[0].message.content or "").strip() if resp.choices else ""
     usage = resp.usage
-    reply = Reply(text, (usage.prompt_tokens or 0) if usage else 0, (usage.completion_tokens or 0) if usage else 0)
+    reply = Reply(text, (usage.prompt_tokens or 0) if usage else 0, (usage.completion_tokens or 0) if usage else 0,
+                  resp.choices[0].logprobs if resp.choices else None)
     if not text:
         raise EmptyReply(f"{model} returned an empty reply", (reply.prompt_tokens, reply.completion_tokens))
     return reply

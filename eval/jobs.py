@@ -101,6 +101,8 @@ class JudgeJob:
     english_prompts: bool = arg(False, help="FastChat's English judge prompts everywhere")
     constrain: bool = arg(False, help="llama.cpp servers only: a grammar lets the judge write only the verdict "
                                       "(small local judges)")
+    weighted: bool = arg(False, help="also read each verdict's probability from the judge's logprobs (G-Eval): "
+                                     "expected scores, and P(A)-P(B) averaged over both orders for pairwise")
     dry_run: bool = arg(False, help="print the calls still to make and their cost; call nothing", identity=False)
     price: tuple[float, float] | None = arg(None, metavar="IN,OUT", identity=False,
                                             help="the judge's USD per million input,output tokens (default: the "

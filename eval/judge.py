@@ -24,6 +24,7 @@ from core.engines.openai_api import public_url
 from core.engines.spec import parse_spec
 from core.errors import ConfigError
 from core.run_dir import CARD
+from eval import judge_weighted
 from eval.judge_plan import Job, plan_jobs, prompt_chooser
 from eval.judge_protocols import Protocol, get_protocol
 from eval.results import append_items, check_same_run, read_card, read_items, write_card
@@ -79,6 +80,11 @@ def _grammar(protocol: Protocol, job: Job, constrain: bool) -> dict:
     return {"grammar": protocol.grammar(job.prompt.verdicts)} if constrain else {}
 
 
+def _extras(protocol: Protocol, job: Job, constrain: bool, weighted: bool) -> dict:
+    """What a call sends besides the messages and sampling, all part of its key: grammar, logprobs request."""
+    return _grammar(protocol, job, constrain) | (judge_weighted.request_params(constrain) if weighted else {})
+
+
 def _key(judge_model: str, job: Job, max_tokens: int, grammar: dict | None = None) -> str:
     return call_key(judge_model, job.messages, temperature=0.0, max_tokens=max_tokens, **(grammar or {}))
 
@@ -94,9 +100,10 @@ def estimate(mode: str, jobs: list[Job], judge_model: str, base_url: str | None,
 
 
 async def _judge_all(groups: list[list[Job]], protocol: Protocol, spec, out: Path, concurrency: int, max_tokens: int,
-                     timeout: float, max_retries: int, key_env: str, bar, constrain: bool = False) -> list[dict]:
+                     timeout: float, max_retries: int, key_env: str, bar, constrain: bool = False,
+                     weighted: bool = False) -> list[dict]:
     """One call per group (jobs whose messages are identical, e.g. two models' identical answers), a record
-    per job, appended as each reply arrives."""
+    per job, appended as each reply arrives; `weighted` asks for logprobs and stores the verdict distribution."""
     slots = asyncio.Semaphore(concurrency)
     client = async_client(spec.base_url, os.environ.get(key_env, ""), timeout, max_retries)
     queue: asyncio.Queue = asyncio.Queue()
@@ -112,16 +119,26 @@ async def _judge_all(groups: list[list[Job]], protocol: Protocol, spec, out: Pat
             job = group[0]
             try:
                 grammar = _grammar(protocol, job, constrain)
-                params = {"temperature": 0.0, "max_tokens": max_tokens} | ({"extra_body": grammar} if grammar else {})
+                extras = _extras(protocol, job, constrain, weighted)
+                params = {"temperature": 0.0, "max_tokens": max_tokens} | \
+                    {k: v for k, v in extras.items() if k not in grammar} | ({"extra_body": grammar} if grammar else {})
                 reply = await chat(client, spec.model, job.messages, params, slots, key_env)
+                value, problem = _parse(protocol, job, reply.text)
+                weights = await _weigh(protocol, job, reply, value, params, client, spec, slots, key_env) \
+                    if weighted else None
+            except openai.BadRequestError as exc:
+                if weighted and "logprob" in str(exc).lower():  # an endpoint that refuses logprobs refuses them all
+                    raise ApiRefused(_no_logprobs(client, f"refused them ({str(exc)[:200]})")) from exc
+                failures.append({"lang": job.lang, "id": job.id, "turn": job.turn, "side": job.side,
+                                 "error": f"{type(exc).__name__}: {str(exc)[:200]}"})
             except (openai.APIError, EmptyReply) as exc:  # not written: the next run asks again
                 failures.append({"lang": job.lang, "id": job.id, "turn": job.turn, "side": job.side,
                                  "error": f"{type(exc).__name__}: {str(exc)[:200]}"})
             else:
-                value, problem = _parse(protocol, job, reply.text)
                 append_items(out, [_record(protocol.name, j, spec.model, max_tokens, reply.text, value, problem,
                                            reply.prompt_tokens if j is job else 0,
-                                           reply.completion_tokens if j is job else 0, grammar) for j in group])
+                                           reply.completion_tokens if j is job else 0, extras, weights)
+                                   for j in group])
             bar.update(1)
 
     try:
@@ -135,12 +152,36 @@ async def _judge_all(groups: list[list[Job]], protocol: Protocol, spec, out: Pat
     return failures
 
 
+def _no_logprobs(client, what: str) -> str:
+    return (f"--weighted reads the judge's log-probabilities, and {public_url(str(client.base_url))} {what}. Use a "
+            f"judge that returns them (served:MODEL, a llama.cpp llama-server, or an OpenAI model that accepts "
+            f"logprobs), or leave out --weighted.")
+
+
+async def _weigh(protocol: Protocol, job: Job, reply, value, params: dict, client, spec, slots, key_env) -> dict:
+    """The verdict distribution of one reply (eval.judge_weighted); a reply without logprobs is refused."""
+    tokens = judge_weighted.tokens_of(reply.logprobs)
+    if not tokens:
+        raise ApiRefused(_no_logprobs(client, "returned none"))
+
+    async def ask(messages, more):  # the extra call a bare "1" needs (is it "10"?), with the same logprobs request
+        try:
+            # no grammar: it would start the verdict again, and the probabilities are read before it anyway
+            cont = await chat(client, spec.model, messages, {**params, "extra_body": {}, **more}, slots, key_env)
+        except EmptyReply:  # the judge would end its reply there: no "0" follows
+            return []
+        return judge_weighted.tokens_of(cont.logprobs)
+
+    return await judge_weighted.distribution(protocol.name, job.prompt.verdicts, job.messages, tokens, value, ask)
+
+
 def _record(mode, job: Job, judge_model: str, max_tokens: int, reply, value, problem, pt=0, ct=0,
-            grammar: dict | None = None) -> dict:
+            grammar: dict | None = None, weights: dict | None = None) -> dict:
     return {"key": _key(judge_model, job, max_tokens, grammar), "mode": mode, "lang": job.lang, "id": job.id,
             "category": job.category, "turn": job.turn, "side": job.side, "prompt": job.prompt.name,
             "lengths": list(job.lengths), "reply": reply, "value": value, "problem": problem,
-            "forced": job.forced is not None, "prompt_tokens": pt, "completion_tokens": ct}
+            "forced": job.forced is not None, "prompt_tokens": pt, "completion_tokens": ct} | \
+        ({"weighted": weights} if weights is not None else {})  # only in --weighted runs
 
 
 def run_judge(mode: str, a: Path, judge: str, out: Path, **options) -> dict:
@@ -172,29 +213,33 @@ def _answer_sets(a: Path, b: Path | None, langs: list[str] | None, limit: int | 
     return card_a, rec_a, card_b, rec_b, langs
 
 
-def _check_resumable(out: Path, identity: dict, constrain: bool) -> None:
-    """Refuse an `out` that holds another judge run, or the same run with(out) a grammar."""
+def _check_resumable(out: Path, identity: dict, constrain: bool, weighted: bool = False) -> None:
+    """Refuse an `out` that holds another judge run, or the same run with(out) a grammar or logprobs."""
     out.mkdir(parents=True, exist_ok=True)
     check_same_run(out, identity)
     earlier = read_card(out)
-    if earlier is not None and bool(earlier.get("constrained")) != constrain:
-        raise ConfigError(f"{out} holds a judge run with constrained={bool(earlier.get('constrained'))}; resuming "
-                          f"with constrained={constrain} would mix two kinds of verdict. Pass another --out, or "
-                          f"{'leave out' if constrain else 'add'} --constrain.")
+    for field, flag, on in (("constrained", "--constrain", constrain), ("weighted", "--weighted", weighted)):
+        if earlier is not None and bool(earlier.get(field)) != on:
+            raise ConfigError(f"{out} holds a judge run with {field}={bool(earlier.get(field))}; resuming with "
+                              f"{field}={on} would mix two kinds of judgment. Pass another --out, or "
+                              f"{'leave out' if on else 'add'} {flag}.")
 
 
 def _run_judge(mode: str, a: Path, judge: str, out: Path, b: Path | None = None, langs: list[str] | None = None,
               limit: int | None = None, data_dir: Path | None = None, turns: int = 2, concurrency: int = 4,
               max_tokens: int = 1024, english_prompts: bool = False, dry_run: bool = False, timeout: float = 120.0,
               max_retries: int = 5, key_env: str = "OPENAI_API_KEY", prices: dict | None = None,
-              log=print, judge_label: str | None = None, constrain: bool = False) -> dict:
+              log=print, judge_label: str | None = None, constrain: bool = False, weighted: bool = False) -> dict:
     """Judge the answers in generate run `a` (against `b` for a pairwise protocol); resumes in `out`.
     `prices` maps a judge model to its (input, output) USD per million tokens, over the built-in table.
     `judge_label` names the judge in the run's identity instead of its URL (a judge served on a new port each
     time, as the experiments do, is still the same judge when the run resumes). `constrain` sends a llama.cpp
-    grammar that lets the judge write only the verdict (llama.cpp servers only; for small local judges)."""
+    grammar that lets the judge write only the verdict (llama.cpp servers only; for small local judges).
+    `weighted` also reads each verdict's probability from the judge's logprobs (eval.judge_weighted)."""
     from core.versions import versions
     protocol = get_protocol(mode)
+    if weighted:
+        judge_weighted.check_mode(mode)
     if protocol.pairwise and b is None:
         raise ConfigError(f"--mode {mode} compares two answer sets: pass --b too.")
     spec = parse_spec(judge)
@@ -208,9 +253,10 @@ def _run_judge(mode: str, a: Path, judge: str, out: Path, b: Path | None = None,
                 "judge": judge_label or f"{spec.model}@{public_url(spec.base_url or 'https://api.openai.com/v1')}",
                 "a": card_a["model"], "b": card_b["model"] if card_b else None, "set": card_a["set"],
                 "turns": turns, "max_tokens": max_tokens, "english_prompts": english_prompts} | \
-        ({"constrained": True} if constrain else {})  # absent when off, so earlier runs still resume
-    _check_resumable(out, identity, constrain)
-    key = lambda j: _key(spec.model, j, max_tokens, _grammar(protocol, j, constrain))  # noqa: E731
+        ({"constrained": True} if constrain else {}) | \
+        ({"weighted": True} if weighted else {})  # absent when off, so earlier runs still resume
+    _check_resumable(out, identity, constrain, weighted)
+    key = lambda j: _key(spec.model, j, max_tokens, _extras(protocol, j, constrain, weighted))  # noqa: E731
     slot = lambda j: (key(j), j.lang, j.id, j.turn, j.side)  # noqa: E731
     existing = read_items(out)
     done = {(r["key"], r["lang"], r["id"], r["turn"], r["side"]) for r in existing}
@@ -228,11 +274,12 @@ def _run_judge(mode: str, a: Path, judge: str, out: Path, b: Path | None = None,
         (out / "estimate.json").write_text(json.dumps({**identity, "dry_run": plan}, indent=2, ensure_ascii=False))
         return {**identity, "dry_run": plan}
     # decided without a call: a forced score, or the same messages already judged for another job
-    grammar = lambda j: _grammar(protocol, j, constrain)  # noqa: E731
-    free = [_record(mode, j, spec.model, max_tokens, None, j.forced["value"], "", grammar=grammar(j))
+    grammar = lambda j: _extras(protocol, j, constrain, weighted)  # noqa: E731
+    free = [_record(mode, j, spec.model, max_tokens, None, j.forced["value"], "", grammar=grammar(j),
+                    weights=judge_weighted.forced(j.forced["value"]) if weighted else None)
             for j in todo if j.forced] + \
         [_record(mode, j, spec.model, max_tokens, replies[key(j)]["reply"], replies[key(j)]["value"],
-                 replies[key(j)]["problem"], grammar=grammar(j))
+                 replies[key(j)]["problem"], grammar=grammar(j), weights=replies[key(j)].get("weighted"))
          for j in todo if j.forced is None and key(j) in replies]
     if free:
         append_items(out, free)
@@ -243,7 +290,7 @@ def _run_judge(mode: str, a: Path, judge: str, out: Path, b: Path | None = None,
     started = time.perf_counter()
     with tqdm(total=len(calls), desc=f"judge {mode}", unit="call") as bar:
         failures = asyncio.run(_judge_all(calls, protocol, spec, out, concurrency, max_tokens, timeout, max_retries,
-                                          key_env, bar, constrain)) if calls else []
+                                          key_env, bar, constrain, weighted)) if calls else []
     seconds = time.perf_counter() - started
     slots = {slot(j) for j in jobs}
     records = [r for r in read_items(out) if (r["key"], r["lang"], r["id"], r["turn"], r["side"]) in slots]
@@ -254,7 +301,9 @@ def _run_judge(mode: str, a: Path, judge: str, out: Path, b: Path | None = None,
              "judgments_per_s": round((len(calls) - len(failures)) / seconds, 3) if calls and seconds else None,
              "usage": {"prompt_tokens": usage[0], "completion_tokens": usage[1],
                        "usd": None if usd is None else round(usd, 4)},
-             "results": protocol.summarize(records), "finished_at": datetime.now(UTC).isoformat(timespec="seconds")}
+             "results": protocol.summarize(records) |
+             ({"weighted": judge_weighted.summarize(mode, records)} if weighted else {}),
+             "finished_at": datetime.now(UTC).isoformat(timespec="seconds")}
     write_card(out, card)
     if failures:
         log(f"{len(failures)} calls failed (listed in the card); run the same command again to retry them.")

@@ -58,4 +58,8 @@ def format_judge(card: dict) -> str:
             lines.append(f"{name:8} " + "  ".join(f"{side.upper()} {v}" for side, v in means.items()))
     bad = res["unparseable"]
     lines.append(f"unparseable: {bad['n']} of {bad['of']} judgments (listed in the card)")
+    if "weighted" in res:
+        from eval.judge_weighted import format_weighted
+
+        lines.append(format_weighted(card["mode"], res["weighted"]))
     return "\n".join(lines)

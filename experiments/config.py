@@ -91,6 +91,7 @@ class Scale:
     judge_max_tokens: int = 1024  # per judge reply (a small served judge rambles: cap it at the cpu scale)
     judge_arms: list[str] | None = None  # rate only these arms at this scale (a slow local judge); None = all
     judge_constrained: bool = False  # a llama.cpp grammar lets the (served) judge write only the verdict
+    judge_weighted: bool = False  # also read each verdict's probability from the judge's logprobs (eval --weighted)
 
 
 @config_dataclass

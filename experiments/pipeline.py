@@ -123,7 +123,8 @@ def _judge_stages(r: Run, exp: Experiment, s, models: dict[str, str], answers: d
             inputs = {"answers": [r.keys[f"generate/{x}"] for x in arms], "mode": j.mode, "judge": s.judge,
                       "max_tokens": s.judge_max_tokens,
                       "langs": j.langs, "turns": j.turns, "limit": s.limit} | \
-                ({"constrained": True} if s.judge_constrained else {})  # absent when off: old runs resume
+                ({"constrained": True} if s.judge_constrained else {}) | \
+                ({"weighted": True} if s.judge_weighted else {})  # absent when off: old runs resume
             r.stage(f"judge/{j.mode}-{'-'.join(arms)}", inputs,
                     lambda d, j=j, arms=arms: steps.judge(j, [answers[x] for x in arms],
                                                           endpoints.spec(s.judge, "judge"), s, d, data_dir, log))

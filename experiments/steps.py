@@ -120,7 +120,7 @@ def judge_job(j, answers: list[Path], judge_spec: str, s, d: Path, data_dir: Pat
 
     return section_job(JudgeJob, j, a=str(answers[0]), b=str(answers[1]) if len(answers) > 1 else None,
                        judge=judge_spec, out=d, limit=s.limit, data_dir=data_dir, concurrency=s.concurrency,
-                       max_tokens=s.judge_max_tokens, constrain=s.judge_constrained,
+                       max_tokens=s.judge_max_tokens, constrain=s.judge_constrained, weighted=s.judge_weighted,
                        judge_label=None if s.judge.startswith("openai:") else f"{s.judge} (served here)")
 
 
