@@ -14,10 +14,10 @@ from core.errors import PolyglotError
 Commands = dict[str, tuple[type, Callable[[Any], None]]]
 
 
-def run_command(run: Callable[[], None], interrupted: str = "") -> int:
-    """Call `run()`, turning user errors and Ctrl-C into exit codes."""
+def run_command(run: Callable[[], int | None], interrupted: str = "") -> int:
+    """Call `run()`, turning user errors and Ctrl-C into exit codes (a command may return its own)."""
     try:
-        run()
+        code = run()
     except PolyglotError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -25,7 +25,7 @@ def run_command(run: Callable[[], None], interrupted: str = "") -> int:
         if interrupted:
             print(interrupted, file=sys.stderr)
         return 130
-    return 0
+    return code if isinstance(code, int) else 0
 
 
 def build_parser(prog: str, doc: str | None, commands: Commands) -> argparse.ArgumentParser:

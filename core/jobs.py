@@ -15,7 +15,7 @@ class GenerateJob:
     temperature: float = arg(0.0)
     top_p: float = arg(1.0)
     stop: list[str] | None = arg(None, help="stop at this text (repeat the flag for several)", repeat=True)
-    seed: int | None = arg(None)
+    seed: int = arg(0, help="the sampling seed: with --temperature above 0, the same seed gives the same text")
 
 
 @config_dataclass

@@ -17,7 +17,7 @@ from core.errors import ConfigError
 from core.languages import detect_batch
 from eval.answer_checks import check_records, language_summary
 from eval.prompt_sets import get_set, load_prompts
-from eval.results import append_items, check_same_run, read_items, write_card
+from eval.results import append_items, check_same_run, read_items, settle_items, write_card
 
 
 def agreement_table(records: list[dict], langs: list[str], max_tokens: int | None = None,
@@ -72,8 +72,10 @@ def run_generate(model: str, prompt_set: str, out: Path, langs: list[str] | None
                                progress=lambda: bar.update(1))
     finally:
         engine.close()
-    asked = {(lang, p.id) for lang in langs for p in prompts[lang]}
-    records = [r for r in read_items(out) if (r["lang"], r["id"]) in asked]
+    asked = [(lang, p.id) for lang in langs for p in prompts[lang]]
+    settle_items(out, asked, lambda r: (r["lang"], r["id"]))
+    wanted = set(asked)
+    records = [r for r in read_items(out) if (r["lang"], r["id"]) in wanted]
     agreement = agreement_table(records, langs, max_tokens, words_or_none(data_dir))
     card |= {"agreement": agreement, "status": "done", "answered_this_run": len(todo),
              "throughput": stats.summary(), "seconds": round(stats.seconds, 1),

@@ -27,7 +27,7 @@ from core.run_dir import CARD
 from eval import judge_weighted
 from eval.judge_plan import Job, plan_jobs, prompt_chooser
 from eval.judge_protocols import Protocol, get_protocol
-from eval.results import append_items, check_same_run, read_card, read_items, write_card
+from eval.results import append_items, check_same_run, read_card, read_items, settle_items, write_card
 
 
 def _answers(run: Path) -> tuple[dict, dict]:
@@ -292,8 +292,10 @@ def _run_judge(mode: str, a: Path, judge: str, out: Path, b: Path | None = None,
         failures = asyncio.run(_judge_all(calls, protocol, spec, out, concurrency, max_tokens, timeout, max_retries,
                                           key_env, bar, constrain, weighted)) if calls else []
     seconds = time.perf_counter() - started
-    slots = {slot(j) for j in jobs}
-    records = [r for r in read_items(out) if (r["key"], r["lang"], r["id"], r["turn"], r["side"]) in slots]
+    slots = [slot(j) for j in jobs]
+    settle_items(out, slots, lambda r: (r["key"], r["lang"], r["id"], r["turn"], r["side"]))
+    wanted = set(slots)
+    records = [r for r in read_items(out) if (r["key"], r["lang"], r["id"], r["turn"], r["side"]) in wanted]
     usage = [sum(r["prompt_tokens"] for r in records), sum(r["completion_tokens"] for r in records)]
     usd = cost(*usage, price_for(spec.model, spec.base_url, prices or {}))
     card |= {"status": "done" if not failures else "incomplete", "failures": failures,

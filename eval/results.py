@@ -3,9 +3,10 @@ as it is scored, so a killed run resumes where it stopped and scores no item twi
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
-from core.records import append_jsonl, read_jsonl
+from core.records import append_jsonl, read_jsonl, write_jsonl
 from core.run_dir import RunDir
 
 ITEMS = "items.jsonl"
@@ -19,6 +20,17 @@ def read_items(out: Path) -> list[dict]:
 def append_items(out: Path, records: list[dict]) -> None:
     """Append records and make them durable before the next batch is scored."""
     append_jsonl(out / ITEMS, records)
+
+
+def settle_items(out: Path, slots: list[tuple], slot_of: Callable[[dict], tuple]) -> None:
+    """Rewrite a finished run's items in the order of the work it asked for (`slots`; `slot_of` gives an
+    item's slot), so two runs of one command leave the same bytes however their concurrent calls finished.
+    Items outside `slots` (an earlier run's wider limit) keep their order after the rest."""
+    rank = {slot: i for i, slot in enumerate(slots)}
+    items = read_items(out)
+    settled = sorted(items, key=lambda r: rank.get(slot_of(r), len(rank)))
+    if settled != items:
+        write_jsonl(out / ITEMS, settled)
 
 
 def read_card(out: Path) -> dict | None:

@@ -4,6 +4,7 @@
     python -m experiments run multi-i --scale cpu --data-dir ../shared/data        # -> runs/experiments/multi-i-cpu
     python -m experiments run multi-i --scale cpu --until train                    # stop after the training stages
     python -m experiments collect runs/experiments/*-cpu --out docs/results.md     # the measured tables in one page
+    python -m experiments diff runs/experiments/multi-i-cpu RUN2                   # two runs of one command: equal?
     python -m experiments collect runs/experiments/*-cpu --readme README.md        # ... and the README's table
 
 A rerun skips the stages whose inputs are unchanged and resumes the one that was interrupted."""
@@ -13,7 +14,7 @@ from __future__ import annotations
 import sys
 
 from core.cli import Commands, run_cli
-from experiments.jobs import CollectJob, ListJob, RunJob
+from experiments.jobs import CollectJob, DiffJob, ListJob, RunJob
 
 
 def list_(job: ListJob) -> None:
@@ -38,6 +39,19 @@ def collect(job: CollectJob) -> None:
         print(job.readme)
 
 
+def diff(job: DiffJob) -> int:
+    from core.errors import ConfigError
+    from core.run_diff import diff_runs
+
+    for path in (job.a, job.b):
+        if not path.is_dir():
+            raise ConfigError(f"{path} is not a run directory; pass two directories written by the same command.")
+    found = diff_runs(job.a, job.b)
+    print("\n".join(found) if found else f"{job.a} and {job.b} agree: every answer, score and table is the same "
+                                          f"(timings left out).")
+    return 1 if found else 0
+
+
 def run(job: RunJob) -> None:
     from experiments.pipeline import run_experiment
 
@@ -47,7 +61,8 @@ def run(job: RunJob) -> None:
         print(f"{out / 'report.md'}: reproduced: {card['report']['reproduced']}. {card['report']['verdict']}")
 
 
-COMMANDS: Commands = {"list": (ListJob, list_), "run": (RunJob, run), "collect": (CollectJob, collect)}
+COMMANDS: Commands = {"list": (ListJob, list_), "run": (RunJob, run), "collect": (CollectJob, collect),
+                      "diff": (DiffJob, diff)}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -36,3 +36,11 @@ class CollectJob:
     out: Path = arg(Path("docs/results.md"), help="the results page to write")
     readme: Path | None = arg(None, help="also rewrite this README's table of measured experiments (between "
                                          "<!-- experiments:begin --> and <!-- experiments:end -->)")
+
+
+@config_dataclass
+class DiffJob:
+    """where two runs of the same command differ (timings left out); exit 1 if they do"""
+
+    a: Path = arg(help="a run directory (an experiment's, or one stage's)", positional=True)
+    b: Path = arg(help="the other run directory", positional=True)

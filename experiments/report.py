@@ -61,6 +61,13 @@ def stage_items(run_dir: Path, stage: str) -> list[dict]:
     return read_jsonl(run_dir / stage / "items.jsonl")
 
 
+def _numerics(card: dict) -> str:
+    """Which CPU kernels computed the run: rerun on the same ones, it gives the same bytes (docs/determinism.md)."""
+    n = card.get("versions", {}).get("numerics")
+    return (f"; {n['cpu']}, {n['simd']} kernels (a rerun on the same kernels gives the same bytes; another SIMD "
+            f"level trains different last bits, docs/determinism.md)") if n else ""
+
+
 def write_report(exp, scale: str, run, out: Path, log=print) -> dict:
     """Run the experiment's analysis and write out/report.md (+ plots in out/plots); returns its verdict."""
     from experiments import analyses
@@ -78,7 +85,7 @@ def write_report(exp, scale: str, run, out: Path, log=print) -> dict:
              f"- Evaluated as: {evaluated}",
              f"- Per language limit: {s.limit}; max tokens per answer: {s.max_tokens}; judge: `{s.judge}`",
              f"- Command: `python -m experiments run {exp.name} --scale {scale}{_data_dir(run.card)}`; machine: "
-             f"{run.card.get('machine', 'not recorded')}",
+             f"{run.card.get('machine', 'not recorded')}{_numerics(run.card)}",
              ""]
     if exp.notes:
         lines += ["## What differs from the paper", "", exp.notes.strip(), ""]

@@ -34,6 +34,7 @@ class Sampling:
     max_tokens: int = 128
     temperature: float = 0.7
     top_p: float = 1.0
+    seed: int = 0  # with temperature above 0, the same seed gives the same answer (one model, one machine)
 
 
 def language_name(code: str) -> str:
@@ -185,7 +186,7 @@ def stream_answers(message: str, histories: list[list[dict]], specs: list[str], 
                 # closing() ends the backend's generation (its thread, request or llama.cpp lock) on any exit.
                 with contextlib.closing(engine.generate(prompt, max_tokens=sampling.max_tokens, stop=stops,
                                                         temperature=sampling.temperature,
-                                                        top_p=sampling.top_p)) as stream:
+                                                        top_p=sampling.top_p, seed=sampling.seed)) as stream:
                     for chunk in stream:
                         if stop.is_set():
                             return
@@ -219,7 +220,7 @@ def stream_answers(message: str, histories: list[list[dict]], specs: list[str], 
 
 
 def arena_turn(settings: Settings, message: str, n_models: int, system: str, target: str, route: bool,
-               max_tokens: int, temperature: float, top_p: float, *columns):
+               max_tokens: int, temperature: float, top_p: float, seed: float | None, *columns):
     """The Send handler: yields (prompt box, *chatbots, *badges). Bad input warns and changes nothing."""
     specs, shown = list(columns[:MAX_MODELS]), [list(h or []) for h in columns[MAX_MODELS:2 * MAX_MODELS]]
     histories = [_raw(h) for h in shown]
@@ -241,7 +242,8 @@ def arena_turn(settings: Settings, message: str, n_models: int, system: str, tar
         gr.Warning(str(exc).splitlines()[0])
         yield message, *shown, *[_error(exc) if i < n else b for i, b in enumerate(badges)]
         return
-    sampling = Sampling(system or "", settings.cap_tokens(max_tokens), float(temperature), float(top_p))
+    sampling = Sampling(system or "", settings.cap_tokens(max_tokens), float(temperature), float(top_p),
+                        int(seed or 0))
     asked = [_shown([*h, {"role": "user", "content": message}]) for h in histories[:n]]
     yield "", *asked, *shown[n:], *["*writing ...*"] * n, *badges[n:]
     final: set[int] = set()  # columns whose badge is written: checked once, not again at every other chunk
@@ -260,7 +262,7 @@ def arena_turn(settings: Settings, message: str, n_models: int, system: str, tar
 
 
 def regenerate(settings: Settings, n_models: int, system: str, target: str, route: bool, max_tokens: int,
-               temperature: float, top_p: float, *columns):
+               temperature: float, top_p: float, seed: float | None, *columns):
     """Ask the last prompt again: each column's last answer is replaced."""
     histories = [list(h or []) for h in columns[MAX_MODELS:2 * MAX_MODELS]]
     users = [i for i, m in enumerate(histories[0]) if m["role"] == "user"]
@@ -270,11 +272,12 @@ def regenerate(settings: Settings, n_models: int, system: str, target: str, rout
         return
     last = from_chat(_text(histories[0][users[-1]]["content"]))
     cut = [h[:max((j for j, m in enumerate(h) if m["role"] == "user"), default=len(h))] for h in histories]
-    yield from arena_turn(settings, last, n_models, system, target, route, max_tokens, temperature, top_p,
+    yield from arena_turn(settings, last, n_models, system, target, route, max_tokens, temperature, top_p, seed,
                           *columns[:MAX_MODELS], *cut, *columns[2 * MAX_MODELS:])
 
 
-def chat_once(settings: Settings, message: str, model: str, max_tokens: int = 64, temperature: float = 0.0) -> dict:
+def chat_once(settings: Settings, message: str, model: str, max_tokens: int = 64, temperature: float = 0.0,
+              seed: int = 0) -> dict:
     """One chat turn (the `/chat` API): the reply, its language and confidence, seconds, tokens/s and the
     max_tokens used (a public app caps it)."""
     if not (message or "").strip():
@@ -287,14 +290,14 @@ def chat_once(settings: Settings, message: str, model: str, max_tokens: int = 64
             prompt, stops = model_prompt(spec, [{"role": "user", "content": message}])
             started = time.perf_counter()
             reply = "".join(engine.generate(prompt, max_tokens=int(max_tokens), temperature=float(temperature),
-                                            stop=stops))
+                                            stop=stops, seed=int(seed)))
             seconds = time.perf_counter() - started
             rate = round(engine.count_tokens(reply) / seconds, 2) if reply and seconds else None
     except PolyglotError as exc:
         raise gr.Error(str(exc).splitlines()[0]) from exc
     lang, conf = detect(reply)
     return {"reply": reply, "language": lang, "confidence": round(conf, 3), "seconds": round(seconds, 3),
-            "tokens_per_s": rate, "max_tokens": max_tokens}
+            "tokens_per_s": rate, "max_tokens": max_tokens, "seed": int(seed)}
 
 
 def _picked(i: int, spec: str):
@@ -351,9 +354,11 @@ def arena_tab(settings: Settings) -> dict:
                                label="max_tokens")
         temperature = gr.Slider(0, 2, value=0.7, step=0.05, label="temperature")
         top_p = gr.Slider(0.05, 1, value=1.0, step=0.05, label="top_p")
+        seed = gr.Number(0, precision=0, minimum=0, label="seed (the same seed, settings and model give the "
+                                                          "same answer on this machine)", elem_id="arena-seed")
     gr.Examples(example_prompts(), inputs=[box], label="Example prompts (16 languages)", examples_per_page=16)
 
-    shared = [n_models, system, target, route, max_tokens, temperature, top_p, *pickers, *bots, *badges]
+    shared = [n_models, system, target, route, max_tokens, temperature, top_p, seed, *pickers, *bots, *badges]
     outputs = [box, *bots, *badges]
     turn, again = partial(arena_turn, settings), partial(regenerate, settings)
     events = [send.click(turn, [box, *shared], outputs, api_name="arena"),
@@ -368,9 +373,10 @@ def arena_tab(settings: Settings) -> dict:
         # A picked base model says so at once, before its first (few-shot) answer.
         picker.change(partial(_picked, i), picker, [bots[i], badges[i]], api_visibility="private")
 
-    def chat(message: str, model: str = "smollm2-135m", max_tokens: int = 64, temperature: float = 0.0) -> dict:
-        """One chat turn: the reply, its language and tokens/s."""
-        return chat_once(settings, message, model, max_tokens, temperature)
+    def chat(message: str, model: str = "smollm2-135m", max_tokens: int = 64, temperature: float = 0.0,
+             seed: int = 0) -> dict:
+        """One chat turn: the reply, its language and tokens/s (the same seed gives the same sampled reply)."""
+        return chat_once(settings, message, model, max_tokens, temperature, seed)
 
     gr.api(chat, api_name="chat")
     return {"pickers": pickers, "n_models": n_models}

@@ -141,7 +141,7 @@ def test_every_job_round_trips_through_its_argv(package):
         values = {}
         for f in fields(cls):
             if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
-                values[f.name] = {"runs": ["r1", "r2"], "texts": ["a b"], "mode": "single",
+                values[f.name] = {"runs": ["r1", "r2"], "inputs": ["i1", "i2"], "texts": ["a b"], "mode": "single",
                                   "tasks": ["xcopa"]}.get(f.name, "x")
         job = load_config(cls, values)
         assert parse_job(cls, to_argv(job)) == job

@@ -125,5 +125,16 @@ def save_adapter(model, tokenizer, path: Path, card: dict) -> None:
     """Write the adapter, tokenizer and `polyglot_card.json` to `path` (whole or absent: `atomic_dir`)."""
     with atomic_dir(path) as tmp:
         model.save_pretrained(tmp)
+        _sort_target_modules(tmp)
         tokenizer.save_pretrained(tmp)
         (tmp / "polyglot_card.json").write_text(json.dumps(card, indent=2, default=str))
+
+
+def _sort_target_modules(adapter: Path) -> None:
+    """PEFT keeps target_modules as a set and writes it in hash order, which changes with each process's
+    PYTHONHASHSEED: sorted, the same adapter has the same bytes in every run."""
+    for config in adapter.rglob("adapter_config.json"):
+        data = json.loads(config.read_text())
+        if isinstance(data.get("target_modules"), list):
+            data["target_modules"] = sorted(data["target_modules"])
+            config.write_text(json.dumps(data, indent=2, sort_keys=True))
