@@ -28,7 +28,7 @@ def _span(values: list) -> str:
 
 
 def _joined(values: list) -> str:
-    return ", ".join(dict.fromkeys(str(v) for v in values if v)) or "not recorded"
+    return ", ".join(dict.fromkeys(str(v) for v in values if v and v != "None")) or "not recorded"
 
 
 def _spans(card: dict) -> list[tuple[float, float]]:
@@ -44,7 +44,13 @@ def _together(spans: list[list[tuple[float, float]]]) -> str:
     """Whether the runs' invocations overlapped in time (they shared the machine) or ran one after another."""
     flat = [(s, e, i) for i, run in enumerate(spans) for s, e in run]
     overlap = any(a[2] != b[2] and a[0] < b[1] and b[0] < a[1] for a in flat for b in flat)
-    return "some of them at the same time" if overlap else "one experiment at a time"
+    together = "some of them at the same time" if overlap else "no two of them at once"
+    return together + " (a wall clock includes any other work on the machine)"
+
+
+def _judges(judges: list) -> str:
+    named = _joined(judges)
+    return "no judge" if named == "not recorded" else f"`{named}` as the judge"
 
 
 def readme_section(run_dirs: list[Path]) -> str:
@@ -77,7 +83,7 @@ def readme_section(run_dirs: list[Path]) -> str:
         md_table(["experiment", "wall clock", "reproduced at this scale?", "what decided it (difference [95% paired "
                   "bootstrap], p, MDE: the smallest effect detectable at α = 0.05 with 80% power)"], rows), "",
         f"At this scale the LoRAs trained for {_span(steps)} steps, on {_span(limits)} prompts or items per language, "
-        f"with `{_joined(judges)}` as the judge: a test that the whole pipeline runs and reports honestly, not "
+        f"with {_judges(judges)}: a test that the whole pipeline runs and reports honestly, not "
         "evidence about the seeds' claims. A difference below a row's MDE could not have been seen."])
 
 
