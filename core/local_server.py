@@ -59,10 +59,14 @@ def serve(args: list[str], ready_url: str, log: Path, timeout: float = 240, env:
 
 @contextlib.contextmanager
 def llama_server(gguf: Path, alias: str, log: Path, n_ctx: int = 4096, api_key: str | None = None,
-                 parallel: int = 4) -> Iterator[str]:
-    """Serve `gguf` with llama.cpp's llama-server as model `alias` (`parallel` slots of `n_ctx` tokens, batched);
-    yields the base URL (http://127.0.0.1:PORT/v1). The server stops with the block, or with this process."""
+                 parallel: int = 1, cache_prompt: bool = False) -> Iterator[str]:
+    """Serve `gguf` with llama.cpp's llama-server as model `alias` (`parallel` slots of `n_ctx` tokens); yields the
+    base URL (http://127.0.0.1:PORT/v1). The server stops with the block, or with this process.
+
+    The defaults serve one request at a time with no prompt cache, so a rerun gets the same bytes: with 4 slots
+    decoded together, a judge's verdict probabilities moved by up to 0.01 between two runs (docs/determinism.md)."""
     from core.llama_server import LlamaServer, ServerOptions
 
-    with LlamaServer(Path(gguf), alias, ServerOptions(parallel=parallel, ctx=n_ctx), log=log, api_key=api_key) as s:
+    options = ServerOptions(parallel=parallel, ctx=n_ctx, cache_prompt=cache_prompt)
+    with LlamaServer(Path(gguf), alias, options, log=log, api_key=api_key) as s:
         yield s.url
