@@ -151,13 +151,15 @@ def _num(x) -> str:
 
 
 def collect(run_dirs: list[Path], out: Path) -> Path:
-    """docs/results.md from finished runs: per run its command, verdict, result tables and stage time; the
-    plots are copied beside it (out.parent/results/NAME-SCALE/)."""
+    """docs/results.md from finished runs: per run its command, verdict, result tables and stage time (a run's
+    section replaces that experiment's, the others stay); the plots are copied beside it
+    (out.parent/results/NAME-SCALE/)."""
     import shutil
 
     parts = ["# Measured results", "",
              "Collected from the experiment runs' `report.md` by `python -m experiments collect RUN_DIR... --out "
              f"{out}`. Each section was produced by the command it names, on the machine it names.", ""]
+    sections = _page_sections(out)
     for run_dir in run_dirs:
         card = RunDir(run_dir).read_card()
         if card is None or not (run_dir / "report.md").is_file():
@@ -177,8 +179,19 @@ def collect(run_dirs: list[Path], out: Path) -> Path:
             shutil.copy(png, plots / png.name)
         results = results.replace("](plots/", f"](results/{name}/")
         machine = card.get("machine", "an unrecorded machine")
-        parts += [f"## {card['experiment']} ({card['scale']})", "", *head[2:], "", setup, "",
-                  f"Stage time: {minutes:.1f} min on {machine}{_wall(card)}{_finished(card)}.", "",
-                  *(["### Arms", "", arms, ""] if arms else []), results, ""]
+        sections[f"## {card['experiment']} ({card['scale']})"] = "\n".join(
+            [*head[2:], "", setup, "", f"Stage time: {minutes:.1f} min on {machine}{_wall(card)}{_finished(card)}.",
+             "", *(["### Arms", "", arms, ""] if arms else []), results, ""])
+    for title, body in sections.items():
+        parts += [title, "", body]
     out.write_text("\n".join(parts), encoding="utf-8")
     return out
+
+
+def _page_sections(page: Path) -> dict[str, str]:
+    """The "## EXPERIMENT (scale)" sections of an existing results page, in order: a collect of some runs keeps
+    the sections of the others as they were (each names its own command and date)."""
+    if not page.is_file():
+        return {}
+    chunks = ("\n" + page.read_text(encoding="utf-8")).split("\n## ")[1:]
+    return {f"## {c.split(chr(10), 1)[0]}": c.split("\n", 1)[1].strip("\n") + "\n" for c in chunks}
