@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from pathlib import Path
 
 # What a run measures about its own speed and dates, the versions block (the commit differs between
@@ -13,6 +14,8 @@ from pathlib import Path
 TIMING_FIELDS = frozenset({"base_url", "seconds", "started_at", "finished_at", "throughput", "judgments_per_s",
                            "invocations", "finished", "train_seconds", "tokens_per_s", "steps_per_s", "peak_mem_gb",
                            "load_seconds", "versions", "latency", "wall_minutes"})
+# A server this machine started for the run listens on whatever port was free.
+LOCAL_URL = re.compile(r"(https?://(?:127\.0\.0\.1|localhost)):\d+")
 # Files that only log progress or a server's chatter, and run-local paths.
 SKIPPED = ("*.log", "estimate.json")
 
@@ -23,8 +26,9 @@ def comparable(value, root: str = ""):
         return {k: comparable(v, root) for k, v in value.items() if k not in TIMING_FIELDS}
     if isinstance(value, list):
         return [comparable(v, root) for v in value]
-    if isinstance(value, str) and root and root in value:
-        return value.replace(root, "<run>")
+    if isinstance(value, str):
+        value = LOCAL_URL.sub(r"\1:<port>", value)
+        return value.replace(root, "<run>") if root else value
     return value
 
 
