@@ -4,10 +4,11 @@ byte. Two runs on one machine must come out equal; `python -m experiments diff A
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from pathlib import Path
+
+from core.readers import file_sha256
 
 # What a run measures about its own speed and dates, the versions block (the commit differs between
 # checkouts) and the port a server got; none of it is a result.
@@ -37,14 +38,6 @@ def _load(path: Path, root: str):
     if path.suffix == ".jsonl":
         return [comparable(json.loads(line), root) for line in text.splitlines() if line.strip()]
     return comparable(json.loads(text), root)
-
-
-def _digest(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _first_difference(a, b, where: str = "") -> str:
@@ -82,7 +75,7 @@ def diff_runs(a: Path, b: Path, skip: tuple[str, ...] = SKIPPED) -> list[str]:
             if la != lb:
                 first = next((x, y) for x, y in zip(la + [""], lb + [""]) if x != y)
                 out.append(f"{rel}: {first[0][:80]!r} vs {first[1][:80]!r}")
-        elif _digest(pa) != _digest(pb):
+        elif file_sha256(pa) != file_sha256(pb):
             out.append(f"{rel}: the bytes differ")
     return out
 
