@@ -225,6 +225,30 @@ def _check_resumable(out: Path, identity: dict, constrain: bool, weighted: bool 
                               f"{'leave out' if on else 'add'} {flag}.")
 
 
+def _slot_of(record: dict) -> tuple:
+    """What one judgment answers: its call key, language, question, turn and side."""
+    return record["key"], record["lang"], record["id"], record["turn"], record["side"]
+
+
+def _free_records(mode: str, todo: list[Job], replies: dict, key, extras, model: str, max_tokens: int,
+                  weighted: bool) -> list[dict]:
+    """The judgments decided without a call: a forced score, or the same messages already judged for another job."""
+    forced = [_record(mode, j, model, max_tokens, None, j.forced["value"], "", grammar=extras(j),
+                      weights=judge_weighted.forced(j.forced["value"]) if weighted else None)
+              for j in todo if j.forced]
+    reused = [_record(mode, j, model, max_tokens, replies[key(j)]["reply"], replies[key(j)]["value"],
+                      replies[key(j)]["problem"], grammar=extras(j), weights=replies[key(j)].get("weighted"))
+              for j in todo if j.forced is None and key(j) in replies]
+    return forced + reused
+
+
+def _usage(records: list[dict], spec, prices: dict | None) -> dict:
+    """Tokens the judgments used and what they cost (None where the judge's price is unknown)."""
+    usage = [sum(r["prompt_tokens"] for r in records), sum(r["completion_tokens"] for r in records)]
+    usd = cost(*usage, price_for(spec.model, spec.base_url, prices or {}))
+    return {"prompt_tokens": usage[0], "completion_tokens": usage[1], "usd": None if usd is None else round(usd, 4)}
+
+
 def _run_judge(mode: str, a: Path, judge: str, out: Path, b: Path | None = None, langs: list[str] | None = None,
               limit: int | None = None, data_dir: Path | None = None, turns: int = 2, concurrency: int = 4,
               max_tokens: int = 1024, english_prompts: bool = False, dry_run: bool = False, timeout: float = 120.0,
@@ -259,7 +283,7 @@ def _run_judge(mode: str, a: Path, judge: str, out: Path, b: Path | None = None,
     key = lambda j: _key(spec.model, j, max_tokens, _extras(protocol, j, constrain, weighted))  # noqa: E731
     slot = lambda j: (key(j), j.lang, j.id, j.turn, j.side)  # noqa: E731
     existing = read_items(out)
-    done = {(r["key"], r["lang"], r["id"], r["turn"], r["side"]) for r in existing}
+    done = {_slot_of(r) for r in existing}
     replies = {r["key"]: r for r in existing if not r["forced"]}
     todo = [j for j in jobs if slot(j) not in done]
     groups: dict[str, list[Job]] = {}
@@ -273,14 +297,8 @@ def _run_judge(mode: str, a: Path, judge: str, out: Path, b: Path | None = None,
     if dry_run:  # also kept on disk, where the app reads it before offering the paid run
         (out / "estimate.json").write_text(json.dumps({**identity, "dry_run": plan}, indent=2, ensure_ascii=False))
         return {**identity, "dry_run": plan}
-    # decided without a call: a forced score, or the same messages already judged for another job
-    grammar = lambda j: _extras(protocol, j, constrain, weighted)  # noqa: E731
-    free = [_record(mode, j, spec.model, max_tokens, None, j.forced["value"], "", grammar=grammar(j),
-                    weights=judge_weighted.forced(j.forced["value"]) if weighted else None)
-            for j in todo if j.forced] + \
-        [_record(mode, j, spec.model, max_tokens, replies[key(j)]["reply"], replies[key(j)]["value"],
-                 replies[key(j)]["problem"], grammar=grammar(j), weights=replies[key(j)].get("weighted"))
-         for j in todo if j.forced is None and key(j) in replies]
+    free = _free_records(mode, todo, replies, key, lambda j: _extras(protocol, j, constrain, weighted), spec.model,
+                         max_tokens, weighted)
     if free:
         append_items(out, free)
     card = {**identity, "langs": langs, "limit": limit, "a_dir": str(a), "b_dir": str(b) if b else None,
@@ -293,16 +311,13 @@ def _run_judge(mode: str, a: Path, judge: str, out: Path, b: Path | None = None,
                                           key_env, bar, constrain, weighted)) if calls else []
     seconds = time.perf_counter() - started
     slots = [slot(j) for j in jobs]
-    settle_items(out, slots, lambda r: (r["key"], r["lang"], r["id"], r["turn"], r["side"]))
+    settle_items(out, slots, _slot_of)
     wanted = set(slots)
-    records = [r for r in read_items(out) if (r["key"], r["lang"], r["id"], r["turn"], r["side"]) in wanted]
-    usage = [sum(r["prompt_tokens"] for r in records), sum(r["completion_tokens"] for r in records)]
-    usd = cost(*usage, price_for(spec.model, spec.base_url, prices or {}))
+    records = [r for r in read_items(out) if _slot_of(r) in wanted]
     card |= {"status": "done" if not failures else "incomplete", "failures": failures,
              "calls_this_run": len(calls) - len(failures), "seconds": round(seconds, 1),
              "judgments_per_s": round((len(calls) - len(failures)) / seconds, 3) if calls and seconds else None,
-             "usage": {"prompt_tokens": usage[0], "completion_tokens": usage[1],
-                       "usd": None if usd is None else round(usd, 4)},
+             "usage": _usage(records, spec, prices),
              "results": protocol.summarize(records) |
              ({"weighted": judge_weighted.summarize(mode, records)} if weighted else {}),
              "finished_at": datetime.now(UTC).isoformat(timespec="seconds")}
