@@ -75,17 +75,21 @@ class VoteStore:
 
     def next_item(self, annotator: str, lang: str | None = None) -> dict | None:
         """The next item `annotator` has not voted on, blind: questions and a left/right answer, no names."""
+        row = self._db.execute(
+            "SELECT item FROM items WHERE item NOT IN (SELECT item FROM votes WHERE annotator = ?)"
+            " AND (? IS NULL OR lang = ?) ORDER BY item LIMIT 1", (annotator, lang, lang)).fetchone()
+        return None if row is None else self.blind_item(annotator, row[0])
+
+    def blind_item(self, annotator: str, item: str) -> dict:
+        """Item `item` as `annotator` sees it: the questions and a left/right answer, no model names."""
         import json
 
-        row = self._db.execute(
-            "SELECT item, lang, category, turn, questions, answer_a, answer_b FROM items WHERE item NOT IN "
-            "(SELECT item FROM votes WHERE annotator = ?) AND (? IS NULL OR lang = ?) ORDER BY item LIMIT 1",
-            (annotator, lang, lang)).fetchone()
+        row = self._db.execute("SELECT lang, category, turn, questions, answer_a, answer_b FROM items WHERE item = ?",
+                               (item,)).fetchone()
         if row is None:
-            return None
-        item, lang, category, turn, questions, answer_a, answer_b = row
-        left_is = _left_is(annotator, item)
-        left, right = (answer_a, answer_b) if left_is == "a" else (answer_b, answer_a)
+            raise ConfigError(f"No item {item!r} in {self.path}.")
+        lang, category, turn, questions, answer_a, answer_b = row
+        left, right = (answer_a, answer_b) if _left_is(annotator, item) == "a" else (answer_b, answer_a)
         return {"item": item, "lang": lang, "category": category, "turn": turn, "questions": json.loads(questions),
                 "left": left, "right": right}
 

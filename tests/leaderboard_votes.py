@@ -9,8 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
-from eval.human_votes import VoteStore
-from eval.results import append_items, write_card
+from eval.human_votes import VoteStore, item_key
+from eval.results import append_items, read_items, write_card
 
 # log-strengths, a different order in each language
 TRUTH = {"de": {"aya-8b": 0.9, "bloomz-7b": 0.3, "gemma-2b": -0.3, "qwen-7b": -0.9},
@@ -61,14 +61,18 @@ def fill_store(path: Path, runs: dict[str, Path], seed: int, annotators: int) ->
     store = VoteStore(path)
     cast = []
     try:
+        mine = []
         for a, b in combinations(sorted(runs), 2):
             store.add_pairs(runs[a], runs[b], turns=1)
+            mine += [item_key(a, b, "sim", r["lang"], r["id"], 1) for r in read_items(runs[a])]
+        # the store may be shared (the app's, after other tests): these annotators vote on this study's items only
         for k in range(annotators):
-            while (item := store.next_item(f"annotator-{k}")) is not None:
+            for key in sorted(mine):
+                item = store.blind_item(f"annotator-{k}", key)
                 left, right = (item[s].split(" answers ")[0] for s in ("left", "right"))
                 truth = TRUTH[item["lang"]]
                 choice = choose(rng, truth[left] - truth[right])
-                store.vote(f"annotator-{k}", item["item"], choice)
+                store.vote(f"annotator-{k}", key, choice)
                 cast.append((item["lang"], left, right, choice))
     finally:
         store.close()

@@ -1,23 +1,18 @@
 """The same command on the same machine gives the same bytes: sampled answers (seeded, also through a batched
-llama-server), and a whole tiny experiment (data, LoRA, merged GGUF, answers, a served judge with verdict
-probabilities, the report) run twice in processes with different hash seeds. `core.run_diff` compares the runs
-with their timings left out, and must itself catch a changed answer."""
+llama-server). `core.run_diff` compares the runs with their timings left out, and must itself catch a changed
+answer. A whole tiny experiment run twice under different hash seeds is in tests/test_experiments.py."""
 
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
-import sys
 
 import pytest
-import yaml
 
 from core.run_diff import diff_runs
 from eval.results import read_items
-from tests.conftest import ROOT
-from tests.test_experiments import TINY
+
+pytestmark = pytest.mark.slow
 
 
 def _generate(out, model="smollm2-135m", seed=7, concurrency=1):
@@ -55,30 +50,3 @@ def test_sampled_answers_from_a_batched_server_are_the_same_twice(tmp_path):
     assert diff_runs(tmp_path / "a", tmp_path / "b") == []
     order = [(r["lang"], r["id"]) for r in read_items(tmp_path / "a")]
     assert [lang for lang, _ in order] == ["de", "de", "ja", "ja"]
-
-
-@pytest.mark.slow
-@pytest.mark.timeout(4800)  # two tiny experiments: ~3.5 min each on 2 idle cores, far longer on a busy machine
-def test_a_tiny_experiment_run_twice_leaves_the_same_files(tmp_path, shared_data):
-    config = tmp_path / "tiny.yaml"
-    tiny = {**TINY, "scales": {"cpu": {**TINY["scales"]["cpu"], "judge_weighted": True}}}
-    config.write_text(yaml.safe_dump(tiny))
-    for run, hash_seed in (("one", "1"), ("two", "2")):  # set and dict order change with the hash seed
-        done = subprocess.run([sys.executable, "-m", "experiments", "run", str(config), "--out", str(tmp_path / run),
-                               "--data-dir", str(shared_data)], cwd=ROOT, capture_output=True, text=True,
-                              env={**os.environ, "PYTHONPATH": str(ROOT), "PYTHONHASHSEED": hash_seed}, timeout=2400)
-        assert done.returncode == 0, done.stderr[-3000:]
-    one, two = tmp_path / "one", tmp_path / "two"
-    compared = {p.relative_to(one).as_posix() for p in one.rglob("*") if p.is_file()}
-    # what the comparison covers: the mix, the adapter, the exported GGUF, answers, judgments, the report
-    for must in ("data/multi-1/mix.jsonl", "train/multi-1/adapter/adapter_model.safetensors",
-                 "train/multi-1/adapter/adapter_config.json", "generate/multi-1/items.jsonl",
-                 "judge/likert-multi-1/items.jsonl", "report.md", "plots/agreement.png"):
-        assert must in compared, must
-    assert any(p.endswith(".gguf") and p.startswith("export/multi-1/") for p in compared)
-    judged = read_items(one / "judge/likert-multi-1")
-    assert any(r.get("weighted") for r in judged)  # the verdict probabilities are compared too
-    assert diff_runs(one, two) == []
-    done = subprocess.run([sys.executable, "-m", "experiments", "diff", str(one), str(two)], cwd=ROOT,
-                          capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
-    assert done.returncode == 0 and "agree" in done.stdout

@@ -4,6 +4,9 @@ experiment end to end on the packaged model with a served judge."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -295,17 +298,24 @@ TINY = {
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(1800)  # ~7 min on 2 idle cores: 2 trainings, 3 verified GGUF exports, answers, a served judge
-def test_tiny_experiment_end_to_end_then_resumes(tmp_path, shared_data, report):
-    """Data -> LoRA -> merged, verified GGUF -> answers -> a served judge -> report, on the packaged model; a
-    rerun does nothing; a changed eval limit redoes only the answers and the judging."""
+@pytest.mark.timeout(3600)  # ~3.5 min a run on 2 idle cores: 2 trainings, 3 verified GGUF exports, answers, a judge
+def test_tiny_experiment_end_to_end_twice_then_resumes(tmp_path, shared_data, report):
+    """Data -> LoRA -> merged, verified GGUF -> answers -> a served judge with verdict probabilities -> report, on
+    the packaged model, run twice under different hash seeds: the same files (`core.run_diff`); a rerun does
+    nothing; a changed eval limit redoes only the answers and the judging."""
+    from core.run_diff import diff_runs
     from experiments.pipeline import run_experiment
 
     config = tmp_path / "tiny.yaml"
-    config.write_text(yaml.safe_dump(TINY))
+    tiny = {**TINY, "scales": {"cpu": {**TINY["scales"]["cpu"], "judge_weighted": True}}}
+    config.write_text(yaml.safe_dump(tiny))
+    for run, hash_seed in (("run", "1"), ("again", "2")):  # set and dict order change with the hash seed
+        done = subprocess.run([sys.executable, "-m", "experiments", "run", str(config), "--out", str(tmp_path / run),
+                               "--data-dir", str(shared_data)], cwd=ROOT, capture_output=True, text=True,
+                              env={**os.environ, "PYTHONPATH": str(ROOT), "PYTHONHASHSEED": hash_seed}, timeout=1500)
+        assert done.returncode == 0, done.stderr[-3000:]
     out = tmp_path / "run"
-    logs: list[str] = []
-    card = run_experiment(str(config), "cpu", out, shared_data, log=logs.append)
+    card = json.loads((out / "card.json").read_text())
     stages = card["stages"]
     assert set(stages) == {"data/mono", "data/multi-1", "train/mono", "train/multi-1", "export/base", "export/mono",
                            "export/multi-1", "generate/base", "generate/mono", "generate/multi-1",
@@ -321,12 +331,24 @@ def test_tiny_experiment_end_to_end_then_resumes(tmp_path, shared_data, report):
     items = [json.loads(x) for x in (out / "generate/mono/items.jsonl").read_text().splitlines()]
     assert len(items) == 6 and all(r["answers"][0].strip() for r in items)
     judged = [json.loads(x) for x in (out / "judge/likert-mono/items.jsonl").read_text().splitlines()]
-    assert len(judged) == 6
+    assert len(judged) == 6 and any(r.get("weighted") for r in judged)
     text = (out / "report.md").read_text()
     assert "**Claim:** a test" in text and "| multi-1 |" in text and "![agreement](plots/agreement.png)" in text
     assert (out / "plots/agreement.png").is_file()
     assert card["report"]["reproduced"].removesuffix(" (not significant)") in ("yes", "no", "mixed")
     report("tiny experiment stages (s): " + ", ".join(f"{k} {v['seconds']}" for k, v in stages.items()))
+
+    # the second run left the same files: what the comparison covers, then the comparison
+    compared = {p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()}
+    for must in ("data/multi-1/mix.jsonl", "train/multi-1/adapter/adapter_model.safetensors",
+                 "train/multi-1/adapter/adapter_config.json", "generate/multi-1/items.jsonl",
+                 "judge/likert-multi-1/items.jsonl", "report.md", "plots/agreement.png"):
+        assert must in compared, must
+    assert any(p.endswith(".gguf") and p.startswith("export/multi-1/") for p in compared)
+    assert diff_runs(out, tmp_path / "again") == []
+    done = subprocess.run([sys.executable, "-m", "experiments", "diff", str(out), str(tmp_path / "again")], cwd=ROOT,
+                          capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert done.returncode == 0 and "agree" in done.stdout
 
     assert json.loads((out / "judge/likert-mono/card.json").read_text())["judge"] == "smollm2-135m (served here)"
     moved = tmp_path / "moved"  # a run dir can be moved: nothing in the stage hashes is a path
@@ -335,14 +357,14 @@ def test_tiny_experiment_end_to_end_then_resumes(tmp_path, shared_data, report):
     run_card = json.loads((out / "card.json").read_text())
     run_card["stages"]["judge/likert-mono"]["status"] = "running"  # as if killed before the stage was marked done
     (out / "card.json").write_text(json.dumps(run_card))
-    logs.clear()
+    logs: list[str] = []
     card = run_experiment(str(config), "cpu", out, shared_data, log=logs.append)
     assert sum("skipped" in x for x in logs) == len(stages) - 1
     assert "judge/likert-mono: running" in logs  # resumed in place with the judge on a new port: no call needed
     assert [x["stages_run"] for x in card["invocations"]] == [len(stages), 1]  # wall time kept per invocation
     assert len((out / "judge/likert-mono/items.jsonl").read_text().splitlines()) == 6
 
-    config.write_text(yaml.safe_dump({**TINY, "scales": {"cpu": {**TINY["scales"]["cpu"], "limit": 1}}}))
+    config.write_text(yaml.safe_dump({**tiny, "scales": {"cpu": {**tiny["scales"]["cpu"], "limit": 1}}}))
     logs.clear()
     run_experiment(str(config), "cpu", out, shared_data, log=logs.append)
     redone = sorted(x.split(":")[0] for x in logs if x.endswith(": running"))
