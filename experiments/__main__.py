@@ -33,7 +33,7 @@ def collect(job: CollectJob) -> None:
 
     print(collect(job.runs, job.out))
     if job.readme:
-        if not write_readme(job.runs, job.readme):
+        if not write_readme(job.runs, job.readme, job.out.with_suffix(".json")):
             raise ConfigError(f"{job.readme} has no <!-- {MARKER}:begin --> / <!-- {MARKER}:end --> markers; add them "
                               "where the table of measured experiments belongs.")
         print(job.readme)

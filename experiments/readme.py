@@ -1,6 +1,7 @@
 """The README's table of measured experiments, written from the run cards and reports (`python -m experiments
 collect RUN_DIR... --readme README.md`), so no number in it is typed by hand: per experiment its wall clock,
-the verdict and the numbers that decided it, the minimum detectable effect among them."""
+the verdict and the numbers that decided it, the minimum detectable effect among them. A collect of some runs
+keeps the other experiments' rows from the summaries the last collect stored (docs/results.json)."""
 
 from __future__ import annotations
 
@@ -53,40 +54,56 @@ def _judges(judges: list) -> str:
     return "no judge" if named == "not recorded" else f"`{named}` as the judge"
 
 
-def readme_section(run_dirs: list[Path]) -> str:
-    """The markdown between the README's experiments markers: what was measured where, one row per run, and how
-    large a test it was."""
-    rows, scales, machines, dates, bases, judges, steps, limits, spans = [], [], [], [], [], [], [], [], []
-    for run_dir in run_dirs:
-        card = RunDir(run_dir).read_card() or {}
-        report = (run_dir / "report.md").read_text(encoding="utf-8")
-        verdict = card.get("report", {})
-        minutes = wall_minutes(card)
-        if minutes is None:  # a card from before invocations were timed: the stages' own time
-            minutes = sum(v.get("seconds", 0) for v in card["stages"].values()) / 60
-        rows.append([f"`{card['experiment']}`", f"{minutes:.1f} min", verdict.get("reproduced", "not reported"),
-                     verdict.get("headline") or verdict.get("verdict", "")])
-        scales.append(card["scale"])
-        machines.append(card.get("machine"))
-        dates += [x["finished"][:10] for x in card.get("invocations", [])[-1:]]
-        spans.append(_spans(card))
-        bases.append(_setup(report, r"- Base model: `([^`]+)`"))
-        judges.append(_setup(report, r"judge: `([^`]+)`"))
-        limits += [int(x) for x in [_setup(report, r"- Per language limit: (\d+)")] if x]
-        steps += [v["results"]["step"] for k, v in card["stages"].items()
-                  if k.startswith("train/") and isinstance(v.get("results", {}).get("step"), int)]
+def run_summary(run_dir: Path) -> dict:
+    """What the README's table needs from one finished run: its card's verdict and timing, its report's setup."""
+    card = RunDir(run_dir).read_card() or {}
+    report = (run_dir / "report.md").read_text(encoding="utf-8")
+    verdict = card.get("report", {})
+    minutes = wall_minutes(card)
+    if minutes is None:  # a card from before invocations were timed: the stages' own time
+        minutes = sum(v.get("seconds", 0) for v in card["stages"].values()) / 60
+    limit = _setup(report, r"- Per language limit: (\d+)")
+    return {"experiment": card["experiment"], "scale": card["scale"], "minutes": round(minutes, 2),
+            "reproduced": verdict.get("reproduced", "not reported"),
+            "decided_by": verdict.get("headline") or verdict.get("verdict", ""), "machine": card.get("machine"),
+            "finished": [x["finished"][:10] for x in card.get("invocations", [])[-1:]], "spans": _spans(card),
+            "base": _setup(report, r"- Base model: `([^`]+)`"), "judge": _setup(report, r"judge: `([^`]+)`"),
+            "limit": int(limit) if limit else None,
+            "steps": [v["results"]["step"] for k, v in card["stages"].items()
+                      if k.startswith("train/") and isinstance(v.get("results", {}).get("step"), int)]}
+
+
+def readme_section(summaries: list[dict]) -> str:
+    """The markdown between the README's experiments markers: what was measured where, one row per run
+    (`run_summary`), and how large a test it was."""
+    rows = [[f"`{s['experiment']}`", f"{s['minutes']:.1f} min", s["reproduced"], s["decided_by"]] for s in summaries]
+    steps = [n for s in summaries for n in s["steps"]]
+    limits = [s["limit"] for s in summaries if s["limit"]]
+    dates = sorted(d for s in summaries for d in s["finished"])
     return "\n".join([
-        f"Measured at the {_joined(scales)} scale on {_joined(machines)}, {_together(spans)}; base model "
-        f"`{_joined(bases)}`; runs finished {_joined(sorted(dates))}. The tables and plots are in `docs/results.md`, "
-        "each with its command. Written from the run cards by `python -m experiments collect RUN_DIR... --out "
-        "docs/results.md --readme README.md`:", "",
+        f"Measured at the {_joined([s['scale'] for s in summaries])} scale on "
+        f"{_joined([s['machine'] for s in summaries])}, {_together([s['spans'] for s in summaries])}; base model "
+        f"`{_joined([s['base'] for s in summaries])}`; runs finished {_joined(dates)}. The tables and plots are in "
+        "`docs/results.md`, each with its command. Written from the run cards (kept in `docs/results.json`) by "
+        "`python -m experiments collect RUN_DIR... --out docs/results.md --readme README.md`:", "",
         md_table(["experiment", "wall clock", "reproduced at this scale?", "what decided it (difference [95% paired "
                   "bootstrap], p, MDE: the smallest effect detectable at α = 0.05 with 80% power)"], rows), "",
         f"At this scale the LoRAs trained for {_span(steps)} steps, on {_span(limits)} prompts or items per language, "
-        f"with {_judges(judges)}: a test that the whole pipeline runs and reports honestly, not "
-        "evidence about the seeds' claims. A difference below a row's MDE could not have been seen."])
+        f"with {_judges([s['judge'] for s in summaries])}: a test that the whole pipeline runs and reports honestly, "
+        "not evidence about the seeds' claims. A difference below a row's MDE could not have been seen."])
 
 
-def write_readme(run_dirs: list[Path], readme: Path) -> bool:
-    """Rewrite the README's experiments section from the runs; False where the README has no such markers."""
-    return update_marked(readme, MARKER, readme_section(run_dirs))
+def write_readme(run_dirs: list[Path], readme: Path, store: Path) -> bool:
+    """Rewrite the README's experiments section from the runs and, for experiments not among them, the summaries
+    an earlier collect kept in `store` (JSON; updated here); False where the README has no such markers."""
+    import json
+
+    kept = json.loads(store.read_text(encoding="utf-8")) if store.is_file() else {}
+    for run_dir in run_dirs:
+        s = run_summary(run_dir)
+        kept[f"{s['experiment']}-{s['scale']}"] = s
+    if not update_marked(readme, MARKER, readme_section(list(kept.values()))):
+        return False
+    store.parent.mkdir(parents=True, exist_ok=True)
+    store.write_text(json.dumps(kept, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    return True

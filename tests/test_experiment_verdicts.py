@@ -4,6 +4,7 @@ run could have seen, and the README's table is written from the run cards."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -154,6 +155,17 @@ def test_the_readme_table_is_written_from_the_run_cards(tmp_path):
     row = next(line for line in text.splitlines() if line.startswith("| `multi-i`"))
     assert "| 1.5 min | yes |" in row and "Multi-1 1.00 (+1.00 [+1.00, +1.00], p = 0.002, MDE" in row
     assert "trained for 24 steps" in text and "`smollm2-135m`" in text
+    store = tmp_path / "docs/results.json"
+    kept = json.loads(store.read_text())
+    assert kept["multi-i-cpu"]["steps"] == [24] and kept["multi-i-cpu"]["decided_by"] in row
+    # a collect of other runs keeps this experiment's row, though its run directory is gone
+    kept = {"crossalpaca-cpu": {**kept["multi-i-cpu"], "experiment": "crossalpaca", "decided_by": "items 0 vs 2",
+                                "steps": [12]}, **kept}
+    store.write_text(json.dumps(kept))
+    assert main(["collect", str(run_dir), "--out", str(tmp_path / "docs/results.md"), "--readme", str(readme)]) == 0
+    rows = [line for line in readme.read_text().splitlines() if line.startswith("| `")]
+    assert [r.split("|")[1].strip() for r in rows] == ["`crossalpaca`", "`multi-i`"] and "items 0 vs 2" in rows[0]
+    assert "trained for 12-24 steps" in readme.read_text()
     readme.write_text("no markers\n")
     assert main(["collect", str(run_dir), "--out", str(tmp_path / "docs/results.md"), "--readme", str(readme)]) == 2
 
