@@ -47,7 +47,22 @@ def pair_section(exp, run_dir: Path, j) -> tuple[list[str], dict]:
           f"of pairs whose verdict changed with the order; above {FLIP_LIMIT:.2f} the judge followed the position "
           "more than the answers and its result is \"not measured\". " + POWER_NOTE, "",
           md_table(PAIR_HEAD, rows), "", f"Unparseable judge replies: {bad.get('n', 0)} of {bad.get('of', 0)}.", ""]
-    return md, res
+    return md + _weighted_lines(res.get("weighted"), a, b), res
+
+
+def _weighted_lines(weighted: dict | None, a: str, b: str) -> list[str]:
+    """The judge's verdict probabilities (`eval judge --weighted`), where it read them: the mean margin for A
+    over both orders against the margin for whichever answer was shown first."""
+    if not weighted:
+        return []
+    m, first = weighted["overall"]["a_minus_b"], weighted["overall"]["first_minus_second"]
+
+    def line(d: dict) -> str:
+        return f"{d['mean']:+.3f} [95% t {d['ci95'][0]:+.3f}, {d['ci95'][1]:+.3f}] (t p = {d['t_p']:.2g}, n={d['n']})"
+
+    return [f"**Verdict probabilities** (renormalized over the verdicts, averaged over both orders; shown beside, "
+            f"not deciding): P({a}) − P({b}) {line(m)}; the answer shown first − the one shown second "
+            f"{line(first)}.", ""]
 
 
 def pair_verdict(exp, res: dict, j) -> tuple[str, str, dict]:

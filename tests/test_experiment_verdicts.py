@@ -190,3 +190,24 @@ def test_multi_i_compares_helpfulness_on_paired_prompts(tmp_path):
     assert likert["Multi-2"]["difference"] == 1.0 and likert["Multi-2"]["n"] == 6 and likert["Multi-2"]["p"] == 0.0
     assert likert["Multi-1"]["difference"] == 0.0 and likert["Multi-1"]["mde"] is None  # no spread: nothing to scale
     assert "### Helpfulness vs Mono outside English (paired prompts, paired t-test)" in section.markdown
+
+
+def test_the_pairwise_section_shows_the_verdict_probabilities_beside(tmp_path):
+    """A weighted judge's margin for A and its lean to the first-shown answer are printed under the table; a judge
+    run without probabilities prints no such line."""
+    from experiments.pairwise import pair_section
+
+    exp = load_experiment("x-instruction", "cpu")
+    j = exp.judge[0]
+    stage = tmp_path / "judge/pairwise-xinstruct-translated"
+    stage.mkdir(parents=True)
+    res = _pairs([FOLLOWS_POSITION] * 12)
+    (stage / "card.json").write_text(json.dumps({"results": res}))
+    assert not any("Verdict probabilities" in line for line in pair_section(exp, tmp_path, j)[0])
+    res["weighted"] = {"overall": {
+        "a_minus_b": {"n": 12, "mean": 0.0038, "ci95": [-0.0129, 0.0206], "t_p": 0.624},
+        "first_minus_second": {"n": 12, "mean": 0.5078, "ci95": [0.4254, 0.5901], "t_p": 3.24e-08}}}
+    (stage / "card.json").write_text(json.dumps({"results": res}))
+    line = next(x for x in pair_section(exp, tmp_path, j)[0] if "Verdict probabilities" in x)
+    assert "P(X-Instruction) − P(translated (zh Alpaca)) +0.004 [95% t -0.013, +0.021] (t p = 0.62, n=12)" in line
+    assert "shown second +0.508 [95% t +0.425, +0.590] (t p = 3.2e-08, n=12)" in line
