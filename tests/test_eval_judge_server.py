@@ -106,7 +106,7 @@ def test_each_protocol_runs_against_a_real_server(mode, calls, runs, tmp_path, p
 def _cli(a, b, out, url, shared_data):
     return [sys.executable, "-m", "eval", "judge", "--mode", "pairwise", "--a", str(a), "--b", str(b),
             "--judge", f"openai:smollm2@{url}", "--data-dir", str(shared_data), "--concurrency", "1",
-            "--out", str(out)]
+            "--max-tokens", "96", "--out", str(out)]
 
 
 def test_sigkill_then_rerun_pays_for_nothing_twice(runs, tmp_path, proxy, shared_data, report):

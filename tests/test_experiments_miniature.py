@@ -1,5 +1,5 @@
 """Experiments 2-5, each from its shipped YAML, end to end in miniature on the packaged model: the cpu scale cut to
-2 training steps, one or two prompts/items per language and short answers, evaluated through transformers +
+2 training steps, one prompt or item per language and short answers, evaluated through transformers +
 adapter (the GGUF export path is the tiny Multi-i test's). The served teacher and judge are real llama_cpp
 servers. What is checked: every stage done with its card, and a report that names the claim, the analysis's
 own table and a verdict. The full cpu-scale runs (12 steps, ~15-20 min each) are in docs/results.md."""
@@ -23,7 +23,7 @@ SMALL = {"train_overrides": {"max_steps": 2, "batch_size": 2, "grad_accum": 1, "
 CASES = {
     "parallel-mono": ({}, {"judge/single-mono", "judge/single-sampled", "judge/pairwise-parallel-mono"},
                       "position"),
-    "crossalpaca": ({"limit": 2}, {"bench/base", "bench/alpaca", "bench/crossalpaca"}, "xquad"),
+    "crossalpaca": ({}, {"bench/base", "bench/alpaca", "bench/crossalpaca"}, "xquad"),
     "bactrian-x": ({"recipe_overrides": {"translate.limit": 2, "translate.max_tokens": 24,
                                          "translate.translate_max_tokens": 48}},
                    {"data/bactrian", "bench/bactrian", "judge/pairwise-bactrian-base"}, "xcopa"),
