@@ -142,6 +142,8 @@ def test_resume_after_sigkill_continues_the_same_curve(tiny, tmp_path):
         assert got[step]["loss"] == pytest.approx(expected[step]["loss"], abs=1e-4), step
         if "eval_loss" in expected[step]:
             assert got[step]["eval_loss"] == pytest.approx(expected[step]["eval_loss"], abs=1e-4)
+    final = {d: json.loads((d / "run/adapter/polyglot_card.json").read_text())["final"] for d in (straight, crashed)}
+    assert final[crashed]["train_tokens"] == final[straight]["train_tokens"] > 0  # the killed process's tokens count
 
 
 def test_per_language_adapters_and_merge(tiny, tmp_path):

@@ -23,7 +23,8 @@ def latest(out: Path) -> Path | None:
     return ckpts[-1] if ckpts else None
 
 
-def save(accelerator, model, optimizer, scheduler, out: Path, step: int, keep: int) -> Path:
+def save(accelerator, model, optimizer, scheduler, out: Path, step: int, keep: int, train_tokens: int = 0) -> Path:
+    """Write the checkpoint of `step` (with the tokens trained up to it, so a resumed run's total counts them)."""
     import numpy as np
     import torch
     from safetensors.torch import save_file
@@ -38,7 +39,7 @@ def save(accelerator, model, optimizer, scheduler, out: Path, step: int, keep: i
             rng = {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state(),
                    "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None}
             torch.save(rng, tmp / "rng.pt")
-            (tmp / STATE).write_text(json.dumps({"step": step}))
+            (tmp / STATE).write_text(json.dumps({"step": step, "train_tokens": train_tokens}))
         for old in sorted(final.parent.glob("step-*[0-9]"), key=lambda p: int(p.name.split("-")[1]))[:-keep]:
             shutil.rmtree(old)
     accelerator.wait_for_everyone()
@@ -72,3 +73,8 @@ def load(accelerator, model, optimizer, scheduler, ckpt: Path) -> int:
     if rng["cuda"] is not None and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(rng["cuda"])
     return json.loads((ckpt / STATE).read_text())["step"]
+
+
+def tokens_before(ckpt: Path) -> int:
+    """The tokens trained up to checkpoint `ckpt` (0 for a checkpoint written before they were kept)."""
+    return json.loads((ckpt / STATE).read_text()).get("train_tokens", 0)

@@ -33,6 +33,7 @@ class TrainState:
     scheduler: object
     out: Path
     step: int = 0
+    tokens_before: int = 0  # trained by the processes before a resume
 
 
 def accelerator_for(seed: int):
@@ -59,6 +60,7 @@ def prepare(accelerator, model, params: list, optimizer, scheduler, out: Path, r
                           f"continue it, or set another `out:` (or delete {out / 'checkpoints'}) to start afresh.")
     if ckpt:
         state.step = checkpoints.load(accelerator, model, optimizer, scheduler, ckpt)
+        state.tokens_before = checkpoints.tokens_before(ckpt)
         log(f"resumed from {ckpt} (step {state.step})")
     elif resume:
         log(f"no checkpoint in {out}; starting from step 0")
@@ -71,7 +73,7 @@ def prepare(accelerator, model, params: list, optimizer, scheduler, out: Path, r
 def run_steps(state: TrainState, cfg: TrainConfig, step_fn: StepFn, evaluate: Callable[[], dict] | None,
               runlog: RunLog) -> dict:
     """Step from `state.step` to `cfg.max_steps`; returns the last log line with eval loss and totals."""
-    acc, meter, last = state.accelerator, Meter(), {}
+    acc, meter, last = state.accelerator, Meter(state.tokens_before), {}
     state.model.train()
     while state.step < cfg.max_steps:
         started = time.perf_counter()
@@ -96,7 +98,7 @@ def run_steps(state: TrainState, cfg: TrainConfig, step_fn: StepFn, evaluate: Ca
             meter.roll()
         if step % cfg.save_every == 0 and step < cfg.max_steps:
             checkpoints.save(acc, state.model, state.optimizer, state.scheduler, state.out, step,
-                             cfg.keep_checkpoints)
+                             cfg.keep_checkpoints, meter.tokens_so_far())
     runlog.close()
     if "eval_loss" not in last and evaluate is not None:
         last["eval_loss"] = evaluate()

@@ -56,8 +56,8 @@ def truncate_log(path: Path, step: int) -> None:
 class Meter:
     """Loss and throughput since the last log line, and the step loop's totals (no eval, no checkpoints)."""
 
-    def __init__(self):
-        self.totals = {"train_tokens": 0, "train_seconds": 0.0}
+    def __init__(self, tokens_before: int = 0):
+        self.totals = {"train_tokens": tokens_before, "train_seconds": 0.0}
         self._reset()
 
     def _reset(self) -> None:
@@ -85,6 +85,10 @@ class Meter:
         self.totals["train_tokens"] += self.window["tokens"]
         self.totals["train_seconds"] += self.window["seconds"]
         self._reset()
+
+    def tokens_so_far(self) -> int:
+        """Tokens trained up to now, the open window included (what a checkpoint keeps)."""
+        return self.totals["train_tokens"] + self.window["tokens"]
 
     def final(self) -> dict:
         return {**self.totals, "train_seconds": round(self.totals["train_seconds"], 2)}
