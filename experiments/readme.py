@@ -9,7 +9,8 @@ import re
 from pathlib import Path
 
 from core.markers import update_marked
-from core.run_dir import RunDir
+from core.readers import read_json_document
+from core.run_dir import RunDir, write_json
 from experiments.report import md_table
 from experiments.stages import wall_minutes
 
@@ -96,14 +97,12 @@ def readme_section(summaries: list[dict]) -> str:
 def write_readme(run_dirs: list[Path], readme: Path, store: Path) -> bool:
     """Rewrite the README's experiments section from the runs and, for experiments not among them, the summaries
     an earlier collect kept in `store` (JSON; updated here); False where the README has no such markers."""
-    import json
-
-    kept = json.loads(store.read_text(encoding="utf-8")) if store.is_file() else {}
+    kept = read_json_document(store) if store.is_file() else {}
     for run_dir in run_dirs:
         s = run_summary(run_dir)
         kept[f"{s['experiment']}-{s['scale']}"] = s
     if not update_marked(readme, MARKER, readme_section(list(kept.values()))):
         return False
     store.parent.mkdir(parents=True, exist_ok=True)
-    store.write_text(json.dumps(kept, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    write_json(store, kept)
     return True
