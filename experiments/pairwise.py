@@ -58,6 +58,8 @@ def _weighted_lines(weighted: dict | None, a: str, b: str) -> list[str]:
     m, first = weighted["overall"]["a_minus_b"], weighted["overall"]["first_minus_second"]
 
     def line(d: dict) -> str:
+        if d.get("ci95") is None:  # one pair has no spread, so no interval and no test
+            return f"{d['mean']:+.3f} (n={d['n']}: too few pairs for an interval)"
         return f"{d['mean']:+.3f} [95% t {d['ci95'][0]:+.3f}, {d['ci95'][1]:+.3f}] (t p = {d['t_p']:.2g}, n={d['n']})"
 
     return [f"**Verdict probabilities** (renormalized over the verdicts, averaged over both orders; shown beside, "

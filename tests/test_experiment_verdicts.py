@@ -211,3 +211,10 @@ def test_the_pairwise_section_shows_the_verdict_probabilities_beside(tmp_path):
     line = next(x for x in pair_section(exp, tmp_path, j)[0] if "Verdict probabilities" in x)
     assert "P(X-Instruction) − P(translated (zh Alpaca)) +0.004 [95% t -0.013, +0.021] (t p = 0.62, n=12)" in line
     assert "shown second +0.508 [95% t +0.425, +0.590] (t p = 3.2e-08, n=12)" in line
+    # A miniature run judges one pair: its margins have no spread, so the line says so instead of failing.
+    res["weighted"] = {"overall": {
+        "a_minus_b": {"n": 1, "mean": 0.0359, "sd": None, "ci95": None, "t_p": None},
+        "first_minus_second": {"n": 1, "mean": 0.41, "sd": None, "ci95": None, "t_p": None}}}
+    (stage / "card.json").write_text(json.dumps({"results": res}))
+    line = next(x for x in pair_section(exp, tmp_path, j)[0] if "Verdict probabilities" in x)
+    assert "P(translated (zh Alpaca)) +0.036 (n=1: too few pairs for an interval)" in line
