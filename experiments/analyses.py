@@ -7,10 +7,11 @@ from pathlib import Path
 
 from core.languages import wilson
 from eval.judge_protocols import get_protocol
-from eval.paired import PAIRED_HEAD, POWER_NOTE, PairedDiff, paired_binary, paired_cells, paired_scores
+from eval.paired import PAIRED_HEAD, POWER_NOTE, PairedDiff, paired_binary, paired_cells
 from eval.report import save_figure
 from experiments.agreement_tables import agreement_hits, agreement_series, checked_answers, generate_cards, health_table
 from experiments.pairwise import pair_headline, pair_section, pair_verdict
+from experiments.rating_scores import compare, weighted_section
 from experiments.report import NOT_IDENTIFIED, Section, footnotes, md_table, rate_cell, stage_card, stage_items
 
 
@@ -164,25 +165,18 @@ def _brief(d: PairedDiff) -> str:
 
 def _likert_vs(exp, run_dir: Path, control: str, arms: list[str]) -> tuple[list[str], dict]:
     """Helpfulness of each arm against `control` outside English on the prompts both had judged (paired t-test,
-    bootstrap interval, MDE); nothing where the control was not judged."""
-    import numpy as np
-
-    def scores(arm: str) -> dict:
-        by: dict = {}
-        for r in stage_items(run_dir, f"judge/likert-{arm}"):
-            if r["value"] is not None and r["lang"] != "en":
-                by.setdefault((r["lang"], str(r["id"])), []).append(float(r["value"][0]))
-        return {k: float(np.mean(v)) for k, v in by.items()}
-
+    bootstrap interval, MDE), and beside it the same on the verdict probabilities' expected scores; nothing where
+    the control was not judged."""
     judged = [a for a in arms if (run_dir / f"judge/likert-{a}").is_dir()]
     if not judged or not (run_dir / f"judge/likert-{control}").is_dir():
         return [], {}
-    base = scores(control)
-    tests = {exp.label(a): paired_scores(scores(a), base) for a in judged}
-    rows = [[name, f"{d.mean_a:.2f}", f"{d.mean_b:.2f}", *paired_cells(d)] for name, d in tests.items()]
+    stage_of = "judge/likert-{}".format
+    tests = compare(run_dir, stage_of, control, judged, arm_first=False)
+    rows = [[exp.label(a), f"{d.mean_a:.2f}", f"{d.mean_b:.2f}", *paired_cells(d)] for a, d in tests.items()]
+    weighted_md, weighted, _ = weighted_section(exp, run_dir, stage_of, control, judged, arm_first=False)
     return ([f"### Helpfulness vs {exp.label(control)} outside English (paired prompts, paired t-test)", "",
-             md_table(["arm", "Likert", exp.label(control), *PAIRED_HEAD], rows), ""],
-            {name: d.numbers() for name, d in tests.items()})
+             md_table(["arm", "Likert", exp.label(control), *PAIRED_HEAD], rows), "", *weighted_md],
+            {exp.label(a): d.numbers() for a, d in tests.items()} | ({"expected_score": weighted} if weighted else {}))
 
 
 def _likert_section(exp, scale: str, run_dir: Path, plots: Path, arms: list[str], langs: list[str],
@@ -310,13 +304,10 @@ def parallel_mono(exp, scale: str, run_dir: Path, plots: Path) -> Section:
     base = agreement_only(exp, scale, run_dir, plots)
     langs = exp.generate.langs
     scores: dict[str, dict[str, list[float]]] = {}
-    per_prompt: dict[str, dict[tuple, list[float]]] = {a: {} for a in arms}
     for a in arms:
         for r in stage_items(run_dir, f"judge/single-{a}"):
             if r["value"] is not None:
                 scores.setdefault(a, {}).setdefault(r["lang"], []).append(float(r["value"]))
-                if r["lang"] != "en":  # the prompt is the paired unit: its turns are scored together
-                    per_prompt[a].setdefault((r["lang"], str(r["id"])), []).append(float(r["value"]))
     rows = [[lang] + [f"{np.mean(scores[a][lang]):.2f} (n={len(scores[a][lang])})"
                       if lang in scores.get(a, {}) else "-" for a in arms] for lang in langs]
     unparsed = {a: stage_card(run_dir, f"judge/single-{a}").get("results", {}).get("unparseable", {}) for a in arms}
@@ -324,13 +315,15 @@ def parallel_mono(exp, scale: str, run_dir: Path, plots: Path) -> Section:
     md = [base.markdown, "### MT-Bench-X single scores (1-10, both turns)", "",
           md_table(["lang", *map(exp.label, arms)], rows), ""]
     others = [a for a in arms if a != "parallel"]
-    prompt_means = {a: {k: float(np.mean(v)) for k, v in per_prompt[a].items()} for a in arms}
-    tests = {a: paired_scores(prompt_means["parallel"], prompt_means[a]) for a in others if "parallel" in arms}
+    stage_of = "judge/single-{}".format
+    tests = compare(run_dir, stage_of, "parallel", others) if "parallel" in arms else {}
+    weighted_md, weighted, separation = weighted_section(exp, run_dir, stage_of, "parallel", others) \
+        if tests else ([], {}, "")
     if tests:
         md += ["### Parallel vs each mix outside English (paired prompts, both turns averaged; paired t-test)", "",
                POWER_NOTE, "", md_table(["arm", exp.label("parallel"), "arm's score", *PAIRED_HEAD],
                                         [[exp.label(a), f"{d.mean_a:.2f}", f"{d.mean_b:.2f}", *paired_cells(d)]
-                                         for a, d in tests.items()]), ""]
+                                         for a, d in tests.items()]), "", *weighted_md]
     j = next((j for j in exp.judge if j.mode == "pairwise"), None)
     numbers: dict = {}
     judge_line = ""
@@ -341,6 +334,8 @@ def parallel_mono(exp, scale: str, run_dir: Path, plots: Path) -> Section:
     non_en = {a: [v for lang, vs in scores.get(a, {}).items() if lang != "en" for v in vs] for a in arms}
     means = {a: float(np.mean(v)) if v else None for a, v in non_en.items()}
     numbers["non_english_single_score"] = means
+    if weighted:
+        numbers["expected_score"] = weighted
     if not tests or any(d.n == 0 for d in tests.values()):
         return Section("\n".join(md), base.plots, "not measured",
                        "Too few parseable single scores outside English to compare the mixes.", numbers,
@@ -351,7 +346,8 @@ def parallel_mono(exp, scale: str, run_dir: Path, plots: Path) -> Section:
         score = given.pop()
         return Section("\n".join(md), base.plots, "not measured",
                        f"The judge gave every answer of every arm the same score ({score:g}): it did not "
-                       "tell the mixes apart.", numbers, f"every single score {score:g}: not measured" + judge_line)
+                       f"tell the mixes apart. {separation}".strip(), numbers,
+                       f"every single score {score:g}: not measured" + judge_line)
     beats = [a for a, d in tests.items() if d.diff > 0]
     significant = [a for a in beats if tests[a].significant]
     reproduced = "yes" if len(beats) == len(others) else "mixed" if beats else "no"
@@ -363,6 +359,8 @@ def parallel_mono(exp, scale: str, run_dir: Path, plots: Path) -> Section:
     chance = {exp.label(a): d for a, d in tests.items() if not d.significant}
     if chance:
         verdict += " Within chance: " + no_effects(chance, " points") + "."
+    if separation:
+        verdict += " " + separation
     headline = "non-English single score: " + "; ".join(f"parallel vs {exp.label(a)} {_brief(d)}"
                                                          for a, d in tests.items()) + judge_line
     return Section("\n".join(md), base.plots, reproduced, verdict, numbers, headline)

@@ -218,3 +218,42 @@ def test_the_pairwise_section_shows_the_verdict_probabilities_beside(tmp_path):
     (stage / "card.json").write_text(json.dumps({"results": res}))
     line = next(x for x in pair_section(exp, tmp_path, j)[0] if "Verdict probabilities" in x)
     assert "P(translated (zh Alpaca)) +0.036 (n=1: too few pairs for an interval)" in line
+
+
+def _dist(mean_shift: float) -> dict:
+    """A 1-10 verdict distribution mostly on 5, leaning up by `mean_shift` (expected score 5 + mean_shift)."""
+    return {"dist": {"5": 1.0 - mean_shift, "6": mean_shift}, "mass": 0.3, "missing": [], "ten_from": None}
+
+
+def test_parallel_mono_reads_the_verdict_probabilities_where_every_score_is_the_same(tmp_path):
+    """The 135M judge scores everything 5; its verdict probabilities still differ. They are compared on the same
+    paired prompts and shown beside: they say whether they separate the arms, and the verdict stays unmeasured."""
+    from experiments.analyses import parallel_mono
+
+    exp = load_experiment("parallel-mono", "cpu")
+    exp.generate.langs = ["en", "fr"]
+    lean = {"mono": 0.1, "parallel": 0.4, "sampled": 0.38}
+    for k, arm in enumerate(exp.arms):  # each arm's own prompt-to-prompt spread
+        _fake_generate(tmp_path, arm, {"en": [True] * 8, "fr": [True] * 8})
+        records = [{"lang": lang, "id": str(i), "turn": t, "value": 5.0,
+                    "weighted": _dist(lean[arm] + 0.01 * ((i + k) % 3))}
+                   for lang in ("en", "fr") for i in range(8) for t in (1, 2)]
+        _write_judge(tmp_path, f"judge/single-{arm}", records, {"unparseable": {"n": 0, "of": 32}})
+    _write_judge(tmp_path, "judge/pairwise-parallel-mono", [], _pairs([FOLLOWS_POSITION] * 8))
+    (tmp_path / "plots").mkdir()
+    section = parallel_mono(exp, "cpu", tmp_path, tmp_path / "plots")
+    assert section.reproduced == "not measured" and "the same score (5)" in section.verdict
+    weighted = section.numbers["expected_score"]
+    assert weighted["parallel (en+fr) vs mono (en)"]["difference"] == pytest.approx(0.30, abs=0.005)
+    assert weighted["parallel (en+fr) vs mono (en)"]["p"] < 0.05
+    assert weighted["parallel (en+fr) vs sampled (en/fr)"]["difference"] == pytest.approx(0.02, abs=0.005)
+    assert "separate parallel (en+fr) vs mono (en) +0.30" in section.verdict
+    assert "| mono (en) | 5.411 | 5.109 | 8 | +0.30" in section.markdown
+    # Without verdict probabilities (a judge run without --weighted) there is no such table or sentence.
+    for arm in exp.arms:
+        items = tmp_path / f"judge/single-{arm}/items.jsonl"
+        rows = [json.loads(line) for line in items.read_text().splitlines()]
+        items.write_text("".join(json.dumps({k: v for k, v in r.items() if k != "weighted"}) + "\n" for r in rows))
+    section = parallel_mono(exp, "cpu", tmp_path, tmp_path / "plots")
+    assert "expected_score" not in section.numbers and "verdict probabilities" not in section.verdict
+    assert "Expected scores from the judge's verdict probabilities" not in section.markdown
