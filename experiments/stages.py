@@ -65,8 +65,11 @@ class Run:
         stage_dir = self.out / name
         old = self.run_dir.stages.get(name)
         if self.run_dir.done(name, key):
-            self.log(f"{name}: done before, skipped")
-            return old["results"]
+            if stage_dir.is_dir():
+                self.log(f"{name}: done before, skipped")
+                return old["results"]
+            # Deleting a stage's folder is how a user asks for it again (or it was lost): run it, do not fail later.
+            self.log(f"{name}: recorded as done but {stage_dir} is gone; running it again")
         if old and old["key"] != key and stage_dir.exists():
             self.log(f"{name}: its inputs changed since the last run; redoing it")
             shutil.rmtree(stage_dir)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -81,6 +82,12 @@ def test_stages_skip_redo_and_resume(tmp_path):
     r.stage("b/x", {"a": r.keys["a/x"]}, work("b3"))
     assert calls == ["a1", "b1", "a3", "b3"]
     assert not (tmp_path / "a/x/stale.txt").exists() and (tmp_path / "a/x/out.txt").read_text() == "a3"
+
+    shutil.rmtree(tmp_path / "b/x")  # a stage folder deleted by hand: run again, not skipped to fail downstream
+    r = Run(tmp_path, {"experiment": "t"}, log=lambda *_: None)
+    r.stage("a/x", {"n": 2}, work("a4"))
+    assert r.stage("b/x", {"a": r.keys["a/x"]}, work("b4")) == {"tag": "b4"}
+    assert calls == ["a1", "b1", "a3", "b3", "b4"] and (tmp_path / "b/x/out.txt").read_text() == "b4"
 
     def crash(d: Path):
         (d / "partial.txt").write_text("half")
