@@ -7,7 +7,8 @@
     python -m experiments diff runs/experiments/multi-i-cpu RUN2                   # two runs of one command: equal?
     python -m experiments collect runs/experiments/*-cpu --readme README.md        # ... and the README's table
 
-A rerun skips the stages whose inputs are unchanged and resumes the one that was interrupted."""
+A rerun skips the stages whose inputs are unchanged and resumes the one that was interrupted; a stage whose
+folder was deleted runs again."""
 
 from __future__ import annotations
 
