@@ -56,11 +56,25 @@ def weighted_section(exp, run_dir: Path, stage_of, arm: str, others: list[str],
     head = ["arm", label(arm), "arm's expected score"] if arm_first else ["arm", "expected score", label(arm)]
     rows = [[label(o), f"{d.mean_a:.3f}", f"{d.mean_b:.3f}", *paired_cells(d)] for o, d in tests.items()]
     pairs = [(label(arm), label(o)) if arm_first else (label(o), label(arm)) for o in tests]
-    separated = [f"{a} vs {b} {d.diff:+.3f} (p = {d.p:.2g})" for (a, b), d in zip(pairs, tests.values())
-                 if d.significant]
+    holm = holm_adjusted([d.p for d in tests.values()])
+    separated = [f"{a} vs {b} {d.diff:+.3f} (p = {d.p:.2g}" + (f", Holm-adjusted over {len(tests)} comparisons "
+                                                             f"{h:.2g})" if len(tests) > 1 else ")")
+                 for (a, b), d, h in zip(pairs, tests.values(), holm) if h < 0.05]
+    near = [f"{a} vs {b} (p = {d.p:.2g}, Holm-adjusted {h:.2g})"
+            for (a, b), d, h in zip(pairs, tests.values(), holm) if d.p < 0.05 <= h]
     sentence = ("The verdict probabilities' expected scores separate " + "; ".join(separated) + " at p < 0.05."
                 if separated else "The verdict probabilities' expected scores separate no pair at p < 0.05 "
-                "(largest |difference| " f"{max(abs(d.diff) for d in tests.values()):.3f}).")
+                "(largest |difference| " f"{max(abs(d.diff) for d in tests.values()):.3f}"
+                + (f"; below 0.05 only before the correction for {len(tests)} comparisons: " + "; ".join(near)
+                   if near else "") + ").")
     md = ["### Expected scores from the judge's verdict probabilities (Σ p·s, outside English, paired prompts; "
           "shown beside, not deciding)", "", md_table([*head, *PAIRED_HEAD], rows), "", sentence, ""]
-    return md, {" vs ".join(p): d.numbers() for p, d in zip(pairs, tests.values())}, sentence
+    return md, {" vs ".join(p): d.numbers() | {"p_holm": round(h, 4)}
+                for p, d, h in zip(pairs, tests.values(), holm)}, sentence
+
+
+def holm_adjusted(pvalues: list[float]) -> list[float]:
+    """Holm's step-down adjustment (statsmodels), so several arms compared at once do not overclaim."""
+    from statsmodels.stats.multitest import multipletests
+
+    return [float(p) for p in multipletests(pvalues, method="holm")[1]] if pvalues else []
