@@ -47,10 +47,10 @@ def format_judge(card: dict) -> str:
         lines.append(f"{'lang':8} {'n':>4}  {'FastChat W/T/L':>15}  {'X-Instr. W/T/L':>15}  {'win rate [95%]':20} "
                      f"{'flips':>6}  {'longer wins':>11}")
         for r in pairwise_rows(res):
+            rate = "no verdicts" if _missing(r.win_rate) else f"{r.win_rate:.3f} [{r.ci95[0]:.3f}, {r.ci95[1]:.3f}]"
             lines.append(f"{r.lang:8} {r.n:4d}  {r.fastchat[0]:>5}/{r.fastchat[1]:>3}/{r.fastchat[2]:<5}  "
                          f"{r.x_instruction[0]:>5}/{r.x_instruction[1]:>3}/{r.x_instruction[2]:<5}  "
-                         f"{r.win_rate:.3f} [{r.ci95[0]:.3f}, {r.ci95[1]:.3f}]  {r.flip_rate:6.3f}  "
-                         f"{r.longer_wins:11.3f}")
+                         f"{rate:20}  {_cell(r.flip_rate, 6)}  {_cell(r.longer_wins, 11)}")
         if "mean_scores" in res:
             lines.append(f"mean scores: A {res['mean_scores']['a']}, B {res['mean_scores']['b']}")
     else:
@@ -63,3 +63,11 @@ def format_judge(card: dict) -> str:
 
         lines.append(format_weighted(card["mode"], res["weighted"]))
     return "\n".join(lines)
+
+
+def _missing(x) -> bool:
+    return x is None or x != x  # NaN: no judged pair to take a rate over
+
+
+def _cell(x, width: int) -> str:
+    return f"{'-':>{width}}" if _missing(x) else f"{x:{width}.3f}"

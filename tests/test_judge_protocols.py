@@ -141,6 +141,17 @@ def test_a_protocol_registered_here_is_planned_and_summarized(registry):
     assert (fc["win"], fc["tie"], fc["loss"]) == (1, 1, 0) and res["overall"]["position_bias"]["flip_rate"] == 0.5
     text = format_judge({"mode": "prefer", "judge": "j", "a": "m1", "b": "m2", "results": res})
     assert "FastChat W/T/L" in text and "unparseable: 0 of 4" in text
+    assert "0.500 [0.095, 0.905]   0.500        0.000" in text  # lenient rate, flips, longer wins
+
+
+def test_a_pairwise_run_with_no_readable_verdict_says_so_not_nan():
+    """The app's judge tab showed `nan [0.000, 1.000]` when a small judge's 4 replies were all unparseable."""
+    records = [{"lang": "de", "id": q, "category": "c", "turn": 1, "side": side, "value": None,
+                "problem": "no verdict", "reply": "?", "lengths": [3, 4], "forced": False}
+               for q in ("1", "2") for side in ("ab", "ba")]
+    text = format_judge({"mode": "pairwise", "judge": "j", "a": "m1", "b": "m2",
+                         "results": summarize("pairwise", records)})
+    assert "nan" not in text and "no verdicts" in text and "unparseable: 4 of 4" in text
 
 
 def test_a_protocol_registered_here_runs_end_to_end_and_configs_accept_it(registry, tmp_path):
