@@ -8,7 +8,10 @@ which keeps a model that won every battle finite and barely moves the others. Th
 rating = 1000 + 400·log10(e)·(θ - mean θ), so the cell's models average 1000 and 400 points are 10:1 odds.
 
 The bootstrap resamples the cell's battles with replacement (a multinomial draw over its pair x outcome counts,
-the same in distribution) and refits; the interval is the 2.5th and 97.5th percentile of the refitted ratings."""
+the same in distribution) and refits; the interval is the 2.5th and 97.5th percentile of the refitted ratings.
+
+Only models linked by a chain of battles share a scale: a pair that only ever met each other would get ratings
+from the prior alone. Such models are listed apart (`unconnected`), and the cell ranks its main component."""
 
 from __future__ import annotations
 
@@ -68,13 +71,45 @@ class Fitter:
         return BASE + POINTS * (theta - theta.mean(axis=1, keepdims=True))
 
 
+def connected(models: list[str], pairs: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """A mask of the models in the comparison graph's main component (most battles, then most models): only
+    models linked by a chain of battles share a scale; another component's ratings would rest on the prior."""
+    import scipy.sparse as sp
+    from scipy.sparse.csgraph import connected_components
+
+    graph = sp.coo_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=(len(models), len(models)))
+    n, label = connected_components(graph, directed=False)
+    battles = np.bincount(label[pairs[:, 0]], weights=counts.sum(axis=1), minlength=n)
+    sizes = np.bincount(label, minlength=n)
+    main = max(range(n), key=lambda c: (battles[c], sizes[c], -min(np.flatnonzero(label == c))))
+    return label == main
+
+
+def _unconnected(models: list[str], pairs: np.ndarray, counts: np.ndarray, ranked: np.ndarray) -> list[dict]:
+    """The models outside the main component: their battles and whom they played."""
+    out = []
+    for k in np.flatnonzero(~ranked):
+        rows = [(i, j, row.sum()) for (i, j), row in zip(pairs, counts) if k in (i, j)]
+        out.append({"model": models[k], "battles": int(sum(n for *_, n in rows)),
+                    "played": sorted({models[j if i == k else i] for i, j, _ in rows})})
+    return out
+
+
 def rate(battles: list[Battle], n_bootstrap: int, rng: np.random.Generator) -> dict:
-    """One cell: each model's rating, bootstrap 95% interval and battles, best first, and each pair's tallies."""
+    """One cell: each model's rating, bootstrap 95% interval and battles, best first, and each pair's tallies;
+    models with no chain of battles to the main group are listed apart as `unconnected`, not ranked."""
     from threadpoolctl import threadpool_limits
 
     models, pairs, counts = tally(battles)
     if len(pairs) == 0:
-        return {"battles": 0, "models": [], "pairs": []}
+        return {"battles": 0, "models": [], "pairs": [], "unconnected": []}
+    total = int(counts.sum())
+    ranked = connected(models, pairs, counts)
+    unconnected = _unconnected(models, pairs, counts, ranked)
+    if unconnected:  # fit the main component alone, renumbered
+        keep = ranked[pairs[:, 0]]
+        new_index = np.cumsum(ranked) - 1
+        models, pairs, counts = [m for m, r in zip(models, ranked) if r], new_index[pairs[keep]], counts[keep]
     fitter, n = Fitter(len(models), pairs), int(counts.sum())
     # one BLAS thread: the fits are small, and threads fighting over shared cores made them 10x slower
     with threadpool_limits(1):
@@ -87,7 +122,7 @@ def rate(battles: list[Battle], n_bootstrap: int, rng: np.random.Generator) -> d
         per_model[i] += row.sum()
         per_model[j] += row.sum()
     order = sorted(range(len(models)), key=lambda k: (-point[k], models[k]))
-    return {"battles": n,
+    return {"battles": total, "unconnected": unconnected,
             "models": [{"model": models[k], "rating": round(float(point[k]), 1),
                         "ci95": [_round(low[k]), _round(high[k])], "battles": int(per_model[k])} for k in order],
             "pairs": [{"a": models[i], "b": models[j], "battles": int(row.sum()),

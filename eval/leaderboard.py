@@ -24,6 +24,7 @@ SOURCES = {"human": "human votes", "judge": "judge verdicts"}
 TIE_RULE = ("a tie counts as half a win to each side (one win row and one loss row of weight 0.5 each); a 'both "
             "bad' vote ([[D]] for a judge) is a tie; a judge's two orders of one question make one battle by "
             "FastChat's rule (they must agree, else it is a tie)")
+UNCONNECTED = "Not ranked (no chain of battles to the ranked models, so no common scale)"
 SCALE = (f"Elo-like, anchored per cell: rating = {BASE:.0f} + 400*log10(e)*(theta - mean theta), so the cell's "
          f"models average {BASE:.0f} and 400 points are 10:1 odds")
 FIT = (f"Bradley-Terry by scikit-learn LogisticRegression (newton-cg, no intercept), L2 penalty C={PRIOR_VARIANCE} "
@@ -127,6 +128,10 @@ def markdown(card: dict) -> str:
             for k, m in enumerate(cell["models"], 1):
                 ci = "-" if m["ci95"][0] is None else f"[{m['ci95'][0]:.1f}, {m['ci95'][1]:.1f}]"
                 lines.append(f"| {k} | {_md(m['model'])} | {m['rating']:.1f} | {ci} | {m['battles']} |")
+            if cell.get("unconnected"):
+                lines.append(f"\n{UNCONNECTED}: " + "; ".join(
+                    f"{_md(u['model'])} (battles: {u['battles']}, vs {', '.join(map(_md, u['played']))})"
+                    for u in cell["unconnected"]))
     if card["correlation"]:
         lines.append("\n## Human vs judge rank correlation\n\n| language | models | Spearman | Kendall |\n"
                      "|---|---:|---:|---:|")

@@ -13,7 +13,7 @@ import gradio as gr
 
 from core.errors import PolyglotError
 from eval.battles import read_input
-from eval.leaderboard import ALL, SOURCES, card_from_battles, lang_name
+from eval.leaderboard import ALL, SOURCES, UNCONNECTED, card_from_battles, lang_name
 from playground.safe_text import plain
 
 N_BOOTSTRAP = 200  # the page's intervals: enough for 2.5/97.5 percentiles, quick on a shared server
@@ -49,9 +49,12 @@ def _cell_html(source: str, lang: str, cell: dict, red) -> str:
     rows = "".join(f"<tr><td>{k}</td><td>{e(red(m['model']))}</td><td>{m['rating']:.1f}</td><td>{_ci(m)}</td>"
                    f"<td>{m['battles']}</td></tr>" for k, m in enumerate(cell["models"], 1))
     head = "".join(f"<th>{h}</th>" for h in HEAD)
+    apart = "; ".join(f"{e(red(u['model']))} (battles: {u['battles']}, vs {', '.join(e(red(p)) for p in u['played'])})"
+                      for u in cell.get("unconnected", []))
     return (f"<h4>{e(SOURCES.get(source, source))}: {e(lang_name(lang))}, {cell['battles']} battles</h4>"
             f'<table class="leaderboard" data-source="{e(source)}" data-lang="{e(lang)}"><thead><tr>{head}</tr>'
-            f"</thead><tbody>{rows}</tbody></table>")
+            f"</thead><tbody>{rows}</tbody></table>"
+            + (f'<p class="unconnected">{e(UNCONNECTED)}: {apart}</p>' if apart else ""))
 
 
 def tables_html(card: dict, red=str) -> str:

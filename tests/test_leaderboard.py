@@ -223,3 +223,31 @@ def fill_store_any(path: Path, runs: dict[str, Path]) -> None:
     finally:
         store.close()
 
+
+
+def test_models_with_no_chain_of_battles_to_the_others_are_listed_apart_not_ranked():
+    """Seen in the app: two served models that had met only each other (1 battle) were ranked 2nd and 6th among
+    four models they never played, their ratings resting on the prior alone."""
+    import numpy as np
+
+    from eval.battles import Battle
+    from eval.bradley_terry import rate
+    from eval.leaderboard import card_from_battles, markdown
+    from playground.leaderboard_view import tables_html
+
+    main = [Battle("de", a, b, outcome) for a, b in combinations("ABCD", 2)
+            for outcome in ["a"] * (3 + "ABCD".index(b)) + ["b", "tie"]]
+    apart = [Battle("de", "X", "Y", "a"), Battle("de", "Y", "<b>Z</b>", "tie")]
+    cell = rate(main + apart, 200, np.random.default_rng(0))
+    alone = rate(main, 200, np.random.default_rng(0))
+    assert cell["models"] == alone["models"] and cell["battles"] == len(main) + 2  # the same fit, same draws
+    assert [m["model"] for m in cell["models"]] == ["A", "B", "C", "D"]
+    assert cell["unconnected"] == [{"model": "<b>Z</b>", "battles": 1, "played": ["Y"]},
+                                   {"model": "X", "battles": 1, "played": ["Y"]},
+                                   {"model": "Y", "battles": 2, "played": ["<b>Z</b>", "X"]}]
+    card = card_from_battles({"human": main + apart}, [], 50)
+    assert "Not ranked (no chain of battles to the ranked models, so no common scale): <b>Z</b> (battles: 1, vs Y); " \
+        "X (battles: 1, vs Y); Y (battles: 2, vs <b>Z</b>, X)" in markdown(card)
+    html = tables_html(card)
+    assert 'class="unconnected"' in html and "&lt;b&gt;Z&lt;/b&gt; (battles: 1, vs Y)" in html and "<b>Z" not in html
+    assert rate(main, 0, np.random.default_rng(0))["unconnected"] == []
