@@ -228,13 +228,16 @@ def summarize(mode: str, records: list[dict]) -> dict:
     return summarize_pairs(records) if mode == "pairwise" else summarize_ratings(records)
 
 
-def _fmt(s: dict) -> str:
+def format_stats(s: dict) -> str:
+    """One `stats` block as text: mean, 95% t-interval where n > 1, n, and its tests where it has them."""
     if not s or s["mean"] is None:
         return "n/a"
     f = "+.3f" if "t_p" in s else ".3f"  # a difference is signed, a mean score is not
     ci = f" [{s['ci95'][0]:{f}}, {s['ci95'][1]:{f}}]" if s["ci95"] else ""
-    test = f" t p={s['t_p']}, sign {s['positive']}+/{s['negative']}- p={s['sign_p']}" if "t_p" in s else ""
-    return f"{s['mean']:{f}}{ci} (n={s['n']}){test}"
+    tests = [f"t p={s['t_p']}"] if s.get("t_p") is not None else []  # none over one value, or all equal
+    if s.get("sign_p") is not None:
+        tests.append(f"sign {s['positive']}+/{s['negative']}- p={s['sign_p']}")
+    return f"{s['mean']:{f}}{ci} (n={s['n']})" + (" " + ", ".join(tests) if tests else "")
 
 
 def format_weighted(mode: str, w: dict) -> str:
@@ -242,10 +245,10 @@ def format_weighted(mode: str, w: dict) -> str:
     rows = [*w["by_lang"].items(), ("all", w["overall"])]
     if mode == "pairwise":
         lines = ["weighted (logprobs): P(A wins) - P(B wins), both orders averaged; first-position preference"]
-        lines += [f"{name:8} {_fmt(t['a_minus_b'])}   first-second {_fmt(t['first_minus_second'])}"
+        lines += [f"{name:8} {format_stats(t['a_minus_b'])}   first-second {format_stats(t['first_minus_second'])}"
                   for name, t in rows]
         return "\n".join(lines + [f"mean verdict mass {w['overall']['mass']}, P(tie) {w['overall']['p_tie']}"])
     lines = ["weighted (logprobs): mean expected score per side, and the paired difference"]
-    lines += [f"{name:8} " + "  ".join(f"{k.replace('_minus_', '-').upper()} {_fmt(s)}" for k, s in t.items())
+    lines += [f"{name:8} " + "  ".join(f"{k.replace('_minus_', '-').upper()} {format_stats(s)}" for k, s in t.items())
               for name, t in rows]
     return "\n".join(lines + [f"mean verdict mass {w['mass']}"])

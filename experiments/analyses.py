@@ -11,7 +11,7 @@ from eval.paired import PAIRED_HEAD, POWER_NOTE, PairedDiff, paired_binary, pair
 from eval.report import save_figure
 from experiments.agreement_tables import agreement_hits, agreement_series, checked_answers, generate_cards, health_table
 from experiments.pairwise import pair_headline, pair_section, pair_verdict
-from experiments.rating_scores import compare, weighted_section
+from experiments.rating_scores import compare, verdict_value, weighted_section
 from experiments.report import NOT_IDENTIFIED, Section, footnotes, md_table, rate_cell, stage_card, stage_items
 
 
@@ -28,8 +28,8 @@ def likert_by_lang(run_dir: Path, arm: str) -> dict[str, tuple[float, float, int
 
     by: dict[str, list[float]] = {}
     for r in stage_items(run_dir, f"judge/likert-{arm}"):
-        if r["value"] is not None:
-            by.setdefault(r["lang"], []).append(float(r["value"][0]))
+        if (value := verdict_value(r)) is not None:
+            by.setdefault(r["lang"], []).append(value)
     out = {}
     for lang, v in by.items():
         half = float(stats.t.ppf(0.975, len(v) - 1) * stats.sem(v)) if len(v) > 1 and np.std(v) > 0 else 0.0
@@ -306,8 +306,8 @@ def parallel_mono(exp, scale: str, run_dir: Path, plots: Path) -> Section:
     scores: dict[str, dict[str, list[float]]] = {}
     for a in arms:
         for r in stage_items(run_dir, f"judge/single-{a}"):
-            if r["value"] is not None:
-                scores.setdefault(a, {}).setdefault(r["lang"], []).append(float(r["value"]))
+            if (value := verdict_value(r)) is not None:
+                scores.setdefault(a, {}).setdefault(r["lang"], []).append(value)
     rows = [[lang] + [f"{np.mean(scores[a][lang]):.2f} (n={len(scores[a][lang])})"
                       if lang in scores.get(a, {}) else "-" for a in arms] for lang in langs]
     unparsed = {a: stage_card(run_dir, f"judge/single-{a}").get("results", {}).get("unparseable", {}) for a in arms}

@@ -8,6 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from eval.judge_summary import pairwise_rows
+from eval.judge_weighted import format_stats
 from eval.paired import POWER_NOTE, sign_test
 from experiments.report import md_table, stage_card
 
@@ -56,15 +57,9 @@ def _weighted_lines(weighted: dict | None, a: str, b: str) -> list[str]:
     if not weighted:
         return []
     m, first = weighted["overall"]["a_minus_b"], weighted["overall"]["first_minus_second"]
-
-    def line(d: dict) -> str:
-        if d.get("ci95") is None:  # one pair has no spread, so no interval and no test
-            return f"{d['mean']:+.3f} (n={d['n']}: too few pairs for an interval)"
-        return f"{d['mean']:+.3f} [95% t {d['ci95'][0]:+.3f}, {d['ci95'][1]:+.3f}] (t p = {d['t_p']:.2g}, n={d['n']})"
-
     return [f"**Verdict probabilities** (renormalized over the verdicts, averaged over both orders; shown beside, "
-            f"not deciding): P({a}) − P({b}) {line(m)}; the answer shown first − the one shown second "
-            f"{line(first)}.", ""]
+            f"not deciding; 95% t-intervals): P({a}) − P({b}) {format_stats(m)}; the answer shown first − the one "
+            f"shown second {format_stats(first)}.", ""]
 
 
 def pair_verdict(exp, res: dict, j) -> tuple[str, str, dict]:

@@ -204,21 +204,25 @@ def test_the_pairwise_section_shows_the_verdict_probabilities_beside(tmp_path):
     res = _pairs([FOLLOWS_POSITION] * 12)
     (stage / "card.json").write_text(json.dumps({"results": res}))
     assert not any("Verdict probabilities" in line for line in pair_section(exp, tmp_path, j)[0])
-    res["weighted"] = {"overall": {
-        "a_minus_b": {"n": 12, "mean": 0.0038, "ci95": [-0.0129, 0.0206], "t_p": 0.624},
-        "first_minus_second": {"n": 12, "mean": 0.5078, "ci95": [0.4254, 0.5901], "t_p": 3.24e-08}}}
+    res["weighted"] = {"overall": {  # as eval.judge_weighted.stats writes them
+        "a_minus_b": {"n": 12, "mean": 0.0038, "sd": 0.026, "ci95": [-0.0129, 0.0206], "t_p": 0.624, "positive": 7,
+                      "negative": 5, "sign_p": 0.774},
+        "first_minus_second": {"n": 12, "mean": 0.5078, "sd": 0.13, "ci95": [0.4254, 0.5901], "t_p": 3.24e-08,
+                               "positive": 12, "negative": 0, "sign_p": 0.000488}}}
     (stage / "card.json").write_text(json.dumps({"results": res}))
     line = next(x for x in pair_section(exp, tmp_path, j)[0] if "Verdict probabilities" in x)
-    assert "P(X-Instruction) − P(translated (zh Alpaca)) +0.004 [95% t -0.013, +0.021] (t p = 0.62, n=12)" in line
-    assert "shown second +0.508 [95% t +0.425, +0.590] (t p = 3.2e-08, n=12)" in line
-    # A miniature run judges one pair: its margins have no spread, so the line says so instead of failing.
+    assert ("P(X-Instruction) − P(translated (zh Alpaca)) +0.004 [-0.013, +0.021] (n=12) t p=0.624, "
+            "sign 7+/5- p=0.774;") in line
+    assert "shown second +0.508 [+0.425, +0.590] (n=12) t p=3.24e-08, sign 12+/0- p=0.000488." in line
+    # A miniature run judges one pair: its margins have no spread, so no interval and no t-test, and no failure.
     res["weighted"] = {"overall": {
-        "a_minus_b": {"n": 1, "mean": 0.0359, "sd": None, "ci95": None, "t_p": None},
-        "first_minus_second": {"n": 1, "mean": 0.41, "sd": None, "ci95": None, "t_p": None}}}
+        "a_minus_b": {"n": 1, "mean": 0.0359, "sd": None, "ci95": None, "t_p": None, "positive": 1, "negative": 0,
+                      "sign_p": 1.0},
+        "first_minus_second": {"n": 1, "mean": 0.41, "sd": None, "ci95": None, "t_p": None, "positive": 1,
+                               "negative": 0, "sign_p": 1.0}}}
     (stage / "card.json").write_text(json.dumps({"results": res}))
     line = next(x for x in pair_section(exp, tmp_path, j)[0] if "Verdict probabilities" in x)
-    assert "P(translated (zh Alpaca)) +0.036 (n=1: too few pairs for an interval)" in line
-
+    assert "P(translated (zh Alpaca)) +0.036 (n=1) sign 1+/0- p=1.0;" in line and "None" not in line
 
 def _dist(mean_shift: float) -> dict:
     """A 1-10 verdict distribution mostly on 5, leaning up by `mean_shift` (expected score 5 + mean_shift)."""
